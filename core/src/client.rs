@@ -1,0 +1,389 @@
+//! The client: one device's SDK role. It sends requests, applies the switchboard's notices,
+//! keeps the device's view of its calls, and raises each listener callback at most once.
+//!
+//! Run loop: feed one input ([`Client::command`], [`Client::handle_connected`],
+//! [`Client::handle_disconnected`], [`Client::handle_message`], [`Client::handle_timeout`]),
+//! then drain [`Client::poll_output`] until `None`.
+
+use crate::call::{CallView, Callback, CallbackKind, CancelReason, EndReason, Status};
+use crate::config::{Config, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX};
+use crate::error::{ClientError, CommandError, ErrorCode};
+use crate::ids::{DeviceId, RequestId, SessionId};
+use crate::message::{ClientMsg, Notice, Request, ServerMsg};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// A client timer. Firing one that is no longer due is a safe no-op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timer {
+    /// The request's answer is due by now.
+    Request(RequestId),
+}
+
+/// What the client hands back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// Send the message to the switchboard.
+    Send(ClientMsg),
+    /// Raise a listener callback in the application.
+    Callback(Callback),
+    /// A request's final answer for the application (from the switchboard, or `not_connected` /
+    /// `timeout` from the client itself).
+    Answer {
+        /// The request.
+        id: RequestId,
+        /// What it asked.
+        request: Request,
+        /// Success with the call object, or an error code.
+        result: Result<CallView, ErrorCode>,
+    },
+    /// Call [`Client::handle_timeout`] with `timer` at `at_ms`.
+    SetTimer {
+        /// Which timer.
+        timer: Timer,
+        /// When.
+        at_ms: u64,
+    },
+    /// The timer is no longer needed.
+    CancelTimer {
+        /// Which timer.
+        timer: Timer,
+    },
+}
+
+/// Counters of what the client did and dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Requests sent (resends after a reconnect excluded).
+    pub requests: u64,
+    /// Requests resent after a reconnect.
+    pub resent: u64,
+    /// Callbacks raised.
+    pub callbacks: u64,
+    /// Requests answered `timeout` by the client.
+    pub timeouts: u64,
+    /// Messages dropped with a [`ClientError`].
+    pub dropped: u64,
+}
+
+const RECEIVED: u8 = 1;
+const RINGING: u8 = 2;
+const ACCEPTED: u8 = 4;
+const TERMINAL: u8 = 8;
+const JOINED: u8 = 16;
+
+/// One call as this device knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LocalCall {
+    view: CallView,
+    /// This device's user is the initiator.
+    outgoing: bool,
+    /// Callbacks raised (or known as already past) and the device's own part.
+    flags: u8,
+    /// When the device's story of the call closed (for pruning).
+    closed_at_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pending {
+    id: RequestId,
+    request: Request,
+}
+
+/// One device's client. Starts disconnected.
+#[derive(Clone, Debug)]
+pub struct Client {
+    device: DeviceId,
+    config: Config,
+    connected: bool,
+    next_request: u64,
+    pending: Vec<Pending>,
+    calls: Vec<LocalCall>,
+    outputs: VecDeque<Output>,
+    stats: Stats,
+    now_ms: u64,
+}
+
+impl Client {
+    /// The client of `device`, disconnected, with no calls.
+    pub fn new(device: DeviceId, config: Config) -> Self {
+        Self {
+            device,
+            config,
+            connected: false,
+            next_request: 1,
+            pending: Vec::new(),
+            calls: Vec::new(),
+            outputs: VecDeque::new(),
+            stats: Stats::default(),
+            now_ms: 0,
+        }
+    }
+
+    /// The device.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    /// Whether the client holds itself as connected.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The device's view of a call, if it knows it.
+    pub fn call(&self, session: SessionId) -> Option<&CallView> {
+        self.calls.iter().find(|c| c.view.session == session).map(|c| &c.view)
+    }
+
+    /// Every call the device knows, as it sees them.
+    pub fn calls(&self) -> impl Iterator<Item = &CallView> {
+        self.calls.iter().map(|c| &c.view)
+    }
+
+    /// Requests waiting for an answer.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The next output, or `None` when drained.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// An application command. Returns the request id its answer will carry. Without a
+    /// connection the answer (`not_connected`) is queued at once.
+    pub fn command(&mut self, now_ms: u64, request: Request) -> Result<RequestId, CommandError> {
+        self.now_ms = self.now_ms.max(now_ms);
+        if self.connected && self.pending.len() >= PENDING_REQUESTS_MAX {
+            return Err(CommandError::TooManyPending);
+        }
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        if !self.connected {
+            let result = Err(ErrorCode::NotConnected);
+            self.outputs.push_back(Output::Answer { id, request, result });
+            return Ok(id);
+        }
+        self.stats.requests += 1;
+        self.pending.push(Pending { id, request });
+        self.outputs.push_back(Output::Send(ClientMsg::Request { id, request }));
+        let at_ms = now_ms.saturating_add(self.config.request_timeout_ms);
+        self.outputs.push_back(Output::SetTimer { timer: Timer::Request(id), at_ms });
+        Ok(id)
+    }
+
+    /// The connection came up: requests still waiting are sent again with their ids (the
+    /// switchboard answers a repeat without acting twice).
+    pub fn handle_connected(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.connected = true;
+        for p in &self.pending {
+            self.stats.resent += 1;
+            let msg = ClientMsg::Request { id: p.id, request: p.request };
+            self.outputs.push_back(Output::Send(msg));
+        }
+    }
+
+    /// The connection went down. Waiting requests keep their timeouts.
+    pub fn handle_disconnected(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.connected = false;
+    }
+
+    /// A timer fired.
+    pub fn handle_timeout(&mut self, now_ms: u64, timer: Timer) {
+        self.now_ms = self.now_ms.max(now_ms);
+        let Timer::Request(id) = timer;
+        if let Some(i) = self.pending.iter().position(|p| p.id == id) {
+            let p = self.pending.remove(i);
+            self.stats.timeouts += 1;
+            let result = Err(ErrorCode::Timeout);
+            self.outputs.push_back(Output::Answer { id, request: p.request, result });
+        }
+    }
+
+    /// A message from the switchboard.
+    pub fn handle_message(&mut self, now_ms: u64, msg: ServerMsg) -> Result<(), ClientError> {
+        if now_ms < self.now_ms {
+            self.stats.dropped += 1;
+            return Err(ClientError::TimeWentBackwards { now_ms, last_ms: self.now_ms });
+        }
+        self.now_ms = now_ms;
+        if !self.connected {
+            self.stats.dropped += 1;
+            return Err(ClientError::NotConnected);
+        }
+        match msg {
+            ServerMsg::Answer { id, result } => self.handle_answer(id, result),
+            ServerMsg::Notify(notice) => self.apply_notice(notice, true),
+            ServerMsg::Snapshot(notices) => {
+                for notice in &notices {
+                    // A full view drops the entry (counted); the rest still apply.
+                    let _ = self.apply_notice(*notice, false);
+                }
+                self.close_missing(&notices);
+                Ok(())
+            }
+        }
+    }
+
+    fn handle_answer(&mut self, id: RequestId, result: Result<CallView, ErrorCode>) -> Result<(), ClientError> {
+        let Some(i) = self.pending.iter().position(|p| p.id == id) else {
+            self.stats.dropped += 1;
+            return Err(ClientError::UnknownRequest(id));
+        };
+        let Pending { request, .. } = self.pending.remove(i);
+        self.outputs.push_back(Output::CancelTimer { timer: Timer::Request(id) });
+        self.outputs.push_back(Output::Answer { id, request, result });
+        let Ok(view) = result else { return Ok(()) };
+        let flag = match request {
+            Request::Initiate { .. } => 0,
+            Request::Accept { .. } => JOINED | RECEIVED,
+            Request::Reject { .. } | Request::End { .. } => TERMINAL,
+        };
+        let index = self.upsert(view)?;
+        let call = &mut self.calls[index];
+        call.flags |= flag;
+        if flag & TERMINAL != 0 {
+            call.closed_at_ms = self.now_ms;
+        }
+        Ok(())
+    }
+
+    /// Finds or adds the call, and moves its view forward (never back).
+    fn upsert(&mut self, view: CallView) -> Result<usize, ClientError> {
+        if let Some(i) = self.calls.iter().position(|c| c.view.session == view.session) {
+            let local = &mut self.calls[i].view;
+            if view.status.rank() >= local.status.rank() && !local.status.is_terminal() {
+                *local = view;
+            }
+            return Ok(i);
+        }
+        self.make_room(view.session)?;
+        let outgoing = view.initiator == self.device.user;
+        self.calls.push(LocalCall { view, outgoing, flags: 0, closed_at_ms: 0 });
+        Ok(self.calls.len() - 1)
+    }
+
+    /// Drops calls closed longer than the retention ago, then, if still full, the oldest closed.
+    fn make_room(&mut self, session: SessionId) -> Result<(), ClientError> {
+        let horizon_ms = self.now_ms.saturating_sub(self.config.call_retention_ms);
+        self.calls.retain(|c| c.flags & TERMINAL == 0 || c.closed_at_ms > horizon_ms);
+        if self.calls.len() < CLIENT_CALLS_MAX {
+            return Ok(());
+        }
+        match self.calls.iter().position(|c| c.flags & TERMINAL != 0) {
+            Some(i) => {
+                self.calls.remove(i);
+                Ok(())
+            }
+            None => {
+                self.stats.dropped += 1;
+                Err(ClientError::ViewFull(session))
+            }
+        }
+    }
+
+    fn raise(&mut self, index: usize, kind: CallbackKind) {
+        let call = &mut self.calls[index];
+        debug_assert_eq!(call.flags & TERMINAL, 0, "nothing is raised after a terminal callback");
+        if kind.is_terminal() {
+            call.flags |= TERMINAL;
+            call.closed_at_ms = self.now_ms;
+        }
+        self.stats.callbacks += 1;
+        self.outputs.push_back(Output::Callback(Callback { kind, call: call.view }));
+    }
+
+    /// Applies one notice: updates the view and raises what the device has not raised yet.
+    /// A snapshot entry for a call the device never knew is recorded silently unless it rings.
+    fn apply_notice(&mut self, notice: Notice, live: bool) -> Result<(), ClientError> {
+        let Notice { call, callback } = notice;
+        let known = self.calls.iter().any(|c| c.view.session == call.session);
+        let index = self.upsert(call)?;
+        if !known && !live && callback != Some(CallbackKind::IncomingCallReceived) {
+            self.calls[index].flags |= implied_flags(&self.calls[index], callback);
+            return Ok(());
+        }
+        let Some(kind) = callback else { return Ok(()) };
+        let flags = self.calls[index].flags;
+        if flags & TERMINAL != 0 {
+            return Ok(());
+        }
+        match kind {
+            CallbackKind::IncomingCallReceived => {
+                let raise = flags & RECEIVED == 0;
+                if raise {
+                    self.calls[index].flags |= RECEIVED;
+                    self.raise(index, kind);
+                }
+                if raise || self.calls[index].view.status == Status::Initiated {
+                    self.outputs.push_back(Output::Send(ClientMsg::Ack { session: call.session }));
+                }
+            }
+            CallbackKind::OutgoingCallRinging => {
+                if flags & (RINGING | ACCEPTED) == 0 {
+                    self.calls[index].flags |= RINGING;
+                    self.raise(index, kind);
+                }
+            }
+            CallbackKind::OutgoingCallAccepted => {
+                self.calls[index].flags |= ACCEPTED;
+                if flags & ACCEPTED == 0 {
+                    self.raise(index, kind);
+                }
+            }
+            CallbackKind::CallEnded(_) => {
+                if self.calls[index].outgoing && flags & ACCEPTED == 0 {
+                    self.calls[index].flags |= ACCEPTED;
+                    self.raise(index, CallbackKind::OutgoingCallAccepted);
+                }
+                self.raise(index, kind);
+            }
+            CallbackKind::OutgoingCallRejected(_) | CallbackKind::IncomingCallCancelled(_) => {
+                self.raise(index, kind);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a snapshot: a call the device holds as live but the switchboard no longer keeps is
+    /// over; raise its terminal callback as fits the device's part.
+    fn close_missing(&mut self, notices: &[Notice]) {
+        for index in 0..self.calls.len() {
+            let call = self.calls[index];
+            if call.flags & TERMINAL != 0 || notices.iter().any(|n| n.call.session == call.view.session) {
+                continue;
+            }
+            let in_call = call.flags & JOINED != 0 || call.outgoing && call.flags & ACCEPTED != 0;
+            if in_call {
+                self.raise(index, CallbackKind::CallEnded(EndReason::ConnectionLost));
+            } else if !call.outgoing && call.flags & RECEIVED != 0 {
+                self.raise(index, CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost));
+            } else {
+                self.calls[index].flags |= TERMINAL;
+                self.calls[index].closed_at_ms = self.now_ms;
+            }
+        }
+    }
+}
+
+/// What a device that learns of a call only from a snapshot already knows about it.
+fn implied_flags(call: &LocalCall, callback: Option<CallbackKind>) -> u8 {
+    let status = call.view.status;
+    if status.is_terminal() || callback.is_some_and(CallbackKind::is_terminal) {
+        return TERMINAL;
+    }
+    match (call.outgoing, status) {
+        (true, Status::Ringing) => RINGING,
+        (true, Status::Accepted) => RINGING | ACCEPTED,
+        _ => 0,
+    }
+}

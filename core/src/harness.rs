@@ -1,0 +1,290 @@
+//! A small deterministic harness: one switchboard, any number of clients, a network with a
+//! fixed one-way latency, FIFO per connection, and connections that lose what is in flight when
+//! they drop. It delivers messages and fires timers in (time, sequence) order, with a bounded
+//! number of steps so that a livelock fails instead of hanging.
+//!
+//! It is pure like the machines it drives: no clock, no threads, no randomness.
+
+use crate::call::Callback;
+use crate::client::{self, Client};
+use crate::config::Config;
+use crate::error::ErrorCode;
+use crate::ids::{DeviceId, GroupId, RequestId, UserId};
+use crate::message::{ClientMsg, Request, ServerMsg};
+use crate::switchboard::{self, StatusChange, Switchboard};
+use crate::CallView;
+use std::collections::BTreeMap;
+
+/// Something scheduled to happen.
+#[derive(Clone, Debug)]
+enum Pending {
+    ToSwitchboard { from: DeviceId, epoch: u32, msg: ClientMsg },
+    ToDevice { to: DeviceId, epoch: u32, msg: ServerMsg },
+    SwitchboardLearnsConnect { device: DeviceId },
+    SwitchboardLearnsDisconnect { device: DeviceId },
+    SwitchboardTimer(switchboard::Timer),
+    ClientTimer(DeviceId, client::Timer),
+}
+
+/// One device's connection, as the network sees it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Link {
+    /// Counts the device's connects; a message belongs to the connection it was sent on.
+    epoch: u32,
+    /// The epoch the switchboard last learned of.
+    switchboard_epoch: u32,
+}
+
+/// A request's answer, as the application saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnswerRecord {
+    /// The device that asked.
+    pub device: DeviceId,
+    /// The request.
+    pub request: Request,
+    /// The answer.
+    pub result: Result<CallView, ErrorCode>,
+    /// When the application got it.
+    pub at_ms: u64,
+}
+
+/// The harness. Fields are public so tests can inspect everything.
+#[derive(Clone, Debug)]
+pub struct Harness {
+    /// Virtual time now.
+    pub now_ms: u64,
+    /// One-way delay of every message.
+    pub latency_ms: u64,
+    /// The switchboard.
+    pub switchboard: Switchboard,
+    /// One client per device.
+    pub clients: BTreeMap<DeviceId, Client>,
+    /// Callbacks raised, per device, in order.
+    pub callbacks: BTreeMap<DeviceId, Vec<Callback>>,
+    /// Answers per (device, request id).
+    pub answers: BTreeMap<(DeviceId, RequestId), AnswerRecord>,
+    /// Every status change the switchboard reported.
+    pub changes: Vec<StatusChange>,
+    /// Inputs handed to the switchboard and the clients so far.
+    pub inputs: u64,
+    links: BTreeMap<DeviceId, Link>,
+    queue: BTreeMap<(u64, u64), Pending>,
+    seq: u64,
+}
+
+impl Harness {
+    /// An empty harness.
+    pub fn new(config: Config, latency_ms: u64) -> Self {
+        Self {
+            now_ms: 0,
+            latency_ms,
+            switchboard: Switchboard::new(config),
+            clients: BTreeMap::new(),
+            callbacks: BTreeMap::new(),
+            answers: BTreeMap::new(),
+            changes: Vec::new(),
+            inputs: 0,
+            links: BTreeMap::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Adds a user with `devices` devices (disconnected) and returns its id.
+    pub fn add_user(&mut self, devices: u16) -> UserId {
+        let user = self.switchboard.add_user();
+        let config = *self.switchboard.config();
+        for index in 0..devices {
+            let device = DeviceId::new(user, index);
+            self.clients.insert(device, Client::new(device, config));
+            self.links.insert(device, Link::default());
+            self.callbacks.insert(device, Vec::new());
+        }
+        user
+    }
+
+    /// Adds a user and connects all its devices now.
+    pub fn add_connected_user(&mut self, devices: u16) -> UserId {
+        let user = self.add_user(devices);
+        for index in 0..devices {
+            self.connect(DeviceId::new(user, index));
+        }
+        user
+    }
+
+    /// Registers a group.
+    pub fn add_group(&mut self, members: &[UserId]) -> GroupId {
+        self.switchboard.add_group(members).expect("members are registered")
+    }
+
+    fn schedule(&mut self, at_ms: u64, event: Pending) {
+        self.seq += 1;
+        self.queue.insert((at_ms, self.seq), event);
+    }
+
+    /// The device's connection comes up now; the switchboard learns of it one latency later.
+    pub fn connect(&mut self, device: DeviceId) {
+        let link = self.links.get_mut(&device).expect("known device");
+        link.epoch += 1;
+        self.schedule(self.now_ms + self.latency_ms, Pending::SwitchboardLearnsConnect { device });
+        self.inputs += 1;
+        let client = self.clients.get_mut(&device).expect("known device");
+        client.handle_connected(self.now_ms);
+        self.drain_client(device);
+    }
+
+    /// The device's connection drops now: what is in flight either way is lost; the switchboard
+    /// learns of it one latency later.
+    pub fn disconnect(&mut self, device: DeviceId) {
+        let link = self.links.get_mut(&device).expect("known device");
+        link.epoch += 1;
+        self.schedule(self.now_ms + self.latency_ms, Pending::SwitchboardLearnsDisconnect { device });
+        self.inputs += 1;
+        self.clients.get_mut(&device).expect("known device").handle_disconnected(self.now_ms);
+        self.drain_client(device);
+    }
+
+    /// An application command on `device` now.
+    pub fn command(&mut self, device: DeviceId, request: Request) -> RequestId {
+        self.inputs += 1;
+        let client = self.clients.get_mut(&device).expect("known device");
+        let id = client.command(self.now_ms, request).expect("pending requests within the limit");
+        self.drain_client(device);
+        id
+    }
+
+    /// The answer a request got, if it got one.
+    pub fn answer(&self, device: DeviceId, id: RequestId) -> Option<Result<CallView, ErrorCode>> {
+        self.answers.get(&(device, id)).map(|a| a.result)
+    }
+
+    /// The callbacks `device` raised, as `"name"` or `"name reason"`.
+    pub fn callback_names(&self, device: DeviceId) -> Vec<String> {
+        self.callbacks[&device]
+            .iter()
+            .map(|c| match c.kind.reason_name() {
+                Some(reason) => format!("{} {reason}", c.kind.name()),
+                None => c.kind.name().to_owned(),
+            })
+            .collect()
+    }
+
+    /// The time of the next scheduled event.
+    pub fn next_at_ms(&self) -> Option<u64> {
+        self.queue.keys().next().map(|&(at, _)| at)
+    }
+
+    /// Runs the next event. Returns false when nothing is scheduled.
+    pub fn step(&mut self) -> bool {
+        let Some(((at_ms, _), event)) = self.queue.pop_first() else { return false };
+        debug_assert!(at_ms >= self.now_ms, "time never goes back");
+        self.now_ms = at_ms;
+        self.run(event);
+        true
+    }
+
+    /// Runs every event due up to `at_ms`, then sets the time to `at_ms`. Panics after
+    /// `max_steps` events (a livelock).
+    pub fn run_until(&mut self, at_ms: u64, max_steps: usize) {
+        for _ in 0..max_steps {
+            match self.next_at_ms() {
+                Some(next) if next <= at_ms => {
+                    self.step();
+                }
+                _ => {
+                    self.now_ms = self.now_ms.max(at_ms);
+                    return;
+                }
+            }
+        }
+        panic!("more than {max_steps} steps before {at_ms} ms");
+    }
+
+    /// Runs until nothing is scheduled. Panics after `max_steps` events.
+    pub fn run_until_quiet(&mut self, max_steps: usize) {
+        for _ in 0..max_steps {
+            if !self.step() {
+                return;
+            }
+        }
+        panic!("not quiet after {max_steps} steps");
+    }
+
+    fn run(&mut self, event: Pending) {
+        let now = self.now_ms;
+        match event {
+            Pending::ToSwitchboard { from, epoch, msg } => {
+                if self.links[&from].epoch == epoch && self.clients[&from].is_connected() {
+                    self.inputs += 1;
+                    let _ = self.switchboard.handle_message(now, from, msg);
+                }
+            }
+            Pending::ToDevice { to, epoch, msg } => {
+                if self.links[&to].epoch == epoch && self.clients[&to].is_connected() {
+                    self.inputs += 1;
+                    let _ = self.clients.get_mut(&to).expect("known").handle_message(now, msg);
+                    self.drain_client(to);
+                }
+            }
+            Pending::SwitchboardLearnsConnect { device } => {
+                let link = self.links.get_mut(&device).expect("known");
+                link.switchboard_epoch = link.epoch;
+                self.inputs += 1;
+                let _ = self.switchboard.handle_connect(now, device);
+            }
+            Pending::SwitchboardLearnsDisconnect { device } => {
+                self.inputs += 1;
+                let _ = self.switchboard.handle_disconnect(now, device);
+            }
+            Pending::SwitchboardTimer(timer) => {
+                self.inputs += 1;
+                let _ = self.switchboard.handle_timeout(now, timer);
+            }
+            Pending::ClientTimer(device, timer) => {
+                self.inputs += 1;
+                self.clients.get_mut(&device).expect("known").handle_timeout(now, timer);
+                self.drain_client(device);
+            }
+        }
+        self.drain_switchboard();
+    }
+
+    fn drain_switchboard(&mut self) {
+        while let Some(output) = self.switchboard.poll_output() {
+            match output {
+                switchboard::Output::Send { to, msg } => {
+                    let epoch = self.links[&to].switchboard_epoch;
+                    self.schedule(self.now_ms + self.latency_ms, Pending::ToDevice { to, epoch, msg });
+                }
+                switchboard::Output::SetTimer { timer, at_ms } => {
+                    self.schedule(at_ms, Pending::SwitchboardTimer(timer));
+                }
+                switchboard::Output::CancelTimer { .. } => {}
+                switchboard::Output::Status(change) => self.changes.push(change),
+            }
+        }
+    }
+
+    fn drain_client(&mut self, device: DeviceId) {
+        let epoch = self.links[&device].epoch;
+        while let Some(output) = self.clients.get_mut(&device).expect("known").poll_output() {
+            match output {
+                client::Output::Send(msg) => {
+                    let at = self.now_ms + self.latency_ms;
+                    self.schedule(at, Pending::ToSwitchboard { from: device, epoch, msg });
+                }
+                client::Output::Callback(callback) => {
+                    self.callbacks.get_mut(&device).expect("known").push(callback);
+                }
+                client::Output::Answer { id, request, result } => {
+                    let record = AnswerRecord { device, request, result, at_ms: self.now_ms };
+                    self.answers.insert((device, id), record);
+                }
+                client::Output::SetTimer { timer, at_ms } => {
+                    self.schedule(at_ms, Pending::ClientTimer(device, timer));
+                }
+                client::Output::CancelTimer { .. } => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! What crosses the wire between a device and the switchboard.
+
+use crate::call::{CallType, CallView, CallbackKind, Receiver};
+use crate::error::ErrorCode;
+use crate::ids::{RequestId, SessionId};
+use serde::{Deserialize, Serialize};
+
+/// The status a reject carries (the vendor's `rejectCall(status)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectStatus {
+    /// The receiver declines.
+    Rejected,
+    /// The receiver declines as busy.
+    Busy,
+    /// The initiator cancels.
+    Cancelled,
+    /// The initiator gives up waiting (the vendor's client-side timeout).
+    Unanswered,
+}
+
+/// A request a device makes; the switchboard judges it and answers once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "do")]
+pub enum Request {
+    /// Call a user or a group.
+    Initiate {
+        /// Who to call.
+        to: Receiver,
+        /// Audio or video.
+        call_type: CallType,
+        /// This call's own ring timeout, if any.
+        ring_timeout_ms: Option<u64>,
+    },
+    /// Accept an incoming call.
+    Accept {
+        /// The call.
+        session: SessionId,
+    },
+    /// Reject a call: as receiver (`rejected`, `busy`) or as initiator (`cancelled`, `unanswered`).
+    Reject {
+        /// The call.
+        session: SessionId,
+        /// What the reject means.
+        status: RejectStatus,
+    },
+    /// Hang up (leave) an accepted call.
+    End {
+        /// The call.
+        session: SessionId,
+    },
+}
+
+impl Request {
+    /// The initiator withdraws its call: a reject with status cancelled.
+    pub const fn cancel(session: SessionId) -> Self {
+        Request::Reject { session, status: RejectStatus::Cancelled }
+    }
+
+    /// The call the request is about (none for an initiate).
+    pub const fn session(&self) -> Option<SessionId> {
+        match *self {
+            Request::Initiate { .. } => None,
+            Request::Accept { session }
+            | Request::Reject { session, .. }
+            | Request::End { session } => Some(session),
+        }
+    }
+}
+
+/// A message from a device to the switchboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// A request with the device's request id.
+    Request {
+        /// Unique per device; a repeat is answered again without acting twice.
+        id: RequestId,
+        /// What is asked.
+        request: Request,
+    },
+    /// The device rings for this call (sent the moment it receives the incoming call).
+    Ack {
+        /// The call.
+        session: SessionId,
+    },
+}
+
+/// The call as one device should now see it, and the callback it should raise (if any).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The call object now.
+    pub call: CallView,
+    /// The callback the change means for this device; `None` is a silent view update.
+    pub callback: Option<CallbackKind>,
+}
+
+/// A message from the switchboard to a device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The final answer to a request.
+    Answer {
+        /// The request answered.
+        id: RequestId,
+        /// Success with the call object, or an error code.
+        result: Result<CallView, ErrorCode>,
+    },
+    /// A call changed.
+    Notify(Notice),
+    /// Sent on connect: every retained call of the device's user, as the device should see it.
+    Snapshot(Vec<Notice>),
+}

@@ -1,0 +1,616 @@
+//! The switchboard: the single authority on every call.
+//!
+//! It takes one input at a time with the current virtual time ([`Switchboard::handle_connect`],
+//! [`Switchboard::handle_disconnect`], [`Switchboard::handle_message`],
+//! [`Switchboard::handle_timeout`]) and queues its outputs; after every input the caller drains
+//! [`Switchboard::poll_output`] until it returns `None`. Outputs are messages to devices, timers to
+//! set or cancel, and status changes (for observers and invariant checks).
+
+mod record;
+mod requests;
+mod users;
+
+pub use record::Party;
+
+use crate::call::{CallView, Part, Status};
+use crate::config::{Config, DEVICES_PER_USER_MAX, GROUP_MEMBERS_MAX, SNAPSHOT_CALLS_MAX};
+use crate::error::{ErrorCode, SwitchboardError};
+use crate::ids::{DeviceId, GroupId, SessionId, UserId};
+use crate::lifecycle::{CallMachine, Event};
+use crate::message::{ClientMsg, Notice, ServerMsg};
+use record::{reason_of, CallRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use users::{DeviceRecord, UserRecord};
+
+/// A switchboard timer. Firing one that is no longer due is a safe no-op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timer {
+    /// The call's ring timeout.
+    Ring(SessionId),
+    /// The user's reconnect grace.
+    Grace(UserId),
+    /// The terminal call's retention is over: evict it.
+    Evict(SessionId),
+}
+
+/// A status change, as observers (traces, invariant checks) see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// The call.
+    pub session: SessionId,
+    /// The status before (`None`: the call was just created).
+    pub from: Option<Status>,
+    /// The status after.
+    pub to: Status,
+    /// The machine event that caused it (`None`: creation).
+    pub event: Option<Event>,
+    /// The user whose request caused it (`None`: the switchboard itself, or a device's ack).
+    pub by: Option<UserId>,
+    /// When.
+    pub at_ms: u64,
+}
+
+/// What the switchboard hands back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// Send `msg` to the device.
+    Send {
+        /// The receiving device.
+        to: DeviceId,
+        /// The message.
+        msg: ServerMsg,
+    },
+    /// Call [`Switchboard::handle_timeout`] with `timer` at `at_ms`.
+    SetTimer {
+        /// Which timer.
+        timer: Timer,
+        /// When it is due.
+        at_ms: u64,
+    },
+    /// The timer is no longer needed (firing it anyway is harmless).
+    CancelTimer {
+        /// Which timer.
+        timer: Timer,
+    },
+    /// A call changed status.
+    Status(StatusChange),
+}
+
+/// Counters of everything the switchboard did and dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Calls created.
+    pub created: u64,
+    /// Calls that reached each terminal status, indexed by [`Status::index`].
+    pub terminal: [u64; 8],
+    /// Requests acted on (repeats excluded).
+    pub requests: u64,
+    /// Repeated request ids answered again from memory.
+    pub repeats: u64,
+    /// Error answers, indexed by [`ErrorCode::index`].
+    pub errors: [u64; 8],
+    /// Inputs dropped with a [`SwitchboardError`].
+    pub dropped: u64,
+    /// Timers that fired when no longer due.
+    pub spurious_timers: u64,
+    /// Terminal calls evicted after their retention.
+    pub evicted: u64,
+}
+
+impl Stats {
+    /// Calls not yet terminal.
+    pub fn in_progress(&self) -> u64 {
+        self.created - self.terminal.iter().sum::<u64>()
+    }
+}
+
+/// A call as the switchboard holds it: the call object and its parties.
+#[derive(Clone, Copy, Debug)]
+pub struct CallInfo<'a> {
+    /// The call object.
+    pub view: &'a CallView,
+    /// The parties, the initiator first.
+    pub parties: &'a [Party],
+}
+
+/// The authority on every call. See the module docs for the run loop.
+#[derive(Clone, Debug)]
+pub struct Switchboard {
+    config: Config,
+    users: Vec<UserRecord>,
+    groups: Vec<Vec<UserId>>,
+    calls: Vec<CallRecord>,
+    free_slots: Vec<u32>,
+    outputs: VecDeque<Output>,
+    stats: Stats,
+    now_ms: u64,
+}
+
+impl Switchboard {
+    /// A switchboard with no users.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            users: Vec::new(),
+            groups: Vec::new(),
+            calls: Vec::new(),
+            free_slots: Vec::new(),
+            outputs: VecDeque::new(),
+            stats: Stats::default(),
+            now_ms: 0,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Registers a new user and returns its id (ids count up from 0).
+    pub fn add_user(&mut self) -> UserId {
+        let id = UserId(u32::try_from(self.users.len()).expect("more than u32::MAX users"));
+        self.users.push(UserRecord { registered: true, ..UserRecord::default() });
+        id
+    }
+
+    /// Registers a group of existing users (duplicates are merged). Its member list is fixed
+    /// for every call made to it.
+    pub fn add_group(&mut self, members: &[UserId]) -> Result<GroupId, SwitchboardError> {
+        let mut list: Vec<UserId> = Vec::with_capacity(members.len());
+        for &m in members {
+            if !self.is_user(m) {
+                return Err(SwitchboardError::UnknownUser(m));
+            }
+            if !list.contains(&m) {
+                list.push(m);
+            }
+        }
+        assert!(list.len() <= GROUP_MEMBERS_MAX, "group larger than GROUP_MEMBERS_MAX");
+        let id = GroupId(u32::try_from(self.groups.len()).expect("more than u32::MAX groups"));
+        self.groups.push(list);
+        Ok(id)
+    }
+
+    /// Whether `user` is registered.
+    pub fn is_user(&self, user: UserId) -> bool {
+        self.users.get(user.0 as usize).is_some_and(|u| u.registered)
+    }
+
+    /// A group's members.
+    pub fn group_members(&self, group: GroupId) -> Option<&[UserId]> {
+        self.groups.get(group.0 as usize).map(Vec::as_slice)
+    }
+
+    /// Whether the switchboard holds `device` as connected.
+    pub fn is_connected(&self, device: DeviceId) -> bool {
+        self.users
+            .get(device.user.0 as usize)
+            .and_then(|u| u.devices.get(device.index as usize))
+            .is_some_and(|d| d.connected)
+    }
+
+    /// A retained call (live, or terminal and not yet evicted).
+    pub fn call(&self, session: SessionId) -> Option<CallInfo<'_>> {
+        self.record(session).map(|r| CallInfo { view: &r.view, parties: &r.parties })
+    }
+
+    /// Every retained call, in slot order.
+    pub fn calls(&self) -> impl Iterator<Item = CallInfo<'_>> {
+        self.calls
+            .iter()
+            .filter(|r| r.in_use)
+            .map(|r| CallInfo { view: &r.view, parties: &r.parties })
+    }
+
+    /// Calls kept now (live and retained terminal ones).
+    pub fn record_count(&self) -> usize {
+        self.calls.len() - self.free_slots.len()
+    }
+
+    /// The retained calls in `user`'s audience (initiated, or rung by), oldest first.
+    pub fn user_calls(&self, user: UserId) -> &[SessionId] {
+        self.users.get(user.0 as usize).map_or(&[], |u| u.calls.as_slice())
+    }
+
+    /// The non-terminal calls `user` is involved in (initiator, rung, or joined).
+    pub fn involvement(&self, user: UserId) -> impl Iterator<Item = SessionId> + '_ {
+        self.user_calls(user).iter().copied().filter(move |&s| self.involves(s, user))
+    }
+
+    /// The next output, or `None` when the queue is drained.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Outputs waiting to be polled.
+    pub fn pending_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// A device's connection came up: the device gets a snapshot of its user's calls.
+    pub fn handle_connect(&mut self, now_ms: u64, device: DeviceId) -> Result<(), SwitchboardError> {
+        self.advance(now_ms)?;
+        self.device_mut(device)?.connected = true;
+        let user = &mut self.users[device.user.0 as usize];
+        if user.grace_deadline_ms.take().is_some() {
+            self.outputs.push_back(Output::CancelTimer { timer: Timer::Grace(device.user) });
+        }
+        self.send_snapshot(device);
+        Ok(())
+    }
+
+    /// A device's connection went down. When it was the user's last, the grace starts.
+    pub fn handle_disconnect(&mut self, now_ms: u64, device: DeviceId) -> Result<(), SwitchboardError> {
+        self.advance(now_ms)?;
+        let record = self.device_mut(device)?;
+        if !record.connected {
+            return Err(self.drop_input(SwitchboardError::AlreadyDisconnected(device)));
+        }
+        record.connected = false;
+        let user = &mut self.users[device.user.0 as usize];
+        if !user.any_connected() {
+            let at_ms = now_ms.saturating_add(self.config.reconnect_grace_ms);
+            user.grace_deadline_ms = Some(at_ms);
+            self.outputs.push_back(Output::SetTimer { timer: Timer::Grace(device.user), at_ms });
+        }
+        Ok(())
+    }
+
+    /// A message from a device.
+    pub fn handle_message(
+        &mut self,
+        now_ms: u64,
+        from: DeviceId,
+        msg: ClientMsg,
+    ) -> Result<(), SwitchboardError> {
+        self.advance(now_ms)?;
+        if !self.device_mut(from)?.connected {
+            return Err(self.drop_input(SwitchboardError::DeviceNotConnected(from)));
+        }
+        match msg {
+            ClientMsg::Request { id, request } => self.handle_request(from, id, request),
+            ClientMsg::Ack { session } => self.handle_ack(from, session),
+        }
+    }
+
+    /// A timer fired. One that is no longer due is counted and ignored.
+    pub fn handle_timeout(&mut self, now_ms: u64, timer: Timer) -> Result<(), SwitchboardError> {
+        self.advance(now_ms)?;
+        let acted = match timer {
+            Timer::Ring(session) => self.ring_timeout(session),
+            Timer::Grace(user) => self.grace_timeout(user),
+            Timer::Evict(session) => self.evict(session),
+        };
+        if !acted {
+            self.stats.spurious_timers += 1;
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, now_ms: u64) -> Result<(), SwitchboardError> {
+        if now_ms < self.now_ms {
+            let last_ms = self.now_ms;
+            return Err(self.drop_input(SwitchboardError::TimeWentBackwards { now_ms, last_ms }));
+        }
+        self.now_ms = now_ms;
+        Ok(())
+    }
+
+    fn drop_input(&mut self, error: SwitchboardError) -> SwitchboardError {
+        self.stats.dropped += 1;
+        error
+    }
+
+    fn device_mut(&mut self, device: DeviceId) -> Result<&mut DeviceRecord, SwitchboardError> {
+        if !self.is_user(device.user) {
+            return Err(self.drop_input(SwitchboardError::UnknownUser(device.user)));
+        }
+        if device.index >= DEVICES_PER_USER_MAX {
+            return Err(self.drop_input(SwitchboardError::DeviceOutOfRange(device)));
+        }
+        let devices = &mut self.users[device.user.0 as usize].devices;
+        if devices.len() <= device.index as usize {
+            devices.resize_with(device.index as usize + 1, DeviceRecord::default);
+        }
+        Ok(&mut devices[device.index as usize])
+    }
+
+    fn record(&self, session: SessionId) -> Option<&CallRecord> {
+        self.calls
+            .get(session.slot() as usize)
+            .filter(|r| r.in_use && r.generation == session.generation())
+    }
+
+    fn slot_of(&self, session: SessionId) -> Option<usize> {
+        self.record(session).map(|_| session.slot() as usize)
+    }
+
+    fn involves(&self, session: SessionId, user: UserId) -> bool {
+        self.record(session).is_some_and(|r| {
+            !r.view.status.is_terminal()
+                && r.party_index(user).is_some_and(|i| r.parties[i].involved())
+        })
+    }
+
+    /// Whether `user` is involved in a call other than `except`; with `joined_only`, only
+    /// calls it initiated or joined count (what call waiting still forbids).
+    fn involved_elsewhere(&self, user: UserId, except: Option<SessionId>, joined_only: bool) -> bool {
+        self.user_calls(user).iter().any(|&s| {
+            Some(s) != except
+                && self.record(s).is_some_and(|r| {
+                    !r.view.status.is_terminal()
+                        && r.party_index(user).is_some_and(|i| {
+                            let p = &r.parties[i];
+                            if joined_only { p.part == Part::Joined } else { p.involved() }
+                        })
+                })
+        })
+    }
+
+    /// How many non-terminal calls ring or involve `user` now.
+    fn involvement_count(&self, user: UserId) -> usize {
+        self.involvement(user).count()
+    }
+
+    fn allocate(&mut self, view: CallView) -> usize {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot as usize,
+            None => {
+                self.calls.push(CallRecord {
+                    generation: 0,
+                    in_use: false,
+                    machine: CallMachine::new(),
+                    view,
+                    parties: Vec::new(),
+                    group: false,
+                    terminal_event: None,
+                    ring_deadline_ms: 0,
+                    evict_at_ms: 0,
+                });
+                self.calls.len() - 1
+            }
+        };
+        let record = &mut self.calls[slot];
+        debug_assert!(!record.in_use, "allocated a slot in use");
+        record.in_use = true;
+        record.machine = CallMachine::new();
+        record.parties.clear();
+        record.terminal_event = None;
+        record.view = CallView {
+            session: SessionId::from_parts(slot as u32, record.generation),
+            ..view
+        };
+        slot
+    }
+
+    fn evict(&mut self, session: SessionId) -> bool {
+        let Some(slot) = self.slot_of(session) else { return false };
+        let record = &mut self.calls[slot];
+        if !record.view.status.is_terminal() || self.now_ms < record.evict_at_ms {
+            return false;
+        }
+        record.in_use = false;
+        record.generation = record.generation.wrapping_add(1);
+        self.free_slots.push(slot as u32);
+        self.stats.evicted += 1;
+        true
+    }
+
+    /// Feeds `event` to the call's machine. On a status change, updates the call object, emits
+    /// the change and, when terminal, cancels the ring timer and schedules the eviction.
+    /// Returns whether the status allowed the event.
+    fn apply(&mut self, slot: usize, event: Event, by: Option<UserId>) -> bool {
+        let now_ms = self.now_ms;
+        let record = &mut self.calls[slot];
+        let from = record.view.status;
+        if !record.machine.handle(event) {
+            return false;
+        }
+        let to = record.machine.status();
+        if to == from {
+            return true;
+        }
+        let view = &mut record.view;
+        view.status = to;
+        match to {
+            Status::Ringing => view.ringing_at_ms = Some(now_ms),
+            Status::Accepted => view.accepted_at_ms = Some(now_ms),
+            _ => {}
+        }
+        let session = view.session;
+        self.outputs.push_back(Output::Status(StatusChange {
+            session,
+            from: Some(from),
+            to,
+            event: Some(event),
+            by,
+            at_ms: now_ms,
+        }));
+        if to.is_terminal() {
+            view.terminal_at_ms = Some(now_ms);
+            view.reason = Some(reason_of(event));
+            record.terminal_event = Some(event);
+            record.evict_at_ms = now_ms.saturating_add(self.config.call_retention_ms);
+            let at_ms = record.evict_at_ms;
+            self.stats.terminal[to.index()] += 1;
+            self.outputs.push_back(Output::SetTimer { timer: Timer::Evict(session), at_ms });
+        }
+        let ring_over = to.is_terminal() || to == Status::Accepted && !record.group;
+        if ring_over && record.ring_deadline_ms > 0 {
+            record.ring_deadline_ms = 0;
+            self.outputs.push_back(Output::CancelTimer { timer: Timer::Ring(session) });
+        }
+        true
+    }
+
+    /// Sends every connected device of party `index` what the call now means for it. The
+    /// device in `skip` got the answer to its request and is not sent a silent update.
+    fn notify_party(&mut self, slot: usize, index: usize, skip: Option<DeviceId>) {
+        let record = &self.calls[slot];
+        let party = record.parties[index];
+        debug_assert!(party.rung, "only the audience is notified");
+        let user = &self.users[party.user.0 as usize];
+        for (i, device) in user.devices.iter().enumerate() {
+            if !device.connected {
+                continue;
+            }
+            let id = DeviceId::new(party.user, i as u16);
+            let callback = record.notice_for(index, id);
+            if callback.is_none() && skip == Some(id) {
+                continue;
+            }
+            let msg = ServerMsg::Notify(Notice { call: record.view, callback });
+            self.outputs.push_back(Output::Send { to: id, msg });
+        }
+    }
+
+    /// Notifies the whole audience (after a status change).
+    fn notify_audience(&mut self, slot: usize, skip: Option<DeviceId>) {
+        for index in 0..self.calls[slot].parties.len() {
+            if self.calls[slot].parties[index].rung {
+                self.notify_party(slot, index, skip);
+            }
+        }
+    }
+
+    fn send_snapshot(&mut self, device: DeviceId) {
+        let user = &self.users[device.user.0 as usize];
+        let mut notices = Vec::new();
+        for &session in &user.calls {
+            let Some(record) = self.record(session) else { continue };
+            let Some(index) = record.party_index(device.user) else { continue };
+            if record.parties[index].rung && notices.len() < SNAPSHOT_CALLS_MAX {
+                let callback = record.notice_for(index, device);
+                notices.push(Notice { call: record.view, callback });
+            }
+        }
+        self.outputs.push_back(Output::Send { to: device, msg: ServerMsg::Snapshot(notices) });
+    }
+
+    fn ring_timeout(&mut self, session: SessionId) -> bool {
+        let Some(slot) = self.slot_of(session) else { return false };
+        let record = &self.calls[slot];
+        if record.ring_deadline_ms == 0 || self.now_ms < record.ring_deadline_ms {
+            return false;
+        }
+        debug_assert!(!record.view.status.is_terminal(), "a terminal call has no ring timer");
+        self.calls[slot].ring_deadline_ms = 0;
+        if self.calls[slot].view.status == Status::Accepted {
+            self.stop_ringers(slot);
+        } else {
+            let allowed = self.apply(slot, Event::RingTimeout, None);
+            debug_assert!(allowed, "an alerting call takes the ring timeout");
+            self.notify_audience(slot, None);
+        }
+        true
+    }
+
+    /// After an accept, the ring timeout stops the members still ringing.
+    fn stop_ringers(&mut self, slot: usize) {
+        for index in 1..self.calls[slot].parties.len() {
+            if self.calls[slot].parties[index].part == Part::Ringing {
+                self.calls[slot].parties[index].part = Part::NotReached;
+                self.notify_party(slot, index, None);
+            }
+        }
+    }
+
+    /// The user's last device stayed away past the grace: its calls go on without it.
+    fn grace_timeout(&mut self, user: UserId) -> bool {
+        let Some(record) = self.users.get_mut(user.0 as usize) else { return false };
+        match record.grace_deadline_ms {
+            Some(deadline) if deadline <= self.now_ms && !record.any_connected() => {}
+            _ => return false,
+        }
+        record.grace_deadline_ms = None;
+        for i in 0..record.calls.len() {
+            let session = self.users[user.0 as usize].calls[i];
+            if let Some(slot) = self.slot_of(session) {
+                self.lose_party(slot, user);
+            }
+        }
+        true
+    }
+
+    /// `user` is gone for good from the call in `slot`.
+    fn lose_party(&mut self, slot: usize, user: UserId) {
+        let record = &self.calls[slot];
+        let Some(index) = record.party_index(user) else { return };
+        let status = record.view.status;
+        if status.is_terminal() || record.parties[index].part != Part::Joined {
+            return; // a receiver still being rung stays rung: the ring timeout ends it
+        }
+        if status != Status::Accepted {
+            debug_assert_eq!(index, 0, "only the initiator is joined before an accept");
+            self.apply(slot, Event::InitiatorLost, None);
+            self.notify_audience(slot, None);
+            return;
+        }
+        self.leave(slot, index, None, Event::PartyLost);
+    }
+
+    /// Party `index` leaves an accepted call; when fewer than two remain the call ends with
+    /// `event` (a hang-up or a connection lost).
+    fn leave(&mut self, slot: usize, index: usize, by: Option<UserId>, event: Event) {
+        self.calls[slot].parties[index].part = Part::Left;
+        if self.calls[slot].joined_count() >= 2 {
+            self.notify_party(slot, index, by.and(self.calls[slot].parties[index].device));
+            return;
+        }
+        let allowed = self.apply(slot, event, by);
+        debug_assert!(allowed, "an accepted call can end");
+        let skip = if by.is_some() { self.calls[slot].parties[index].device } else { None };
+        self.notify_audience(slot, skip);
+    }
+
+    /// Adds the call to the audience list of each rung party.
+    fn enlist_audience(&mut self, slot: usize) {
+        let session = self.calls[slot].view.session;
+        for index in 0..self.calls[slot].parties.len() {
+            let party = self.calls[slot].parties[index];
+            if !party.rung {
+                continue;
+            }
+            let mut list = std::mem::take(&mut self.users[party.user.0 as usize].calls);
+            users::enlist(
+                &mut list,
+                session,
+                |s| self.record(s).is_none(),
+                |s| !self.involves(s, party.user),
+            );
+            self.users[party.user.0 as usize].calls = list;
+        }
+    }
+
+    fn handle_ack(&mut self, from: DeviceId, session: SessionId) -> Result<(), SwitchboardError> {
+        let Some(slot) = self.slot_of(session) else {
+            return Err(self.drop_input(SwitchboardError::AckUnknownCall(session)));
+        };
+        let record = &self.calls[slot];
+        let rung = record
+            .party_index(from.user)
+            .is_some_and(|i| i > 0 && record.parties[i].part == Part::Ringing);
+        if !rung {
+            return Err(self.drop_input(SwitchboardError::AckNotRung { device: from, session }));
+        }
+        if record.view.status == Status::Initiated && self.apply(slot, Event::Ack, None) {
+            self.notify_audience(slot, None);
+        }
+        Ok(())
+    }
+
+    fn answer(&mut self, to: DeviceId, id: crate::ids::RequestId, result: Result<CallView, ErrorCode>) {
+        if let Err(code) = result {
+            self.stats.errors[code.index()] += 1;
+        }
+        self.outputs.push_back(Output::Send { to, msg: ServerMsg::Answer { id, result } });
+    }
+}

@@ -1,0 +1,140 @@
+//! One call's record in the switchboard: its machine, its call object and its parties.
+
+use crate::call::{CallView, CancelReason, CallbackKind, EndReason, Part, Reason, RejectReason, Status};
+use crate::ids::{DeviceId, UserId};
+use crate::lifecycle::{CallMachine, Event};
+use serde::{Deserialize, Serialize};
+
+/// A party of a call: the initiator (always first) or a receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// The user.
+    pub user: UserId,
+    /// Its part now. The initiator is `joined` from the start.
+    pub part: Part,
+    /// Whether the call is in this user's audience (it was rung, or it is the initiator).
+    pub rung: bool,
+    /// The device that accepted, declined or left for this user, if one did.
+    pub device: Option<DeviceId>,
+}
+
+impl Party {
+    /// Whether the user is involved through this party (contract: initiator, rung or joined).
+    /// The initiator starts `joined`, so one test serves both roles.
+    pub fn involved(&self) -> bool {
+        matches!(self.part, Part::Ringing | Part::Joined)
+    }
+}
+
+/// A call as the switchboard keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct CallRecord {
+    pub generation: u32,
+    pub in_use: bool,
+    pub machine: CallMachine,
+    pub view: CallView,
+    /// `parties[0]` is the initiator.
+    pub parties: Vec<Party>,
+    /// Whether the receiver is a group (several receivers may join).
+    pub group: bool,
+    /// The event that made the call terminal, once it is.
+    pub terminal_event: Option<Event>,
+    pub ring_deadline_ms: u64,
+    pub evict_at_ms: u64,
+}
+
+impl CallRecord {
+    pub fn party_index(&self, user: UserId) -> Option<usize> {
+        self.parties.iter().position(|p| p.user == user)
+    }
+
+    /// Participants still in the call (the initiator counts while joined).
+    pub fn joined_count(&self) -> usize {
+        self.parties.iter().filter(|p| p.part == Part::Joined).count()
+    }
+
+    /// Whether any receiver accepted (joined now, or joined then left).
+    pub fn anyone_accepted(&self) -> bool {
+        self.parties[1..].iter().any(|p| matches!(p.part, Part::Joined | Part::Left))
+    }
+
+    pub fn anyone_ringing(&self) -> bool {
+        self.parties[1..].iter().any(|p| p.part == Part::Ringing)
+    }
+
+    /// The callback (if any) that the call as it is now means for `device`, a device of party
+    /// `index`. The same function serves live notifications and reconnect snapshots; the client
+    /// raises each callback at most once.
+    pub fn notice_for(&self, index: usize, device: DeviceId) -> Option<CallbackKind> {
+        if index == 0 {
+            self.initiator_notice()
+        } else {
+            self.receiver_notice(&self.parties[index], device)
+        }
+    }
+
+    fn end_reason(&self) -> EndReason {
+        match self.terminal_event {
+            Some(Event::PartyLost) => EndReason::ConnectionLost,
+            _ => EndReason::Hangup,
+        }
+    }
+
+    fn initiator_notice(&self) -> Option<CallbackKind> {
+        let left = self.parties[0].part == Part::Left;
+        match self.view.status {
+            Status::Initiated | Status::Cancelled => None,
+            Status::Ringing => Some(CallbackKind::OutgoingCallRinging),
+            Status::Accepted if left => None,
+            Status::Accepted => Some(CallbackKind::OutgoingCallAccepted),
+            Status::Rejected => Some(CallbackKind::OutgoingCallRejected(RejectReason::Rejected)),
+            Status::Busy => Some(CallbackKind::OutgoingCallRejected(RejectReason::Busy)),
+            Status::Unanswered if self.terminal_event == Some(Event::GiveUp) => None,
+            Status::Unanswered => Some(CallbackKind::OutgoingCallRejected(RejectReason::Unanswered)),
+            Status::Ended if left => None,
+            Status::Ended => Some(CallbackKind::CallEnded(self.end_reason())),
+        }
+    }
+
+    fn receiver_notice(&self, party: &Party, device: DeviceId) -> Option<CallbackKind> {
+        let mine = party.device == Some(device);
+        let cancelled = |reason| Some(CallbackKind::IncomingCallCancelled(reason));
+        match party.part {
+            Part::Ringing => match self.view.status {
+                Status::Initiated | Status::Ringing | Status::Accepted => {
+                    Some(CallbackKind::IncomingCallReceived)
+                }
+                Status::Cancelled if self.terminal_event == Some(Event::InitiatorLost) => {
+                    cancelled(CancelReason::ConnectionLost)
+                }
+                Status::Cancelled | Status::Ended => cancelled(CancelReason::Cancelled),
+                Status::Unanswered => cancelled(CancelReason::Unanswered),
+                Status::Rejected | Status::Busy => cancelled(CancelReason::DeclinedElsewhere),
+            },
+            Part::NotReached => cancelled(CancelReason::Unanswered),
+            Part::Joined if mine && self.view.status == Status::Ended => {
+                Some(CallbackKind::CallEnded(self.end_reason()))
+            }
+            Part::Joined | Part::Left if mine => None,
+            Part::Joined | Part::Left => cancelled(CancelReason::AnsweredElsewhere),
+            Part::Rejected | Part::Busy if mine => None,
+            Part::Rejected | Part::Busy => cancelled(CancelReason::DeclinedElsewhere),
+        }
+    }
+}
+
+/// The reason a terminal event gives the call object.
+pub(crate) fn reason_of(event: Event) -> Reason {
+    match event {
+        Event::Reject | Event::AllDeclined => Reason::Rejected,
+        Event::RejectBusy | Event::ReceiverBusy => Reason::Busy,
+        Event::Cancel => Reason::Cancelled,
+        Event::GiveUp | Event::RingTimeout => Reason::Unanswered,
+        Event::End => Reason::Hangup,
+        Event::InitiatorLost | Event::PartyLost => Reason::ConnectionLost,
+        Event::Ack | Event::Accept => {
+            debug_assert!(false, "{event:?} is never terminal");
+            Reason::Hangup
+        }
+    }
+}
