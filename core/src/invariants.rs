@@ -1,1 +1,228 @@
-//! placeholder
+//! Checkers for the contract's invariants, shared by the tests, the simulator and the fuzzers.
+//!
+//! Each checker is fed what an observer sees (status changes, callbacks, the switchboard's and
+//! clients' state) and reports the first violation with the invariant's number.
+
+use crate::call::{CallbackKind, Part, Status};
+use crate::client::Client;
+use crate::ids::{DeviceId, SessionId, UserId};
+use crate::lifecycle::Event;
+use crate::switchboard::{CallInfo, StatusChange, Switchboard};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The invariant's number in the contract (1 to 7).
+    pub invariant: u8,
+    /// What broke.
+    pub what: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invariant {}: {}", self.invariant, self.what)
+    }
+}
+
+fn violation(invariant: u8, what: String) -> Result<(), Violation> {
+    Err(Violation { invariant, what })
+}
+
+/// Invariant 1: no user joined in two non-terminal calls; without call waiting, nobody
+/// involved in two.
+pub fn check_involvement(sb: &Switchboard, user: UserId) -> Result<(), Violation> {
+    let mut joined = 0;
+    let mut involved = 0;
+    for session in sb.user_calls(user) {
+        let Some(call) = sb.call(*session) else { continue };
+        if call.view.status.is_terminal() {
+            continue;
+        }
+        let Some(party) = call.parties.iter().find(|p| p.user == user) else { continue };
+        joined += usize::from(party.part == Part::Joined);
+        involved += usize::from(party.involved());
+    }
+    if joined > 1 {
+        return violation(1, format!("user {} joined {joined} live calls", user.0));
+    }
+    if !sb.config().call_waiting && involved > 1 {
+        return violation(1, format!("user {} involved in {involved} live calls", user.0));
+    }
+    Ok(())
+}
+
+/// Invariant 6: the change was caused by someone with the right to make it.
+pub fn check_authority(change: &StatusChange, call: &CallInfo<'_>) -> Result<(), Violation> {
+    let Some(by) = change.by else { return Ok(()) };
+    let index = call.parties.iter().position(|p| p.user == by);
+    let is_initiator = index == Some(0);
+    let is_receiver = index.is_some_and(|i| i > 0);
+    let allowed = match change.event {
+        None | Some(Event::ReceiverBusy) => is_initiator,
+        Some(Event::Accept | Event::Reject | Event::RejectBusy | Event::AllDeclined) => is_receiver,
+        Some(Event::Cancel | Event::GiveUp) => is_initiator,
+        Some(Event::End) => index.is_some(),
+        Some(Event::Ack | Event::RingTimeout | Event::InitiatorLost | Event::PartyLost) => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    violation(6, format!("{} moved {:?} -> {} on request of user {}", change.session, change.from, change.to, by.0))
+}
+
+/// Invariants 2 and 7, from the stream of status changes: no change leaves a terminal status,
+/// every change starts from the status last reported, and the counts of calls created, terminal
+/// and in progress agree with the switchboard's.
+#[derive(Clone, Debug, Default)]
+pub struct StatusLedger {
+    live: BTreeMap<SessionId, Status>,
+    created: u64,
+    terminal: [u64; 8],
+}
+
+impl StatusLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls not yet terminal, per the stream.
+    pub fn in_progress(&self) -> usize {
+        self.live.len()
+    }
+
+    /// The sessions not yet terminal.
+    pub fn live_sessions(&self) -> impl Iterator<Item = (&SessionId, &Status)> {
+        self.live.iter()
+    }
+
+    /// Records one change.
+    pub fn observe(&mut self, change: &StatusChange) -> Result<(), Violation> {
+        match change.from {
+            None => {
+                if self.live.insert(change.session, change.to).is_some() {
+                    return violation(2, format!("{} created twice", change.session));
+                }
+                self.created += 1;
+            }
+            Some(from) => {
+                let Some(&known) = self.live.get(&change.session) else {
+                    return violation(2, format!("{} left terminal status {from}", change.session));
+                };
+                if known != from {
+                    return violation(2, format!("{} moved from {from} but was {known}", change.session));
+                }
+                self.live.insert(change.session, change.to);
+            }
+        }
+        if change.to.is_terminal() {
+            self.live.remove(&change.session);
+            self.terminal[change.to.index()] += 1;
+        }
+        Ok(())
+    }
+
+    /// Invariant 7: created = terminal + in progress, per status and in total, on both sides.
+    pub fn check_conservation(&self, sb: &Switchboard) -> Result<(), Violation> {
+        let stats = sb.stats();
+        let terminal: u64 = self.terminal.iter().sum();
+        if self.created != terminal + self.live.len() as u64 {
+            return violation(7, format!("created {} != terminal {terminal} + live {}", self.created, self.live.len()));
+        }
+        if stats.created != self.created || stats.terminal != self.terminal {
+            return violation(7, format!(
+                "switchboard counts created {} terminal {:?}, observed {} {:?}",
+                stats.created, stats.terminal, self.created, self.terminal
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Invariant 5: on each device, each call's callbacks form a legal sequence.
+#[derive(Clone, Debug, Default)]
+pub struct CallbackLedger {
+    seen: BTreeMap<(DeviceId, SessionId), u8>,
+}
+
+const RECEIVED: u8 = 1;
+const RINGING: u8 = 2;
+const ACCEPTED: u8 = 4;
+const TERMINAL: u8 = 8;
+
+impl CallbackLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets calls the switchboard no longer keeps (bounds the ledger's memory).
+    pub fn forget(&mut self, session: SessionId) {
+        self.seen.retain(|(_, s), _| *s != session);
+    }
+
+    /// Records one callback raised on `device`; `outgoing` tells whether the device's user
+    /// initiated the call.
+    pub fn observe(
+        &mut self,
+        device: DeviceId,
+        session: SessionId,
+        outgoing: bool,
+        kind: CallbackKind,
+    ) -> Result<(), Violation> {
+        let flags = self.seen.entry((device, session)).or_default();
+        let bad = |what: &str| violation(5, format!("{what} on device {}/{} for {session}", device.user.0, device.index));
+        if *flags & TERMINAL != 0 {
+            return bad(&format!("{} after a terminal callback", kind.name()));
+        }
+        let (flag, for_outgoing) = match kind {
+            CallbackKind::IncomingCallReceived => (RECEIVED, false),
+            CallbackKind::IncomingCallCancelled(_) => (TERMINAL, false),
+            CallbackKind::OutgoingCallRinging => (RINGING, true),
+            CallbackKind::OutgoingCallAccepted => (ACCEPTED, true),
+            CallbackKind::OutgoingCallRejected(_) => (TERMINAL, true),
+            CallbackKind::CallEnded(_) => (TERMINAL, outgoing),
+        };
+        if for_outgoing != outgoing {
+            return bad(&format!("{} for the wrong role", kind.name()));
+        }
+        if *flags & flag != 0 {
+            return bad(&format!("{} twice", kind.name()));
+        }
+        if kind == CallbackKind::OutgoingCallRinging && *flags & ACCEPTED != 0 {
+            return bad("outgoing_call_ringing after outgoing_call_accepted");
+        }
+        if matches!(kind, CallbackKind::OutgoingCallRejected(_)) && *flags & ACCEPTED != 0 {
+            return bad("outgoing_call_rejected after outgoing_call_accepted");
+        }
+        *flags |= flag;
+        Ok(())
+    }
+}
+
+/// Invariant 4: once quiet, every connected device's view of every call the switchboard still
+/// keeps equals the switchboard's.
+pub fn check_convergence<'a>(
+    sb: &Switchboard,
+    clients: impl IntoIterator<Item = &'a Client>,
+) -> Result<(), Violation> {
+    for client in clients {
+        if !client.is_connected() || !sb.is_connected(client.device()) {
+            continue;
+        }
+        for view in client.calls() {
+            let Some(call) = sb.call(view.session) else { continue };
+            if call.view.status != view.status {
+                let d = client.device();
+                return violation(4, format!(
+                    "device {}/{} sees {} as {}, switchboard as {}",
+                    d.user.0, d.index, view.session, view.status, call.view.status
+                ));
+            }
+        }
+    }
+    Ok(())
+}

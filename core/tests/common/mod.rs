@@ -1,0 +1,70 @@
+//! Shared helpers for the integration tests: a harness with the contract's default latency of 20 ms
+//! and short names for commands.
+
+#![allow(dead_code)]
+
+use callcore::harness::Harness;
+use callcore::{
+    CallType, Config, DeviceId, ErrorCode, Receiver, RejectStatus, Request, RequestId, SessionId,
+    Status, UserId,
+};
+
+/// One-way latency used by the tests (the scenario format's default).
+pub const L: u64 = 20;
+/// Bound on the steps of one run: far above any test's needs, so a livelock fails fast.
+pub const MAX_STEPS: usize = 100_000;
+
+pub fn harness() -> Harness {
+    Harness::new(Config::default(), L)
+}
+
+pub fn harness_with(config: Config) -> Harness {
+    Harness::new(config, L)
+}
+
+pub fn dev(user: UserId, index: u16) -> DeviceId {
+    DeviceId::new(user, index)
+}
+
+/// Runs the harness to `at_ms`, then issues the command on `device`.
+pub fn at(h: &mut Harness, at_ms: u64, device: DeviceId, request: Request) -> RequestId {
+    h.run_until(at_ms, MAX_STEPS);
+    h.command(device, request)
+}
+
+pub fn initiate(to: Receiver) -> Request {
+    Request::Initiate { to, call_type: CallType::Audio, ring_timeout_ms: None }
+}
+
+pub fn call_user(user: UserId) -> Request {
+    initiate(Receiver::User(user))
+}
+
+pub fn accept(session: SessionId) -> Request {
+    Request::Accept { session }
+}
+
+pub fn reject(session: SessionId, status: RejectStatus) -> Request {
+    Request::Reject { session, status }
+}
+
+pub fn end(session: SessionId) -> Request {
+    Request::End { session }
+}
+
+/// The session id the answer to `id` on `device` carried.
+pub fn session_of(h: &Harness, device: DeviceId, id: RequestId) -> SessionId {
+    h.answer(device, id).expect("answered").expect("succeeded").session
+}
+
+pub fn status(h: &Harness, session: SessionId) -> Status {
+    h.switchboard.call(session).expect("retained").view.status
+}
+
+pub fn answer_code(h: &Harness, device: DeviceId, id: RequestId) -> Result<(), ErrorCode> {
+    h.answer(device, id).expect("answered").map(|_| ())
+}
+
+pub fn names(h: &Harness, device: DeviceId) -> Vec<String> {
+    h.callback_names(device)
+}

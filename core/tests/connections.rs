@@ -1,0 +1,201 @@
+//! Disconnects, reconnect snapshots (missed callbacks raised once), late devices, call waiting,
+//! and bounded memory. Latency 20 ms; timelines in the comments, derived by hand.
+
+mod common;
+
+use callcore::{Config, RejectStatus, Status};
+use common::*;
+
+/// alex calls bob at 100: created 120, bob rings at 140, ringing at 160, alex hears it at 180.
+#[test]
+fn a_device_that_missed_a_cancel_raises_it_once_on_reconnect() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(500, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    h.disconnect(dev(bob, 0));
+    at(&mut h, 1000, dev(alex, 0), callcore::Request::cancel(s));
+    h.run_until(2000, MAX_STEPS);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received"], "the cancel was lost");
+    h.connect(dev(bob, 0));
+    // Learned at 2020, snapshot arrives at 2040.
+    h.run_until(2040, MAX_STEPS);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled cancelled"]);
+    h.disconnect(dev(bob, 0));
+    h.run_until(3000, MAX_STEPS);
+    h.connect(dev(bob, 0));
+    h.run_until(4000, MAX_STEPS);
+    assert_eq!(
+        names(&h, dev(bob, 0)),
+        ["incoming_call_received", "incoming_call_cancelled cancelled"],
+        "a second snapshot raises nothing twice"
+    );
+}
+
+#[test]
+fn an_initiator_that_missed_the_accept_raises_it_on_reconnect() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(500, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    h.disconnect(dev(alex, 0));
+    at(&mut h, 1000, dev(bob, 0), accept(s));
+    h.run_until(3000, MAX_STEPS);
+    h.connect(dev(alex, 0));
+    h.run_until(3040, MAX_STEPS);
+    assert_eq!(status(&h, s), Status::Accepted, "within the grace the call goes on");
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"]);
+}
+
+#[test]
+fn an_initiator_that_missed_accept_and_end_raises_both_in_order() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(500, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    h.disconnect(dev(alex, 0));
+    at(&mut h, 1000, dev(bob, 0), accept(s));
+    at(&mut h, 2000, dev(bob, 0), end(s));
+    h.run_until(3000, MAX_STEPS);
+    h.connect(dev(alex, 0));
+    h.run_until(3040, MAX_STEPS);
+    assert_eq!(
+        names(&h, dev(alex, 0)),
+        ["outgoing_call_ringing", "outgoing_call_accepted", "call_ended hangup"]
+    );
+}
+
+#[test]
+fn a_device_that_connects_while_the_call_rings_is_rung_then() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_user(2);
+    h.connect(dev(bob, 0));
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(500, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    h.connect(dev(bob, 1));
+    // Learned at 520, snapshot with the ring at 540.
+    h.run_until(540, MAX_STEPS);
+    assert_eq!(names(&h, dev(bob, 1)), ["incoming_call_received"]);
+    at(&mut h, 1000, dev(bob, 1), accept(s));
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, s), Status::Accepted);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled answered_elsewhere"]);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "ringing once");
+}
+
+#[test]
+fn a_never_acknowledged_call_rings_the_late_device_and_its_ack_moves_it_to_ringing() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(1000, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    assert_eq!(status(&h, s), Status::Initiated);
+    h.connect(dev(bob, 0));
+    // Learned 1020, snapshot 1040, ack 1060, alex hears ringing at 1080.
+    h.run_until(1060, MAX_STEPS);
+    assert_eq!(status(&h, s), Status::Ringing);
+    h.run_until(1080, MAX_STEPS);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing"]);
+}
+
+#[test]
+fn convergence_after_churn() {
+    let mut h = harness();
+    let alex = h.add_connected_user(2);
+    let bob = h.add_connected_user(2);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(300, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    h.disconnect(dev(alex, 1));
+    h.disconnect(dev(bob, 1));
+    at(&mut h, 400, dev(bob, 0), accept(s));
+    h.run_until(600, MAX_STEPS);
+    h.connect(dev(alex, 1));
+    at(&mut h, 700, dev(alex, 0), end(s));
+    h.run_until(900, MAX_STEPS);
+    h.connect(dev(bob, 1));
+    h.run_until(2000, MAX_STEPS);
+    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
+    for d in [dev(alex, 0), dev(alex, 1), dev(bob, 0), dev(bob, 1)] {
+        assert_eq!(h.clients[&d].call(s).map(|v| v.status), Some(Status::Ended), "{d:?}");
+    }
+}
+
+#[test]
+fn call_waiting_rings_an_involved_user_and_accepting_busies_the_other_ring() {
+    let mut h = harness_with(Config { call_waiting: true, ..Config::default() });
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let carol = h.add_connected_user(1);
+    let first = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    let second = at(&mut h, 200, dev(carol, 0), call_user(bob));
+    h.run_until(400, MAX_STEPS);
+    let (s1, s2) = (session_of(&h, dev(alex, 0), first), session_of(&h, dev(carol, 0), second));
+    assert_eq!(status(&h, s2), Status::Ringing, "call waiting: not busy");
+    at(&mut h, 1000, dev(bob, 0), accept(s2));
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, s2), Status::Accepted);
+    assert_eq!(status(&h, s1), Status::Busy);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_rejected busy"]);
+    assert_eq!(
+        names(&h, dev(bob, 0)),
+        ["incoming_call_received", "incoming_call_received", "incoming_call_cancelled declined_elsewhere"]
+    );
+}
+
+#[test]
+fn call_waiting_never_joins_two_calls() {
+    let mut h = harness_with(Config { call_waiting: true, ..Config::default() });
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let carol = h.add_connected_user(1);
+    let first = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(300, MAX_STEPS);
+    let s1 = session_of(&h, dev(alex, 0), first);
+    at(&mut h, 300, dev(bob, 0), accept(s1));
+    let second = at(&mut h, 400, dev(carol, 0), call_user(bob));
+    h.run_until(600, MAX_STEPS);
+    let s2 = session_of(&h, dev(carol, 0), second);
+    assert_eq!(status(&h, s2), Status::Ringing, "bob, in a call, is rung by the second");
+    let refused = at(&mut h, 700, dev(bob, 0), accept(s2));
+    h.run_until(800, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(bob, 0), refused), Err(callcore::ErrorCode::AlreadyInCall));
+    let declined = at(&mut h, 900, dev(bob, 0), reject(s2, RejectStatus::Busy));
+    h.run_until(1000, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(bob, 0), declined), Ok(()));
+    assert_eq!(status(&h, s2), Status::Busy);
+}
+
+#[test]
+fn memory_stays_bounded_under_an_endless_workload() {
+    // 2000 calls, one every 100 ms, each cancelled 50 ms after it is created; with a retention
+    // of 1000 ms at most ~ (1000 + 150) / 100 + 1 = 12.5 records can be alive: bound 20.
+    let config = Config { call_retention_ms: 1_000, ..Config::default() };
+    let mut h = harness_with(config);
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let mut peak = 0;
+    for i in 0..2_000u64 {
+        let t = 100 + i * 100;
+        let id = at(&mut h, t, dev(alex, 0), call_user(bob));
+        h.run_until(t + 40, MAX_STEPS);
+        let s = session_of(&h, dev(alex, 0), id);
+        at(&mut h, t + 50, dev(alex, 0), callcore::Request::cancel(s));
+        peak = peak.max(h.switchboard.record_count());
+    }
+    h.run_until_quiet(MAX_STEPS);
+    assert!(peak <= 20, "peak records {peak}");
+    assert_eq!(h.switchboard.record_count(), 0, "all evicted once quiet");
+    assert_eq!(h.switchboard.stats().evicted, 2_000);
+    assert!(h.clients[&dev(alex, 0)].calls().count() <= callcore::CLIENT_CALLS_MAX);
+}

@@ -1,0 +1,190 @@
+//! Every error code of the contract, the order in which checks apply (docs/semantics.md), and
+//! bad input that is dropped with a typed error instead of a panic.
+
+mod common;
+
+use callcore::{
+    ClientError, ClientMsg, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, RequestId,
+    ServerMsg, SessionId, Status, Switchboard, SwitchboardError, UserId,
+};
+use common::*;
+
+#[test]
+fn not_connected_is_answered_by_the_client_at_once() {
+    let mut h = harness();
+    let alex = h.add_user(1);
+    let bob = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    assert_eq!(h.answers[&(dev(alex, 0), id)].at_ms, 100, "no round trip");
+    assert_eq!(answer_code(&h, dev(alex, 0), id), Err(ErrorCode::NotConnected));
+}
+
+#[test]
+fn invalid_receiver_unknown_user_unknown_group_or_self() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let unknown_user = at(&mut h, 100, dev(alex, 0), call_user(UserId(999)));
+    let unknown_group = h.command(dev(alex, 0), initiate(Receiver::Group(GroupId(7))));
+    let itself = h.command(dev(alex, 0), call_user(alex));
+    h.run_until(200, MAX_STEPS);
+    for id in [unknown_user, unknown_group, itself] {
+        assert_eq!(answer_code(&h, dev(alex, 0), id), Err(ErrorCode::InvalidReceiver));
+    }
+    assert_eq!(h.switchboard.stats().created, 0);
+}
+
+#[test]
+fn already_in_call_for_an_involved_initiator_and_glare() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    // Glare: both call each other at 100; alex's request is scheduled first, so it reaches the
+    // switchboard first (both at 120) and rings; bob, now being rung, gets already_in_call.
+    let a = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    let b = h.command(dev(bob, 0), call_user(alex));
+    h.run_until(200, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), a), Ok(()));
+    assert_eq!(answer_code(&h, dev(bob, 0), b), Err(ErrorCode::AlreadyInCall));
+    assert_eq!(status(&h, session_of(&h, dev(alex, 0), a)), Status::Ringing);
+    // The initiator itself cannot start a second call while the first rings.
+    let carol = h.add_connected_user(1);
+    let again = at(&mut h, 300, dev(alex, 0), call_user(carol));
+    h.run_until(400, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), again), Err(ErrorCode::AlreadyInCall));
+}
+
+#[test]
+fn call_not_found_for_unknown_session() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), accept(SessionId(u64::MAX)));
+    h.run_until(200, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), id), Err(ErrorCode::CallNotFound));
+}
+
+#[test]
+fn not_allowed_for_strangers_and_wrong_roles() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let eve = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(200, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    let cases = [
+        (dev(eve, 0), accept(s)),
+        (dev(eve, 0), reject(s, RejectStatus::Rejected)),
+        (dev(eve, 0), Request::cancel(s)),
+        (dev(eve, 0), end(s)),
+        (dev(bob, 0), Request::cancel(s)),
+        (dev(alex, 0), reject(s, RejectStatus::Rejected)),
+        (dev(alex, 0), accept(s)),
+    ];
+    let ids: Vec<_> = cases.iter().map(|&(d, r)| (d, at(&mut h, 300, d, r))).collect();
+    h.run_until(400, MAX_STEPS);
+    for (d, id) in ids {
+        assert_eq!(answer_code(&h, d, id), Err(ErrorCode::NotAllowed), "{d:?}");
+    }
+    assert_eq!(status(&h, s), Status::Ringing, "invariant 6: nothing changed");
+}
+
+#[test]
+fn invalid_state_accept_after_cancel_end_of_ringing_call_and_terminal_calls() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(200, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    let end_ringing = at(&mut h, 300, dev(bob, 0), end(s));
+    let end_ringing_initiator = h.command(dev(alex, 0), end(s));
+    h.run_until(400, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(bob, 0), end_ringing), Err(ErrorCode::InvalidState));
+    assert_eq!(answer_code(&h, dev(alex, 0), end_ringing_initiator), Err(ErrorCode::InvalidState));
+    at(&mut h, 500, dev(alex, 0), Request::cancel(s));
+    let after_cancel = at(&mut h, 600, dev(bob, 0), accept(s));
+    let reject_after = h.command(dev(bob, 0), reject(s, RejectStatus::Rejected));
+    let cancel_again = h.command(dev(alex, 0), Request::cancel(s));
+    h.run_until(700, MAX_STEPS);
+    for (d, id) in [(dev(bob, 0), after_cancel), (dev(bob, 0), reject_after), (dev(alex, 0), cancel_again)] {
+        assert_eq!(answer_code(&h, d, id), Err(ErrorCode::InvalidState));
+    }
+}
+
+#[test]
+fn timeout_when_the_answer_never_comes() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    // The request leaves at 100; alex disconnects at 110 (before it arrives at 120: lost) and
+    // never comes back: the client answers timeout at 100 + 10000.
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(110, MAX_STEPS);
+    h.disconnect(dev(alex, 0));
+    h.run_until(10_099, MAX_STEPS);
+    assert!(h.answer(dev(alex, 0), id).is_none());
+    h.run_until(10_100, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), id), Err(ErrorCode::Timeout));
+    assert_eq!(h.switchboard.stats().created, 0, "the request was lost in flight");
+}
+
+#[test]
+fn retry_after_reconnect_is_answered_once_without_acting_twice() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    // alex's initiate reaches the switchboard at 120 (created); the answer would reach alex at
+    // 140 but alex disconnects at 130, losing it. alex reconnects at 200: the client resends the
+    // request (arrives 220, a repeat: same answer, no second call).
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(130, MAX_STEPS);
+    h.disconnect(dev(alex, 0));
+    h.run_until(200, MAX_STEPS);
+    h.connect(dev(alex, 0));
+    h.run_until(300, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), id), Ok(()));
+    assert_eq!(h.switchboard.stats().created, 1, "acted once");
+    assert_eq!(h.switchboard.stats().repeats, 1);
+    assert_eq!(h.clients[&dev(alex, 0)].stats().resent, 1);
+}
+
+#[test]
+fn bad_input_to_the_switchboard_is_a_typed_error_and_counted() {
+    let mut sb = Switchboard::new(callcore::Config::default());
+    let alex = sb.add_user();
+    let ghost = DeviceId::new(UserId(42), 0);
+    let request = ClientMsg::Request { id: RequestId(1), request: call_user(alex) };
+    assert_eq!(sb.handle_connect(0, ghost), Err(SwitchboardError::UnknownUser(UserId(42))));
+    let far = DeviceId::new(alex, 999);
+    assert_eq!(sb.handle_connect(0, far), Err(SwitchboardError::DeviceOutOfRange(far)));
+    let phone = DeviceId::new(alex, 0);
+    assert_eq!(sb.handle_message(0, phone, request), Err(SwitchboardError::DeviceNotConnected(phone)));
+    assert_eq!(sb.handle_disconnect(0, phone), Err(SwitchboardError::AlreadyDisconnected(phone)));
+    sb.handle_connect(10, phone).unwrap();
+    let ack = ClientMsg::Ack { session: SessionId(5) };
+    assert_eq!(sb.handle_message(10, phone, ack), Err(SwitchboardError::AckUnknownCall(SessionId(5))));
+    assert_eq!(
+        sb.handle_message(5, phone, request),
+        Err(SwitchboardError::TimeWentBackwards { now_ms: 5, last_ms: 10 })
+    );
+    // Request 3 then a repeat of 1, never seen and older than the newest: stale.
+    let three = ClientMsg::Request { id: RequestId(3), request: call_user(alex) };
+    sb.handle_message(20, phone, three).unwrap();
+    assert_eq!(
+        sb.handle_message(20, phone, request),
+        Err(SwitchboardError::StaleRequest { device: phone, request: RequestId(1) })
+    );
+    assert_eq!(sb.stats().dropped, 7);
+    assert_eq!(sb.stats().errors[ErrorCode::InvalidReceiver.index()], 1, "request 3 called itself");
+}
+
+#[test]
+fn bad_input_to_the_client_is_a_typed_error_and_counted() {
+    let config = callcore::Config::default();
+    let mut client = callcore::Client::new(DeviceId::new(UserId(0), 0), config);
+    let answer = ServerMsg::Answer { id: RequestId(9), result: Err(ErrorCode::Timeout) };
+    assert_eq!(client.handle_message(0, answer.clone()), Err(ClientError::NotConnected));
+    client.handle_connected(0);
+    assert_eq!(client.handle_message(0, answer), Err(ClientError::UnknownRequest(RequestId(9))));
+    assert_eq!(client.stats().dropped, 2);
+}

@@ -1,0 +1,170 @@
+//! Group calls, rule by rule (contract "Group calls" and docs/semantics.md "Group calls").
+//! Latency 20 ms; users connect at 0. A call initiated at 100 is created at 120; incoming calls
+//! arrive at 140; the first ack reaches the switchboard at 160.
+
+mod common;
+
+use callcore::harness::Harness;
+use callcore::{ErrorCode, GroupId, Part, Receiver, RejectStatus, Request, SessionId, Status, UserId};
+use common::*;
+
+/// alex, bob, carol, dave in group "team"; alex calls the team at 100.
+fn team_call() -> (Harness, [UserId; 4], GroupId, SessionId) {
+    let mut h = harness();
+    let users = [0, 1, 2, 3].map(|_| h.add_connected_user(1));
+    let team = h.add_group(&users);
+    let id = at(&mut h, 100, dev(users[0], 0), initiate(Receiver::Group(team)));
+    h.run_until(200, MAX_STEPS);
+    let session = session_of(&h, dev(users[0], 0), id);
+    (h, users, team, session)
+}
+
+fn part(h: &Harness, session: SessionId, user: UserId) -> Part {
+    let call = h.switchboard.call(session).expect("retained");
+    call.parties.iter().find(|p| p.user == user).expect("a party").part
+}
+
+#[test]
+fn every_other_member_rings_and_first_ack_rings_the_initiator_once() {
+    let (h, [alex, bob, carol, dave], _, session) = team_call();
+    assert_eq!(status(&h, session), Status::Ringing);
+    for u in [bob, carol, dave] {
+        assert_eq!(names(&h, dev(u, 0)), ["incoming_call_received"]);
+    }
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing"]);
+}
+
+#[test]
+fn only_a_member_may_call_the_group() {
+    let mut h = harness();
+    let members = [h.add_connected_user(1), h.add_connected_user(1)];
+    let stranger = h.add_connected_user(1);
+    let team = h.add_group(&members);
+    let id = at(&mut h, 100, dev(stranger, 0), initiate(Receiver::Group(team)));
+    h.run_until(200, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(stranger, 0), id), Err(ErrorCode::NotAMember));
+    assert_eq!(h.switchboard.stats().created, 0);
+}
+
+#[test]
+fn first_accept_accepts_later_accept_joins_and_ring_timeout_stops_the_rest() {
+    let (mut h, [alex, bob, carol, dave], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), accept(session));
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Accepted);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"]);
+    at(&mut h, 2000, dev(carol, 0), accept(session));
+    h.run_until(2100, MAX_STEPS);
+    assert_eq!(part(&h, session, carol), Part::Joined);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "no second accepted");
+    // Ring timeout at 120 + 45000: dave, still ringing, is stopped; the call stays accepted.
+    h.run_until(45_140, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Accepted);
+    assert_eq!(part(&h, session, dave), Part::NotReached);
+    assert_eq!(names(&h, dev(dave, 0)), ["incoming_call_received", "incoming_call_cancelled unanswered"]);
+    let late = at(&mut h, 46_000, dev(dave, 0), accept(session));
+    h.run_until(46_100, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(dave, 0), late), Err(ErrorCode::InvalidState));
+}
+
+#[test]
+fn ending_leaves_until_fewer_than_two_remain_then_ringers_are_cancelled() {
+    let (mut h, [alex, bob, carol, dave], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), accept(session));
+    at(&mut h, 1100, dev(carol, 0), accept(session));
+    // Participants: alex, bob, carol. alex leaves: two remain, the call goes on.
+    let left = at(&mut h, 2000, dev(alex, 0), end(session));
+    h.run_until(2100, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), left), Ok(()));
+    assert_eq!(status(&h, session), Status::Accepted);
+    assert_eq!(part(&h, session, alex), Part::Left);
+    assert!(h.switchboard.involvement(alex).next().is_none(), "a participant who left is free");
+    let again = at(&mut h, 2200, dev(alex, 0), end(session));
+    h.run_until(2300, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), again), Err(ErrorCode::InvalidState));
+    // bob leaves: carol is the last one; dave still rings.
+    at(&mut h, 3000, dev(bob, 0), end(session));
+    h.run_until(3100, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Ended);
+    assert_eq!(names(&h, dev(carol, 0)), ["incoming_call_received", "call_ended hangup"]);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received"], "the leaver gets its answer only");
+    assert_eq!(names(&h, dev(dave, 0)), ["incoming_call_received", "incoming_call_cancelled cancelled"]);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "alex had left");
+}
+
+#[test]
+fn every_rung_member_declining_rejects_the_call() {
+    let (mut h, [alex, bob, carol, dave], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), reject(session, RejectStatus::Rejected));
+    at(&mut h, 1000, dev(carol, 0), reject(session, RejectStatus::Busy));
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Ringing, "dave still rings");
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing"]);
+    at(&mut h, 1200, dev(dave, 0), reject(session, RejectStatus::Rejected));
+    h.run_until(1300, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Rejected, "group: declines (busy too) make it rejected");
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_rejected rejected"]);
+}
+
+#[test]
+fn members_already_in_a_call_are_busy_and_not_rung_all_busy_is_busy() {
+    let mut h = harness();
+    let [alex, bob, carol, erin, dan] = [0, 1, 2, 3, 4].map(|_| h.add_connected_user(1));
+    let team = h.add_group(&[alex, bob, carol]);
+    let duo = h.add_group(&[dan, bob]);
+    // bob calls erin at 100 (created at 120): from then on bob is involved.
+    at(&mut h, 100, dev(bob, 0), call_user(erin));
+    let id = at(&mut h, 300, dev(alex, 0), initiate(Receiver::Group(team)));
+    h.run_until(400, MAX_STEPS);
+    let session = session_of(&h, dev(alex, 0), id);
+    assert_eq!(part(&h, session, bob), Part::Busy);
+    assert_eq!(part(&h, session, carol), Part::Ringing);
+    assert_eq!(status(&h, session), Status::Ringing, "carol rings and acked");
+    assert_eq!(names(&h, dev(bob, 0)), ["outgoing_call_ringing"], "his own call only: not rung");
+    // dan's group has one other member, bob, who is busy: the call is busy at once.
+    let id = at(&mut h, 500, dev(dan, 0), initiate(Receiver::Group(duo)));
+    h.run_until(600, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(dan, 0), id), Ok(()));
+    assert_eq!(status(&h, session_of(&h, dev(dan, 0), id)), Status::Busy);
+    assert_eq!(names(&h, dev(dan, 0)), ["outgoing_call_rejected busy"]);
+}
+
+#[test]
+fn cancel_before_accept_and_cancel_after_accept() {
+    let (mut h, [alex, bob, _carol, dave], _, session) = team_call();
+    at(&mut h, 1000, dev(alex, 0), Request::cancel(session));
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Cancelled);
+    assert_eq!(names(&h, dev(dave, 0)), ["incoming_call_received", "incoming_call_cancelled cancelled"]);
+    let late = at(&mut h, 1200, dev(bob, 0), accept(session));
+    h.run_until(1300, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(bob, 0), late), Err(ErrorCode::InvalidState));
+
+    let (mut h, [alex, bob, ..], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), accept(session));
+    let cancel = at(&mut h, 1100, dev(alex, 0), Request::cancel(session));
+    h.run_until(1200, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), cancel), Err(ErrorCode::InvalidState));
+    assert_eq!(status(&h, session), Status::Accepted);
+}
+
+#[test]
+fn ring_timeout_before_any_accept_is_unanswered() {
+    let (mut h, [alex, bob, ..], _, session) = team_call();
+    h.run_until(45_140, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Unanswered);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_rejected unanswered"]);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled unanswered"]);
+}
+
+#[test]
+fn a_stranger_ending_is_not_allowed_a_ringing_member_ending_is_invalid_state() {
+    let (mut h, [_alex, bob, carol, _dave], _, session) = team_call();
+    let outsider = h.add_connected_user(1);
+    at(&mut h, 1000, dev(bob, 0), accept(session));
+    let by_stranger = at(&mut h, 1100, dev(outsider, 0), end(session));
+    let by_ringer = h.command(dev(carol, 0), end(session));
+    h.run_until(1200, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(outsider, 0), by_stranger), Err(ErrorCode::NotAllowed));
+    assert_eq!(answer_code(&h, dev(carol, 0), by_ringer), Err(ErrorCode::InvalidState));
+}
