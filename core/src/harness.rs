@@ -67,6 +67,8 @@ pub struct Harness {
     pub changes: Vec<StatusChange>,
     /// Inputs handed to the switchboard and the clients so far.
     pub inputs: u64,
+    /// Every input and output, one line each, when [`Harness::record_trace`] was called.
+    pub trace: Option<Vec<String>>,
     links: BTreeMap<DeviceId, Link>,
     queue: BTreeMap<(u64, u64), Pending>,
     seq: u64,
@@ -84,9 +86,21 @@ impl Harness {
             answers: BTreeMap::new(),
             changes: Vec::new(),
             inputs: 0,
+            trace: None,
             links: BTreeMap::new(),
             queue: BTreeMap::new(),
             seq: 0,
+        }
+    }
+
+    /// Starts recording every input and output in [`Harness::trace`].
+    pub fn record_trace(&mut self) {
+        self.trace = Some(Vec::new());
+    }
+
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(format!("{:>6} {}", self.now_ms, line()));
         }
     }
 
@@ -126,6 +140,7 @@ impl Harness {
     pub fn connect(&mut self, device: DeviceId) {
         let link = self.links.get_mut(&device).expect("known device");
         link.epoch += 1;
+        self.note(|| format!("{} connects", dev_name(device)));
         self.schedule(self.now_ms + self.latency_ms, Pending::SwitchboardLearnsConnect { device });
         self.inputs += 1;
         let client = self.clients.get_mut(&device).expect("known device");
@@ -138,6 +153,7 @@ impl Harness {
     pub fn disconnect(&mut self, device: DeviceId) {
         let link = self.links.get_mut(&device).expect("known device");
         link.epoch += 1;
+        self.note(|| format!("{} disconnects", dev_name(device)));
         self.schedule(self.now_ms + self.latency_ms, Pending::SwitchboardLearnsDisconnect { device });
         self.inputs += 1;
         self.clients.get_mut(&device).expect("known device").handle_disconnected(self.now_ms);
@@ -147,6 +163,7 @@ impl Harness {
     /// An application command on `device` now.
     pub fn command(&mut self, device: DeviceId, request: Request) -> RequestId {
         self.inputs += 1;
+        self.note(|| format!("{} app: {request:?}", dev_name(device)));
         let client = self.clients.get_mut(&device).expect("known device");
         let id = client.command(self.now_ms, request).expect("pending requests within the limit");
         self.drain_client(device);
@@ -216,32 +233,47 @@ impl Harness {
             Pending::ToSwitchboard { from, epoch, msg } => {
                 if self.links[&from].epoch == epoch && self.clients[&from].is_connected() {
                     self.inputs += 1;
-                    let _ = self.switchboard.handle_message(now, from, msg);
+                    self.note(|| format!("sb <- {} {msg:?}", dev_name(from)));
+                    let result = self.switchboard.handle_message(now, from, msg);
+                    self.note_drop(result);
+                } else {
+                    self.note(|| format!("lost {} -> sb {msg:?}", dev_name(from)));
                 }
             }
             Pending::ToDevice { to, epoch, msg } => {
                 if self.links[&to].epoch == epoch && self.clients[&to].is_connected() {
                     self.inputs += 1;
-                    let _ = self.clients.get_mut(&to).expect("known").handle_message(now, msg);
+                    self.note(|| format!("{} <- {msg:?}", dev_name(to)));
+                    let result = self.clients.get_mut(&to).expect("known").handle_message(now, msg);
+                    self.note_drop(result);
                     self.drain_client(to);
+                } else {
+                    self.note(|| format!("lost sb -> {} {msg:?}", dev_name(to)));
                 }
             }
             Pending::SwitchboardLearnsConnect { device } => {
                 let link = self.links.get_mut(&device).expect("known");
                 link.switchboard_epoch = link.epoch;
                 self.inputs += 1;
-                let _ = self.switchboard.handle_connect(now, device);
+                self.note(|| format!("sb <- {} connected", dev_name(device)));
+                let result = self.switchboard.handle_connect(now, device);
+                self.note_drop(result);
             }
             Pending::SwitchboardLearnsDisconnect { device } => {
                 self.inputs += 1;
-                let _ = self.switchboard.handle_disconnect(now, device);
+                self.note(|| format!("sb <- {} disconnected", dev_name(device)));
+                let result = self.switchboard.handle_disconnect(now, device);
+                self.note_drop(result);
             }
             Pending::SwitchboardTimer(timer) => {
                 self.inputs += 1;
-                let _ = self.switchboard.handle_timeout(now, timer);
+                self.note(|| format!("sb timer {timer:?}"));
+                let result = self.switchboard.handle_timeout(now, timer);
+                self.note_drop(result);
             }
             Pending::ClientTimer(device, timer) => {
                 self.inputs += 1;
+                self.note(|| format!("{} timer {timer:?}", dev_name(device)));
                 self.clients.get_mut(&device).expect("known").handle_timeout(now, timer);
                 self.drain_client(device);
             }
@@ -249,8 +281,15 @@ impl Harness {
         self.drain_switchboard();
     }
 
+    fn note_drop<E: std::fmt::Debug>(&mut self, result: Result<(), E>) {
+        if let Err(error) = result {
+            self.note(|| format!("dropped {error:?}"));
+        }
+    }
+
     fn drain_switchboard(&mut self) {
         while let Some(output) = self.switchboard.poll_output() {
+            self.note(|| format!("sb -> {output:?}"));
             match output {
                 switchboard::Output::Send { to, msg } => {
                     let epoch = self.links[&to].switchboard_epoch;
@@ -268,6 +307,7 @@ impl Harness {
     fn drain_client(&mut self, device: DeviceId) {
         let epoch = self.links[&device].epoch;
         while let Some(output) = self.clients.get_mut(&device).expect("known").poll_output() {
+            self.note(|| format!("{} -> {output:?}", dev_name(device)));
             match output {
                 client::Output::Send(msg) => {
                     let at = self.now_ms + self.latency_ms;
@@ -287,4 +327,8 @@ impl Harness {
             }
         }
     }
+}
+
+fn dev_name(device: DeviceId) -> String {
+    format!("u{}/{}", device.user.0, device.index)
 }

@@ -155,6 +155,37 @@ pub const ONE_TO_ONE: &[Row] = &[
     },
 ];
 
+/// Group-call transitions the one-to-one table does not have (contract, "Group calls").
+pub const GROUP: &[Row] = &[
+    Row {
+        from: ALERTING,
+        input: "every rung member declined (rejected or busy), nobody accepted",
+        event: Some(Event::AllDeclined),
+        by: Actor::Receiver,
+        to: Status::Rejected,
+        initiator_gets: "outgoing_call_rejected (rejected)",
+        receiver_gets: "the last decliner: success; its other devices: incoming_call_cancelled (declined elsewhere)",
+    },
+    Row {
+        from: &[Status::Accepted],
+        input: "a member still ringing accepts (joins)",
+        event: Some(Event::Accept),
+        by: Actor::Receiver,
+        to: Status::Accepted,
+        initiator_gets: "nothing",
+        receiver_gets: "accepting device: success; its other devices: incoming_call_cancelled (answered elsewhere)",
+    },
+    Row {
+        from: &[Status::Accepted],
+        input: "ring timeout fires after an accept",
+        event: Some(Event::RingTimeout),
+        by: Actor::Switchboard,
+        to: Status::Accepted,
+        initiator_gets: "nothing",
+        receiver_gets: "members still ringing: incoming_call_cancelled (unanswered)",
+    },
+];
+
 fn actor_label(actor: Actor) -> &'static str {
     match actor {
         Actor::Initiator => "initiator",
@@ -170,20 +201,22 @@ fn short_input(row: &Row) -> &'static str {
         None => "initiate",
         Some(Event::ReceiverBusy) => "initiate, receiver involved",
         Some(Event::Ack) => "ack",
+        Some(Event::Accept) if row.from == [Status::Accepted] => "group: join",
         Some(Event::Accept) => "accept",
         Some(Event::Reject) => "reject rejected",
         Some(Event::RejectBusy) => "reject busy",
         Some(Event::Cancel) => "cancel",
+        Some(Event::RingTimeout) if row.from == [Status::Accepted] => "group: ring timeout",
         Some(Event::RingTimeout) => "ring timeout",
         Some(Event::GiveUp) => "reject unanswered",
         Some(Event::End) => "end",
         Some(Event::InitiatorLost) => "initiator lost",
         Some(Event::PartyLost) => "party lost",
-        Some(Event::AllDeclined) => "all declined",
+        Some(Event::AllDeclined) => "group: all declined",
     }
 }
 
-/// The Mermaid state diagram of [`ONE_TO_ONE`]: one edge per (row, from-status), the alerting
+/// The Mermaid state diagram of [`ONE_TO_ONE`] and [`GROUP`]: one edge per (row, from-status), the alerting
 /// and terminal superstates as composite states.
 pub fn mermaid() -> String {
     let mut out = String::from("stateDiagram-v2\n");
@@ -193,7 +226,7 @@ pub fn mermaid() -> String {
         let _ = writeln!(out, "        {status}");
     }
     out.push_str("    }\n");
-    for row in ONE_TO_ONE {
+    for row in ONE_TO_ONE.iter().chain(GROUP) {
         let label = format!("{} ({})", short_input(row), actor_label(row.by));
         if row.from.is_empty() {
             let _ = writeln!(out, "    [*] --> {} : {label}", row.to);
