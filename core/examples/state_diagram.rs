@@ -3,9 +3,13 @@
 
 fn main() {
     println!("# The call lifecycle\n");
-    println!("Generated from `callcore::table::ONE_TO_ONE` by `cargo run -p callcore --example state_diagram`;");
+    println!(
+        "Generated from `callcore::table::ONE_TO_ONE` by `cargo run -p callcore --example state_diagram`;"
+    );
     println!("a test fails when this file and the code disagree. `alerting` and `terminal` are the statig");
-    println!("superstates: while alerting, the receiver may accept or decline, the initiator may withdraw and the");
+    println!(
+        "superstates: while alerting, the receiver may accept or decline, the initiator may withdraw and the"
+    );
     println!("ring timeout may fire; a terminal state absorbs every event.\n");
     println!("```mermaid\n{}```\n", callcore::table::mermaid());
     println!("| from | input | by | to | the initiator's devices get | the receiver's devices get |");

@@ -234,7 +234,11 @@ impl Client {
         }
     }
 
-    fn handle_answer(&mut self, id: RequestId, result: Result<CallView, ErrorCode>) -> Result<(), ClientError> {
+    fn handle_answer(
+        &mut self,
+        id: RequestId,
+        result: Result<CallView, ErrorCode>,
+    ) -> Result<(), ClientError> {
         let Some(i) = self.pending.iter().position(|p| p.id == id) else {
             self.stats.dropped += 1;
             return Err(ClientError::UnknownRequest(id));

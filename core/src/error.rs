@@ -4,7 +4,9 @@ use crate::ids::{DeviceId, RequestId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The answer to a request, when it is not a success. The contract's error codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {

@@ -33,6 +33,11 @@ struct Link {
     epoch: u32,
     /// The epoch the switchboard last learned of.
     switchboard_epoch: u32,
+    /// This connection's one-way latency, when it differs from the harness's.
+    latency_ms: Option<u64>,
+    /// The latest delivery time scheduled device -> switchboard and back (FIFO per direction).
+    last_up_ms: u64,
+    last_down_ms: u64,
 }
 
 /// A request's answer, as the application saw it.
@@ -93,6 +98,21 @@ impl Harness {
         }
     }
 
+    /// Gives one device's connection its own latency (messages already in flight keep theirs;
+    /// FIFO order on the connection is kept: a message never overtakes an earlier one).
+    pub fn set_latency(&mut self, device: DeviceId, latency_ms: u64) {
+        self.links.get_mut(&device).expect("known device").latency_ms = Some(latency_ms);
+    }
+
+    /// When a message sent now on `device`'s connection arrives (`up`: towards the switchboard).
+    fn arrival_ms(&mut self, device: DeviceId, up: bool) -> u64 {
+        let link = self.links.get_mut(&device).expect("known device");
+        let at = self.now_ms + link.latency_ms.unwrap_or(self.latency_ms);
+        let last = if up { &mut link.last_up_ms } else { &mut link.last_down_ms };
+        *last = (*last).max(at);
+        *last
+    }
+
     /// Starts recording every input and output in [`Harness::trace`].
     pub fn record_trace(&mut self) {
         self.trace = Some(Vec::new());
@@ -141,7 +161,8 @@ impl Harness {
         let link = self.links.get_mut(&device).expect("known device");
         link.epoch += 1;
         self.note(|| format!("{} connects", dev_name(device)));
-        self.schedule(self.now_ms + self.latency_ms, Pending::SwitchboardLearnsConnect { device });
+        let at = self.arrival_ms(device, true);
+        self.schedule(at, Pending::SwitchboardLearnsConnect { device });
         self.inputs += 1;
         let client = self.clients.get_mut(&device).expect("known device");
         client.handle_connected(self.now_ms);
@@ -154,7 +175,8 @@ impl Harness {
         let link = self.links.get_mut(&device).expect("known device");
         link.epoch += 1;
         self.note(|| format!("{} disconnects", dev_name(device)));
-        self.schedule(self.now_ms + self.latency_ms, Pending::SwitchboardLearnsDisconnect { device });
+        let at = self.arrival_ms(device, true);
+        self.schedule(at, Pending::SwitchboardLearnsDisconnect { device });
         self.inputs += 1;
         self.clients.get_mut(&device).expect("known device").handle_disconnected(self.now_ms);
         self.drain_client(device);
@@ -293,7 +315,8 @@ impl Harness {
             match output {
                 switchboard::Output::Send { to, msg } => {
                     let epoch = self.links[&to].switchboard_epoch;
-                    self.schedule(self.now_ms + self.latency_ms, Pending::ToDevice { to, epoch, msg });
+                    let at = self.arrival_ms(to, false);
+                    self.schedule(at, Pending::ToDevice { to, epoch, msg });
                 }
                 switchboard::Output::SetTimer { timer, at_ms } => {
                     self.schedule(at_ms, Pending::SwitchboardTimer(timer));
@@ -310,7 +333,7 @@ impl Harness {
             self.note(|| format!("{} -> {output:?}", dev_name(device)));
             match output {
                 client::Output::Send(msg) => {
-                    let at = self.now_ms + self.latency_ms;
+                    let at = self.arrival_ms(device, true);
                     self.schedule(at, Pending::ToSwitchboard { from: device, epoch, msg });
                 }
                 client::Output::Callback(callback) => {

@@ -70,7 +70,10 @@ pub fn check_authority(change: &StatusChange, call: &CallInfo<'_>) -> Result<(),
     if allowed {
         return Ok(());
     }
-    violation(6, format!("{} moved {:?} -> {} on request of user {}", change.session, change.from, change.to, by.0))
+    violation(
+        6,
+        format!("{} moved {:?} -> {} on request of user {}", change.session, change.from, change.to, by.0),
+    )
 }
 
 /// Invariants 2 and 7, from the stream of status changes: no change leaves a terminal status,
@@ -130,13 +133,19 @@ impl StatusLedger {
         let stats = sb.stats();
         let terminal: u64 = self.terminal.iter().sum();
         if self.created != terminal + self.live.len() as u64 {
-            return violation(7, format!("created {} != terminal {terminal} + live {}", self.created, self.live.len()));
+            return violation(
+                7,
+                format!("created {} != terminal {terminal} + live {}", self.created, self.live.len()),
+            );
         }
         if stats.created != self.created || stats.terminal != self.terminal {
-            return violation(7, format!(
-                "switchboard counts created {} terminal {:?}, observed {} {:?}",
-                stats.created, stats.terminal, self.created, self.terminal
-            ));
+            return violation(
+                7,
+                format!(
+                    "switchboard counts created {} terminal {:?}, observed {} {:?}",
+                    stats.created, stats.terminal, self.created, self.terminal
+                ),
+            );
         }
         Ok(())
     }
@@ -174,7 +183,9 @@ impl CallbackLedger {
         kind: CallbackKind,
     ) -> Result<(), Violation> {
         let flags = self.seen.entry((device, session)).or_default();
-        let bad = |what: &str| violation(5, format!("{what} on device {}/{} for {session}", device.user.0, device.index));
+        let bad = |what: &str| {
+            violation(5, format!("{what} on device {}/{} for {session}", device.user.0, device.index))
+        };
         if *flags & TERMINAL != 0 {
             return bad(&format!("{} after a terminal callback", kind.name()));
         }
@@ -217,10 +228,13 @@ pub fn check_convergence<'a>(
             let Some(call) = sb.call(view.session) else { continue };
             if call.view.status != view.status {
                 let d = client.device();
-                return violation(4, format!(
-                    "device {}/{} sees {} as {}, switchboard as {}",
-                    d.user.0, d.index, view.session, view.status, call.view.status
-                ));
+                return violation(
+                    4,
+                    format!(
+                        "device {}/{} sees {} as {}, switchboard as {}",
+                        d.user.0, d.index, view.session, view.status, call.view.status
+                    ),
+                );
             }
         }
     }

@@ -115,8 +115,8 @@ pub use call::{
 };
 pub use client::Client;
 pub use config::{
-    Config, CALLS_PER_USER_MAX, CLIENT_CALLS_MAX, DEDUP_WINDOW, DEVICES_PER_USER_MAX,
-    GROUP_MEMBERS_MAX, PENDING_REQUESTS_MAX, RING_TIMEOUT_MS_MAX, SNAPSHOT_CALLS_MAX,
+    Config, CALLS_PER_USER_MAX, CLIENT_CALLS_MAX, DEDUP_WINDOW, DEVICES_PER_USER_MAX, GROUP_MEMBERS_MAX,
+    PENDING_REQUESTS_MAX, RING_TIMEOUT_MS_MAX, SNAPSHOT_CALLS_MAX,
 };
 pub use directory::Directory;
 pub use error::{ClientError, CommandError, ErrorCode, SwitchboardError};

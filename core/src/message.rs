@@ -61,9 +61,9 @@ impl Request {
     pub const fn session(&self) -> Option<SessionId> {
         match *self {
             Request::Initiate { .. } => None,
-            Request::Accept { session }
-            | Request::Reject { session, .. }
-            | Request::End { session } => Some(session),
+            Request::Accept { session } | Request::Reject { session, .. } | Request::End { session } => {
+                Some(session)
+            }
         }
     }
 }

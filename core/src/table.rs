@@ -79,7 +79,8 @@ pub const ONE_TO_ONE: &[Row] = &[
         by: Actor::Receiver,
         to: Status::Accepted,
         initiator_gets: "outgoing_call_accepted",
-        receiver_gets: "accepting device: success; other devices: incoming_call_cancelled (answered elsewhere)",
+        receiver_gets:
+            "accepting device: success; other devices: incoming_call_cancelled (answered elsewhere)",
     },
     Row {
         from: ALERTING,
@@ -164,7 +165,8 @@ pub const GROUP: &[Row] = &[
         by: Actor::Receiver,
         to: Status::Rejected,
         initiator_gets: "outgoing_call_rejected (rejected)",
-        receiver_gets: "the last decliner: success; its other devices: incoming_call_cancelled (declined elsewhere)",
+        receiver_gets:
+            "the last decliner: success; its other devices: incoming_call_cancelled (declined elsewhere)",
     },
     Row {
         from: &[Status::Accepted],
@@ -173,7 +175,8 @@ pub const GROUP: &[Row] = &[
         by: Actor::Receiver,
         to: Status::Accepted,
         initiator_gets: "nothing",
-        receiver_gets: "accepting device: success; its other devices: incoming_call_cancelled (answered elsewhere)",
+        receiver_gets:
+            "accepting device: success; its other devices: incoming_call_cancelled (answered elsewhere)",
     },
     Row {
         from: &[Status::Accepted],

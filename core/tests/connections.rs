@@ -87,7 +87,10 @@ fn a_device_that_connects_while_the_call_rings_is_rung_then() {
     at(&mut h, 1000, dev(bob, 1), accept(s));
     h.run_until(1100, MAX_STEPS);
     assert_eq!(status(&h, s), Status::Accepted);
-    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled answered_elsewhere"]);
+    assert_eq!(
+        names(&h, dev(bob, 0)),
+        ["incoming_call_received", "incoming_call_cancelled answered_elsewhere"]
+    );
     assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "ringing once");
 }
 

@@ -56,7 +56,11 @@ fn first_accept_accepts_later_accept_joins_and_ring_timeout_stops_the_rest() {
     at(&mut h, 2000, dev(carol, 0), accept(session));
     h.run_until(2100, MAX_STEPS);
     assert_eq!(part(&h, session, carol), Part::Joined);
-    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "no second accepted");
+    assert_eq!(
+        names(&h, dev(alex, 0)),
+        ["outgoing_call_ringing", "outgoing_call_accepted"],
+        "no second accepted"
+    );
     // Ring timeout at 120 + 45000: dave, still ringing, is stopped; the call stays accepted.
     h.run_until(45_140, MAX_STEPS);
     assert_eq!(status(&h, session), Status::Accepted);

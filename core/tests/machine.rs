@@ -87,7 +87,11 @@ fn events_outside_the_table_are_refused_without_change() {
     }
     // Allowed without a status change: a second ack while ringing; a join and the stop of the
     // remaining ringers while accepted (group calls).
-    for (status, event) in [(Status::Ringing, Event::Ack), (Status::Accepted, Event::Accept), (Status::Accepted, Event::RingTimeout)] {
+    for (status, event) in [
+        (Status::Ringing, Event::Ack),
+        (Status::Accepted, Event::Accept),
+        (Status::Accepted, Event::RingTimeout),
+    ] {
         let mut m = machine_in(status);
         assert!(m.handle(event));
         assert_eq!(m.status(), status);

@@ -65,7 +65,10 @@ fn row_accept_tells_initiator_and_cancels_other_devices() {
     assert_eq!(answer_code(&h, dev(bob, 0), id), Ok(()));
     assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"]);
     assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received"]);
-    assert_eq!(names(&h, dev(bob, 1)), ["incoming_call_received", "incoming_call_cancelled answered_elsewhere"]);
+    assert_eq!(
+        names(&h, dev(bob, 1)),
+        ["incoming_call_received", "incoming_call_cancelled answered_elsewhere"]
+    );
 }
 
 #[test]
@@ -76,7 +79,10 @@ fn row_reject_rejected() {
     assert_eq!(status(&h, session), Status::Rejected);
     assert_eq!(answer_code(&h, dev(bob, 1), id), Ok(()));
     assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_rejected rejected"]);
-    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled declined_elsewhere"]);
+    assert_eq!(
+        names(&h, dev(bob, 0)),
+        ["incoming_call_received", "incoming_call_cancelled declined_elsewhere"]
+    );
     assert_eq!(names(&h, dev(bob, 1)), ["incoming_call_received"]);
 }
 
@@ -87,7 +93,10 @@ fn row_reject_busy() {
     h.run_until(1040, MAX_STEPS);
     assert_eq!(status(&h, session), Status::Busy);
     assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_rejected busy"]);
-    assert_eq!(names(&h, dev(bob, 1)), ["incoming_call_received", "incoming_call_cancelled declined_elsewhere"]);
+    assert_eq!(
+        names(&h, dev(bob, 1)),
+        ["incoming_call_received", "incoming_call_cancelled declined_elsewhere"]
+    );
 }
 
 #[test]

@@ -75,7 +75,12 @@ fn group_with_one_join() {
     h.run_until(500, MAX_STEPS);
     let s = session_of(&h, dev(alex, 0), id);
     at(&mut h, 1000, dev(bob, 0), accept(s));
-    at(&mut h, 2000, dev(carol, 0), callcore::Request::Reject { session: s, status: callcore::RejectStatus::Rejected });
+    at(
+        &mut h,
+        2000,
+        dev(carol, 0),
+        callcore::Request::Reject { session: s, status: callcore::RejectStatus::Rejected },
+    );
     at(&mut h, 5000, dev(bob, 0), end(s));
     h.run_until(5100, MAX_STEPS);
     insta::assert_snapshot!(trace_of(&h));

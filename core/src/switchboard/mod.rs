@@ -204,10 +204,7 @@ impl Switchboard {
 
     /// Every retained call, in slot order.
     pub fn calls(&self) -> impl Iterator<Item = CallInfo<'_>> {
-        self.calls
-            .iter()
-            .filter(|r| r.in_use)
-            .map(|r| CallInfo { view: &r.view, parties: &r.parties })
+        self.calls.iter().filter(|r| r.in_use).map(|r| CallInfo { view: &r.view, parties: &r.parties })
     }
 
     /// Calls kept now (live and retained terminal ones).
@@ -324,9 +321,7 @@ impl Switchboard {
     }
 
     fn record(&self, session: SessionId) -> Option<&CallRecord> {
-        self.calls
-            .get(session.slot() as usize)
-            .filter(|r| r.in_use && r.generation == session.generation())
+        self.calls.get(session.slot() as usize).filter(|r| r.in_use && r.generation == session.generation())
     }
 
     fn slot_of(&self, session: SessionId) -> Option<usize> {
@@ -335,8 +330,7 @@ impl Switchboard {
 
     fn involves(&self, session: SessionId, user: UserId) -> bool {
         self.record(session).is_some_and(|r| {
-            !r.view.status.is_terminal()
-                && r.party_index(user).is_some_and(|i| r.parties[i].involved())
+            !r.view.status.is_terminal() && r.party_index(user).is_some_and(|i| r.parties[i].involved())
         })
     }
 
@@ -349,7 +343,11 @@ impl Switchboard {
                     !r.view.status.is_terminal()
                         && r.party_index(user).is_some_and(|i| {
                             let p = &r.parties[i];
-                            if joined_only { p.part == Part::Joined } else { p.involved() }
+                            if joined_only {
+                                p.part == Part::Joined
+                            } else {
+                                p.involved()
+                            }
                         })
                 })
         })
@@ -384,10 +382,7 @@ impl Switchboard {
         record.machine = CallMachine::new();
         record.parties.clear();
         record.terminal_event = None;
-        record.view = CallView {
-            session: SessionId::from_parts(slot as u32, record.generation),
-            ..view
-        };
+        record.view = CallView { session: SessionId::from_parts(slot as u32, record.generation), ..view };
         slot
     }
 
@@ -595,9 +590,8 @@ impl Switchboard {
             return Err(self.drop_input(SwitchboardError::AckUnknownCall(session)));
         };
         let record = &self.calls[slot];
-        let rung = record
-            .party_index(from.user)
-            .is_some_and(|i| i > 0 && record.parties[i].part == Part::Ringing);
+        let rung =
+            record.party_index(from.user).is_some_and(|i| i > 0 && record.parties[i].part == Part::Ringing);
         if !rung {
             return Err(self.drop_input(SwitchboardError::AckNotRung { device: from, session }));
         }

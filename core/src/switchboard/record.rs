@@ -1,6 +1,6 @@
 //! One call's record in the switchboard: its machine, its call object and its parties.
 
-use crate::call::{CallView, CancelReason, CallbackKind, EndReason, Part, Reason, RejectReason, Status};
+use crate::call::{CallView, CallbackKind, CancelReason, EndReason, Part, Reason, RejectReason, Status};
 use crate::ids::{DeviceId, UserId};
 use crate::lifecycle::{CallMachine, Event};
 use serde::{Deserialize, Serialize};

@@ -20,12 +20,11 @@ impl Switchboard {
     ) -> Result<(), SwitchboardError> {
         let seen = self.users[from.user.0 as usize].devices[from.index as usize].seen(id);
         match seen {
-            Seen::Stale => {
-                Err(self.drop_input(SwitchboardError::StaleRequest { device: from, request: id }))
-            }
+            Seen::Stale => Err(self.drop_input(SwitchboardError::StaleRequest { device: from, request: id })),
             Seen::Repeat(result) => {
                 self.stats.repeats += 1;
-                let result = result.and_then(|s| self.record(s).map(|r| r.view).ok_or(ErrorCode::CallNotFound));
+                let result =
+                    result.and_then(|s| self.record(s).map(|r| r.view).ok_or(ErrorCode::CallNotFound));
                 self.outputs.push_back(Output::Send {
                     to: from,
                     msg: crate::message::ServerMsg::Answer { id, result },
@@ -72,9 +71,7 @@ impl Switchboard {
 
     fn check_receiver(&self, from: UserId, to: Receiver) -> Result<(), ErrorCode> {
         match to {
-            Receiver::User(user) if user == from || !self.is_user(user) => {
-                Err(ErrorCode::InvalidReceiver)
-            }
+            Receiver::User(user) if user == from || !self.is_user(user) => Err(ErrorCode::InvalidReceiver),
             Receiver::User(_) => Ok(()),
             Receiver::Group(group) => match self.group_members(group) {
                 None => Err(ErrorCode::InvalidReceiver),
@@ -128,9 +125,8 @@ impl Switchboard {
         }));
         let answer = self.succeed(from, id, slot);
         if self.calls[slot].anyone_ringing() {
-            let timeout_ms = ring_timeout_ms
-                .unwrap_or(self.config.ring_timeout_ms)
-                .clamp(1, RING_TIMEOUT_MS_MAX);
+            let timeout_ms =
+                ring_timeout_ms.unwrap_or(self.config.ring_timeout_ms).clamp(1, RING_TIMEOUT_MS_MAX);
             let at_ms = now_ms.saturating_add(timeout_ms);
             self.calls[slot].ring_deadline_ms = at_ms;
             self.outputs.push_back(Output::SetTimer { timer: Timer::Ring(session), at_ms });
@@ -245,9 +241,7 @@ impl Switchboard {
         let event = match (record.group, part) {
             (false, Part::Busy) => Some(Event::RejectBusy),
             (false, _) => Some(Event::Reject),
-            (true, _) if !record.anyone_ringing() && !record.anyone_accepted() => {
-                Some(Event::AllDeclined)
-            }
+            (true, _) if !record.anyone_ringing() && !record.anyone_accepted() => Some(Event::AllDeclined),
             (true, _) => None,
         };
         match event {

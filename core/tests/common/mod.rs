@@ -5,8 +5,8 @@
 
 use callcore::harness::Harness;
 use callcore::{
-    CallType, Config, DeviceId, ErrorCode, Receiver, RejectStatus, Request, RequestId, SessionId,
-    Status, UserId,
+    CallType, Config, DeviceId, ErrorCode, Receiver, RejectStatus, Request, RequestId, SessionId, Status,
+    UserId,
 };
 
 /// One-way latency used by the tests (the scenario format's default).

@@ -1,0 +1,246 @@
+//! Property tests: random interleavings of application commands, message deliveries, reorderings
+//! across connections (per-device latencies), disconnects, reconnects and timer firings, for four
+//! users (two with two devices) and a group. After every single step the contract's invariants
+//! 1, 2, 5, 6 and 7 hold; once quiet, with every device connected, 4 holds.
+
+use callcore::harness::Harness;
+use callcore::invariants::{self, CallbackLedger, StatusLedger, Violation};
+use callcore::{CallType, Config, DeviceId, GroupId, Receiver, RejectStatus, Request, SessionId, UserId};
+use proptest::prelude::*;
+
+/// Devices per user: u0 and u2 have two devices.
+const DEVICES: [u16; 4] = [2, 1, 2, 1];
+const STEP_BOUND: usize = 20_000;
+
+#[derive(Clone, Debug)]
+enum Target {
+    User(u32),
+    Group,
+    Unknown,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Initiate { device: usize, to: Target, ring_timeout_ms: Option<u64> },
+    Accept { device: usize, call: usize },
+    Reject { device: usize, call: usize, status: RejectStatus },
+    End { device: usize, call: usize },
+    Disconnect { device: usize },
+    Connect { device: usize },
+    Latency { device: usize, latency_ms: u64 },
+    Advance { ms: u64 },
+}
+
+fn devices() -> Vec<DeviceId> {
+    let mut all = Vec::new();
+    for (u, &n) in DEVICES.iter().enumerate() {
+        for i in 0..n {
+            all.push(DeviceId::new(UserId(u as u32), i));
+        }
+    }
+    all
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let device = 0..6usize;
+    let call = 0..6usize;
+    let status = prop_oneof![
+        Just(RejectStatus::Rejected),
+        Just(RejectStatus::Busy),
+        Just(RejectStatus::Cancelled),
+        Just(RejectStatus::Unanswered)
+    ];
+    let target = prop_oneof![(0..4u32).prop_map(Target::User), Just(Target::Group), Just(Target::Unknown)];
+    prop_oneof![
+        3 => (device.clone(), target, prop::option::of(500..8_000u64))
+            .prop_map(|(device, to, ring_timeout_ms)| Op::Initiate { device, to, ring_timeout_ms }),
+        3 => (device.clone(), call.clone()).prop_map(|(device, call)| Op::Accept { device, call }),
+        2 => (device.clone(), call.clone(), status)
+            .prop_map(|(device, call, status)| Op::Reject { device, call, status }),
+        2 => (device.clone(), call).prop_map(|(device, call)| Op::End { device, call }),
+        1 => device.clone().prop_map(|device| Op::Disconnect { device }),
+        1 => device.clone().prop_map(|device| Op::Connect { device }),
+        1 => (device, 1..200u64).prop_map(|(device, latency_ms)| Op::Latency { device, latency_ms }),
+        4 => prop_oneof![0..100u64, 0..3_000u64, 0..20_000u64].prop_map(|ms| Op::Advance { ms }),
+    ]
+}
+
+/// The harness plus the ledgers that watch it.
+struct World {
+    h: Harness,
+    devices: Vec<DeviceId>,
+    group: GroupId,
+    status: StatusLedger,
+    callbacks: CallbackLedger,
+    seen_changes: usize,
+    seen_callbacks: Vec<usize>,
+}
+
+impl World {
+    fn new(call_waiting: bool) -> Self {
+        let config = Config {
+            call_waiting,
+            ring_timeout_ms: 6_000,
+            reconnect_grace_ms: 3_000,
+            request_timeout_ms: 4_000,
+            call_retention_ms: 15_000,
+        };
+        let mut h = Harness::new(config, 20);
+        for &n in &DEVICES {
+            h.add_connected_user(n);
+        }
+        let group = h.add_group(&[UserId(0), UserId(1), UserId(2)]);
+        let devices = devices();
+        let seen_callbacks = vec![0; devices.len()];
+        Self {
+            h,
+            devices,
+            group,
+            status: StatusLedger::new(),
+            callbacks: CallbackLedger::new(),
+            seen_changes: 0,
+            seen_callbacks,
+        }
+    }
+
+    fn session(&self, call: usize) -> SessionId {
+        self.h
+            .changes
+            .iter()
+            .filter(|c| c.from.is_none())
+            .nth(call)
+            .map_or(SessionId(u64::MAX), |c| c.session)
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), Violation> {
+        match *op {
+            Op::Initiate { device, ref to, ring_timeout_ms } => {
+                let to = match to {
+                    Target::User(u) => Receiver::User(UserId(*u)),
+                    Target::Group => Receiver::Group(self.group),
+                    Target::Unknown => Receiver::User(UserId(77)),
+                };
+                let request = Request::Initiate { to, call_type: CallType::Video, ring_timeout_ms };
+                self.h.command(self.devices[device], request);
+            }
+            Op::Accept { device, call } => {
+                let session = self.session(call);
+                self.h.command(self.devices[device], Request::Accept { session });
+            }
+            Op::Reject { device, call, status } => {
+                let session = self.session(call);
+                self.h.command(self.devices[device], Request::Reject { session, status });
+            }
+            Op::End { device, call } => {
+                let session = self.session(call);
+                self.h.command(self.devices[device], Request::End { session });
+            }
+            Op::Disconnect { device } => {
+                if self.h.clients[&self.devices[device]].is_connected() {
+                    self.h.disconnect(self.devices[device]);
+                }
+            }
+            Op::Connect { device } => {
+                if !self.h.clients[&self.devices[device]].is_connected() {
+                    self.h.connect(self.devices[device]);
+                }
+            }
+            Op::Latency { device, latency_ms } => self.h.set_latency(self.devices[device], latency_ms),
+            Op::Advance { ms } => {
+                let until = self.h.now_ms + ms;
+                for _ in 0..STEP_BOUND {
+                    match self.h.next_at_ms() {
+                        Some(next) if next <= until => {
+                            self.h.step();
+                            self.check_step()?;
+                        }
+                        _ => break,
+                    }
+                }
+                self.h.run_until(until, 1);
+            }
+        }
+        self.check_step()
+    }
+
+    /// Invariants 1, 2, 5, 6, 7 after one step.
+    fn check_step(&mut self) -> Result<(), Violation> {
+        let sb = &self.h.switchboard;
+        for change in &self.h.changes[self.seen_changes..] {
+            self.status.observe(change)?;
+            let call = sb.call(change.session).expect("a changed call is retained");
+            invariants::check_authority(change, &call)?;
+        }
+        self.seen_changes = self.h.changes.len();
+        self.status.check_conservation(sb)?;
+        for u in 0..DEVICES.len() {
+            invariants::check_involvement(sb, UserId(u as u32))?;
+        }
+        for (i, device) in self.devices.iter().enumerate() {
+            let raised = &self.h.callbacks[device];
+            for cb in &raised[self.seen_callbacks[i]..] {
+                let outgoing = cb.call.initiator == device.user;
+                self.callbacks.observe(*device, cb.call.session, outgoing, cb.kind)?;
+            }
+            self.seen_callbacks[i] = raised.len();
+        }
+        Ok(())
+    }
+
+    /// Reconnects everything, runs to quiescence (checking every step), then invariant 4.
+    fn settle(&mut self) -> Result<(), Violation> {
+        for d in self.devices.clone() {
+            self.h.set_latency(d, 20);
+            if !self.h.clients[&d].is_connected() {
+                self.h.connect(d);
+            }
+        }
+        for _ in 0..STEP_BOUND {
+            if !self.h.step() {
+                return invariants::check_convergence(&self.h.switchboard, self.h.clients.values());
+            }
+            self.check_step()?;
+        }
+        panic!("no quiescence within {STEP_BOUND} steps");
+    }
+}
+
+fn run(call_waiting: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut world = World::new(call_waiting);
+    world.h.run_until(100, STEP_BOUND);
+    for (i, op) in ops.iter().enumerate() {
+        world.apply(op).map_err(|v| TestCaseError::fail(format!("after op {i} {op:?}: {v}")))?;
+    }
+    world.settle().map_err(|v| TestCaseError::fail(format!("once quiet: {v}")))?;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_at_every_step(ops in prop::collection::vec(op(), 1..60)) {
+        run(false, &ops)?;
+    }
+
+    #[test]
+    fn invariants_hold_with_call_waiting(ops in prop::collection::vec(op(), 1..60)) {
+        run(true, &ops)?;
+    }
+}
+
+/// The checkers themselves can fail: a callback sequence with two terminal callbacks is
+/// reported as a violation of invariant 5 (guards against a property that cannot fail).
+#[test]
+fn the_callback_checker_rejects_an_illegal_sequence() {
+    use callcore::{CallbackKind, CancelReason};
+    let mut ledger = CallbackLedger::new();
+    let d = DeviceId::new(UserId(1), 0);
+    let s = SessionId(3);
+    ledger.observe(d, s, false, CallbackKind::IncomingCallReceived).unwrap();
+    ledger.observe(d, s, false, CallbackKind::IncomingCallCancelled(CancelReason::Cancelled)).unwrap();
+    let second = ledger.observe(d, s, false, CallbackKind::IncomingCallCancelled(CancelReason::Unanswered));
+    assert_eq!(second.unwrap_err().invariant, 5);
+    let wrong_role = ledger.observe(d, SessionId(4), false, CallbackKind::OutgoingCallRinging);
+    assert_eq!(wrong_role.unwrap_err().invariant, 5);
+}
