@@ -5,7 +5,7 @@
 //! [`Client::handle_disconnected`], [`Client::handle_message`], [`Client::handle_timeout`]),
 //! then drain [`Client::poll_output`] until `None`.
 
-use crate::call::{CallView, Callback, CallbackKind, CancelReason, EndReason, Status};
+use crate::call::{CallView, Callback, CallbackKind, CancelReason, EndReason, Receiver, Status};
 use crate::config::{Config, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX};
 use crate::error::{ClientError, CommandError, ErrorCode};
 use crate::ids::{DeviceId, RequestId, SessionId};
@@ -82,8 +82,9 @@ struct LocalCall {
     outgoing: bool,
     /// Callbacks raised (or known as already past) and the device's own part.
     flags: u8,
-    /// When the device's story of the call closed (for pruning).
-    closed_at_ms: u64,
+    /// When this device first saw the call terminal. The record is dropped a retention later:
+    /// not earlier, or a late notice about a call still live would look new and raise again.
+    terminal_seen_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,11 +254,7 @@ impl Client {
             Request::Reject { .. } | Request::End { .. } => TERMINAL,
         };
         let index = self.upsert(view)?;
-        let call = &mut self.calls[index];
-        call.flags |= flag;
-        if flag & TERMINAL != 0 {
-            call.closed_at_ms = self.now_ms;
-        }
+        self.calls[index].flags |= flag;
         Ok(())
     }
 
@@ -268,22 +265,30 @@ impl Client {
             if view.status.rank() >= local.status.rank() && !local.status.is_terminal() {
                 *local = view;
             }
+            let call = &mut self.calls[i];
+            if call.view.status.is_terminal() && call.terminal_seen_ms.is_none() {
+                call.terminal_seen_ms = Some(self.now_ms);
+            }
             return Ok(i);
         }
         self.make_room(view.session)?;
         let outgoing = view.initiator == self.device.user;
-        self.calls.push(LocalCall { view, outgoing, flags: 0, closed_at_ms: 0 });
+        let terminal_seen_ms = view.status.is_terminal().then_some(self.now_ms);
+        self.calls.push(LocalCall { view, outgoing, flags: 0, terminal_seen_ms });
         Ok(self.calls.len() - 1)
     }
 
-    /// Drops calls closed longer than the retention ago, then, if still full, the oldest closed.
+    /// Drops calls seen terminal longer than the retention ago (the switchboard has evicted
+    /// them too), then, if still full, the one seen terminal first.
     fn make_room(&mut self, session: SessionId) -> Result<(), ClientError> {
-        let horizon_ms = self.now_ms.saturating_sub(self.config.call_retention_ms);
-        self.calls.retain(|c| c.flags & TERMINAL == 0 || c.closed_at_ms > horizon_ms);
+        let retention_ms = self.config.call_retention_ms;
+        let now_ms = self.now_ms;
+        self.calls.retain(|c| c.terminal_seen_ms.is_none_or(|t| t.saturating_add(retention_ms) > now_ms));
         if self.calls.len() < CLIENT_CALLS_MAX {
             return Ok(());
         }
-        match self.calls.iter().position(|c| c.flags & TERMINAL != 0) {
+        let oldest = self.calls.iter().enumerate().filter_map(|(i, c)| Some((c.terminal_seen_ms?, i))).min();
+        match oldest.map(|(_, i)| i) {
             Some(i) => {
                 self.calls.remove(i);
                 Ok(())
@@ -300,7 +305,6 @@ impl Client {
         debug_assert_eq!(call.flags & TERMINAL, 0, "nothing is raised after a terminal callback");
         if kind.is_terminal() {
             call.flags |= TERMINAL;
-            call.closed_at_ms = self.now_ms;
         }
         self.stats.callbacks += 1;
         self.outputs.push_back(Output::Callback(Callback { kind, call: call.view }));
@@ -310,6 +314,11 @@ impl Client {
     /// A snapshot entry for a call the device never knew is recorded silently unless it rings.
     fn apply_notice(&mut self, notice: Notice, live: bool) -> Result<(), ClientError> {
         let Notice { call, callback } = notice;
+        let me = self.device.user;
+        if call.initiator != me && matches!(call.receiver, Receiver::User(u) if u != me) {
+            self.stats.dropped += 1;
+            return Err(ClientError::NotMyCall(call.session));
+        }
         let known = self.calls.iter().any(|c| c.view.session == call.session);
         let index = self.upsert(call)?;
         if !known && !live && callback != Some(CallbackKind::IncomingCallReceived) {
@@ -373,8 +382,9 @@ impl Client {
                 self.raise(index, CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost));
             } else {
                 self.calls[index].flags |= TERMINAL;
-                self.calls[index].closed_at_ms = self.now_ms;
             }
+            // The switchboard no longer keeps it: it is over, and may be dropped a retention on.
+            self.calls[index].terminal_seen_ms.get_or_insert(self.now_ms);
         }
     }
 }

@@ -129,6 +129,10 @@ pub enum ClientError {
     /// A message while the client holds itself as disconnected.
     #[error("message while disconnected")]
     NotConnected,
+    /// A notification about a one-to-one call in which this device's user is neither party
+    /// (a message for the wrong device).
+    #[error("notification for {0}, which is not this user's call")]
+    NotMyCall(SessionId),
     /// The local view is full of live calls; the notification was dropped.
     #[error("local view full, dropped notification for {0}")]
     ViewFull(SessionId),

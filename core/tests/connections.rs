@@ -202,3 +202,37 @@ fn memory_stays_bounded_under_an_endless_workload() {
     assert_eq!(h.switchboard.stats().evicted, 2_000);
     assert!(h.clients[&dev(alex, 0)].calls().count() <= callcore::CLIENT_CALLS_MAX);
 }
+
+/// Regression (found by the property test): a device's record of a call it was done with was
+/// pruned a retention after the device's own terminal callback while the call itself still
+/// ran; the call's later end then looked new and raised a second terminal callback.
+#[test]
+fn a_device_done_with_a_live_call_never_raises_for_it_again() {
+    let config = Config { call_retention_ms: 15_000, ..Config::default() };
+    let mut h = harness_with(config);
+    let [alex, bob, carol, dave] = [0, 1, 2, 3].map(|_| h.add_connected_user(1));
+    let team = h.add_group(&[alex, bob, carol]);
+    let request = callcore::Request::Initiate {
+        to: callcore::Receiver::Group(team),
+        call_type: callcore::CallType::Audio,
+        ring_timeout_ms: Some(2_000),
+    };
+    // Created at 120; bob joins at 1020; the ring timeout at 2120 stops carol (not reached).
+    let id = at(&mut h, 100, dev(alex, 0), request);
+    h.run_until(200, MAX_STEPS);
+    let s = session_of(&h, dev(alex, 0), id);
+    at(&mut h, 1000, dev(bob, 0), accept(s));
+    h.run_until(2200, MAX_STEPS);
+    assert_eq!(status(&h, s), Status::Accepted);
+    assert_eq!(names(&h, dev(carol, 0)), ["incoming_call_received", "incoming_call_cancelled unanswered"]);
+    // 20 s on (past carol's retention), carol's new call makes her client tidy its view; then
+    // alex leaves and the team call ends: carol's device already closed it.
+    at(&mut h, 21_000, dev(carol, 0), call_user(dave));
+    at(&mut h, 21_000, dev(alex, 0), end(s));
+    h.run_until(21_100, MAX_STEPS);
+    assert_eq!(status(&h, s), Status::Ended);
+    assert_eq!(
+        names(&h, dev(carol, 0)),
+        ["incoming_call_received", "incoming_call_cancelled unanswered", "outgoing_call_ringing"]
+    );
+}

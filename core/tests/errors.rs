@@ -186,5 +186,26 @@ fn bad_input_to_the_client_is_a_typed_error_and_counted() {
     assert_eq!(client.handle_message(0, answer.clone()), Err(ClientError::NotConnected));
     client.handle_connected(0);
     assert_eq!(client.handle_message(0, answer), Err(ClientError::UnknownRequest(RequestId(9))));
-    assert_eq!(client.stats().dropped, 2);
+    // A notice about a call between two other users: a message for the wrong device.
+    let view = callcore::CallView {
+        session: SessionId(1),
+        initiator: UserId(5),
+        receiver: Receiver::User(UserId(6)),
+        call_type: callcore::CallType::Audio,
+        status: Status::Initiated,
+        reason: None,
+        created_at_ms: 0,
+        ringing_at_ms: None,
+        accepted_at_ms: None,
+        terminal_at_ms: None,
+    };
+    let notice =
+        callcore::Notice { call: view, callback: Some(callcore::CallbackKind::IncomingCallReceived) };
+    assert_eq!(
+        client.handle_message(0, ServerMsg::Notify(notice)),
+        Err(ClientError::NotMyCall(SessionId(1)))
+    );
+    assert_eq!(client.calls().count(), 0, "nothing recorded");
+    assert_eq!(client.poll_output(), None, "nothing raised");
+    assert_eq!(client.stats().dropped, 3);
 }

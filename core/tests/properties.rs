@@ -216,7 +216,7 @@ fn run(call_waiting: bool, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_at_every_step(ops in prop::collection::vec(op(), 1..60)) {
