@@ -193,8 +193,10 @@ impl Switchboard {
 
     /// Call waiting: accepting one call ends the user's other ringing calls with busy.
     fn busy_other_rings(&mut self, user: UserId, accepted: SessionId) {
-        let list = self.user_calls(user).to_vec();
-        for session in list {
+        let calls = self.user_calls(user);
+        let mut list = [SessionId(0); CALLS_PER_USER_MAX];
+        list[..calls.len()].copy_from_slice(calls);
+        for &session in &list[..calls.len()] {
             if session == accepted || !self.involves(session, user) {
                 continue;
             }
