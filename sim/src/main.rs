@@ -1,1 +1,7 @@
-fn main() {}
+//! The `callsim` command line.
+
+#![forbid(unsafe_code)]
+
+fn main() {
+    std::process::exit(callsim::cli::main());
+}

@@ -1,0 +1,538 @@
+//! The discrete-event engine: virtual time in ms, one switchboard, one client per device, the
+//! network between them, and a [`Driver`] (a scenario, or a population of virtual users) that
+//! issues application commands and reacts to what the clients raise.
+//!
+//! Events run in (time, class, sequence) order ([`crate::queue`]). Timing rules (the scenario
+//! format's): a command runs on its device's client at its time; a message sent at `t` arrives
+//! one latency later, never before an earlier message on the same connection and direction; a
+//! disconnect at `t` loses what is in flight both ways and the switchboard learns of it one
+//! latency later; a connect at `t` reaches the switchboard one latency later, and the snapshot
+//! it sends back travels like any message. `events` counts the inputs handed to the switchboard
+//! and the clients (messages delivered, timers fired, commands, connection changes).
+
+use crate::checks::Checker;
+use crate::net::{Latency, Link, Network};
+use crate::queue::{Class, Queue};
+use crate::slab::Slab;
+use crate::trace::{Record, Trace};
+use callcore::invariants::Violation;
+use callcore::{
+    client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId,
+    ErrorCode, GroupId, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
+};
+
+/// What the driver sees of the run, after each input.
+#[derive(Clone, Debug)]
+pub enum Observation {
+    /// A client raised a callback.
+    Callback {
+        /// The device.
+        device: DeviceId,
+        /// The callback.
+        callback: Callback,
+    },
+    /// A request got its final answer (from the switchboard, or from the client itself).
+    Answer {
+        /// The device that asked.
+        device: DeviceId,
+        /// The request id.
+        id: RequestId,
+        /// The request.
+        request: Request,
+        /// The answer.
+        result: Result<CallView, ErrorCode>,
+    },
+    /// The switchboard created a call while handling request `id` of `device`.
+    Created {
+        /// The new call.
+        session: SessionId,
+        /// The device whose request created it.
+        device: DeviceId,
+        /// That request's id.
+        id: RequestId,
+    },
+    /// A call changed status.
+    Status(switchboard::StatusChange),
+    /// The switchboard evicted a terminal call.
+    Evicted(SessionId),
+}
+
+/// What drives a run: the application side of every device.
+pub trait Driver {
+    /// An event of the driver's own, scheduled with [`World::schedule`].
+    type Action: Copy;
+    /// Runs one of the driver's events.
+    fn act(&mut self, world: &mut World<Self::Action>, action: Self::Action);
+    /// Sees one observation (after the input that caused it was fully handled).
+    fn observe(&mut self, world: &mut World<Self::Action>, observation: &Observation);
+}
+
+/// A broken invariant, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What broke.
+    pub violation: Violation,
+    /// Virtual time.
+    pub at_ms: u64,
+}
+
+/// Counters of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Inputs handed to the switchboard and the clients.
+    pub events: u64,
+    /// Messages sent either way.
+    pub messages: u64,
+    /// Messages lost in flight.
+    pub lost: u64,
+    /// Application commands.
+    pub commands: u64,
+    /// Connection changes (device side).
+    pub connection_changes: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event<A> {
+    ToSwitchboard { device: u32, epoch: u32, slot: u32 },
+    ToClient { device: u32, epoch: u32, slot: u32 },
+    LearnConnect { device: u32, epoch: u32 },
+    LearnDisconnect { device: u32 },
+    SwitchboardTimer(switchboard::Timer),
+    ClientTimer { device: u32, timer: client::Timer },
+    App(A),
+}
+
+/// A command, connect or disconnect run by a driver event, as a recorder sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Executed {
+    /// An application command and the id the client gave it.
+    Command(Request, Option<RequestId>),
+    /// The device's connection came up.
+    Connect,
+    /// The device's connection went down.
+    Disconnect,
+}
+
+/// Everything but the driver.
+pub struct World<A> {
+    now_ms: u64,
+    queue: Queue<Event<A>>,
+    /// The switchboard.
+    pub switchboard: Switchboard,
+    clients: Vec<Client>,
+    /// Slot of each registered user's first device; the user's devices are contiguous.
+    first_device: Vec<u32>,
+    links: Vec<Link>,
+    net: Network,
+    up: Slab<ClientMsg>,
+    down: Slab<ServerMsg>,
+    trace: Trace,
+    checker: Checker,
+    observed: Vec<Observation>,
+    /// The request being handled by the switchboard now.
+    context: Option<(DeviceId, RequestId)>,
+    failure: Option<Failure>,
+    counters: Counters,
+    /// When set, every command and connection change run by a driver event is logged here.
+    pub executed: Option<Vec<(u64, DeviceId, Executed)>>,
+}
+
+impl<A: Copy> World<A> {
+    /// An empty world.
+    pub fn new(config: Config, latency: Latency, seed: u64, trace: Trace) -> Self {
+        Self {
+            now_ms: 0,
+            queue: Queue::default(),
+            switchboard: Switchboard::new(config),
+            clients: Vec::new(),
+            first_device: vec![0],
+            links: Vec::new(),
+            net: Network::new(latency, seed),
+            up: Slab::default(),
+            down: Slab::default(),
+            trace,
+            checker: Checker::default(),
+            observed: Vec::new(),
+            context: None,
+            failure: None,
+            counters: Counters::default(),
+            executed: None,
+        }
+    }
+
+    /// Virtual time now.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Invariant checks done so far.
+    pub fn checks(&self) -> u64 {
+        self.checker.checks
+    }
+
+    /// The trace (hash, records).
+    pub fn trace(&mut self) -> &mut Trace {
+        &mut self.trace
+    }
+
+    /// The first broken invariant, if any.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    /// The checker (live calls, convergence).
+    pub fn checker(&self) -> &Checker {
+        &self.checker
+    }
+
+    /// Every client, by device slot.
+    pub fn clients(&self) -> &[Client] {
+        &self.clients
+    }
+
+    /// Events waiting in the queue.
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Messages in flight either way.
+    pub fn in_flight(&self) -> usize {
+        self.up.len() + self.down.len()
+    }
+
+    /// The latency model.
+    pub fn latency(&self) -> Latency {
+        self.net.latency()
+    }
+
+    /// Registers a user with `devices` devices (disconnected).
+    pub fn add_user(&mut self, devices: u16) -> UserId {
+        let user = self.switchboard.add_user();
+        let config = *self.switchboard.config();
+        for index in 0..devices {
+            self.clients.push(Client::new(DeviceId::new(user, index), config));
+            self.links.push(Link::default());
+        }
+        let end = u32::try_from(self.clients.len()).expect("fewer than 2^32 devices");
+        self.first_device.push(end);
+        user
+    }
+
+    /// Registers a group of registered users.
+    pub fn add_group(&mut self, members: &[UserId]) -> Option<GroupId> {
+        self.switchboard.add_group(members).ok()
+    }
+
+    /// Registered users.
+    pub fn user_count(&self) -> usize {
+        self.first_device.len() - 1
+    }
+
+    /// How many devices `user` has (0 for an unregistered id).
+    pub fn device_count(&self, user: UserId) -> u16 {
+        let u = user.0 as usize;
+        match (self.first_device.get(u), self.first_device.get(u + 1)) {
+            (Some(a), Some(b)) => (b - a) as u16,
+            _ => 0,
+        }
+    }
+
+    /// The slot of a device, if it exists.
+    pub fn slot(&self, device: DeviceId) -> Option<u32> {
+        let first = *self.first_device.get(device.user.0 as usize)?;
+        (device.index < self.device_count(device.user)).then_some(first + u32::from(device.index))
+    }
+
+    /// A device's client.
+    pub fn client(&self, device: DeviceId) -> Option<&Client> {
+        self.slot(device).map(|s| &self.clients[s as usize])
+    }
+
+    /// Schedules a driver event (application commands run first among same-time events).
+    pub fn schedule(&mut self, at_ms: u64, action: A) {
+        debug_assert!(at_ms >= self.now_ms, "scheduled in the past");
+        self.queue.push(at_ms, Class::Command, Event::App(action));
+    }
+
+    fn log(&mut self, device: DeviceId, what: Executed) {
+        if let Some(log) = self.executed.as_mut() {
+            log.push((self.now_ms, device, what));
+        }
+    }
+
+    /// The device's connection comes up now; the switchboard learns of it one latency later.
+    pub fn connect(&mut self, device: DeviceId) {
+        let Some(slot) = self.slot(device) else { return };
+        self.log(device, Executed::Connect);
+        let s = slot as usize;
+        self.links[s].epoch += 1;
+        let epoch = self.links[s].epoch;
+        let at = self.up_arrival(s);
+        self.queue.push(at, Class::Machine, Event::LearnConnect { device: slot, epoch });
+        self.counters.events += 1;
+        self.counters.connection_changes += 1;
+        self.trace.record(&Record::Connected { at_ms: self.now_ms, device });
+        self.clients[s].handle_connected(self.now_ms);
+        self.drain_client(slot);
+    }
+
+    /// The device's connection drops now: what is in flight either way is lost; the
+    /// switchboard learns of it one latency later.
+    pub fn disconnect(&mut self, device: DeviceId) {
+        let Some(slot) = self.slot(device) else { return };
+        self.log(device, Executed::Disconnect);
+        let s = slot as usize;
+        self.links[s].epoch += 1;
+        let at = self.up_arrival(s);
+        self.queue.push(at, Class::Machine, Event::LearnDisconnect { device: slot });
+        self.counters.events += 1;
+        self.counters.connection_changes += 1;
+        self.trace.record(&Record::Disconnected { at_ms: self.now_ms, device });
+        self.clients[s].handle_disconnected(self.now_ms);
+        self.drain_client(slot);
+    }
+
+    /// An application command on `device` now. Returns the request id its answer will carry.
+    pub fn command(&mut self, device: DeviceId, request: Request) -> Result<RequestId, CommandError> {
+        let Some(slot) = self.slot(device) else { return Err(CommandError::TooManyPending) };
+        self.counters.events += 1;
+        self.counters.commands += 1;
+        self.trace.record(&Record::Command { at_ms: self.now_ms, device, request: &request });
+        let result = self.clients[slot as usize].command(self.now_ms, request);
+        self.log(device, Executed::Command(request, result.ok()));
+        self.drain_client(slot);
+        result
+    }
+
+    #[inline]
+    fn up_arrival(&mut self, slot: usize) -> u64 {
+        let delay = self.net.draw();
+        self.links[slot].up_arrival(self.now_ms, delay)
+    }
+
+    fn drain_client(&mut self, slot: u32) {
+        let s = slot as usize;
+        let device = self.clients[s].device();
+        while let Some(output) = self.clients[s].poll_output() {
+            self.trace.record(&Record::ClientOutput { at_ms: self.now_ms, device, output: &output });
+            match output {
+                client::Output::Send(msg) => {
+                    self.counters.messages += 1;
+                    let epoch = self.links[s].epoch;
+                    let at = self.up_arrival(s);
+                    let slot_msg = self.up.insert(msg);
+                    let event = Event::ToSwitchboard { device: slot, epoch, slot: slot_msg };
+                    self.queue.push(at, Class::Machine, event);
+                }
+                client::Output::Callback(callback) => {
+                    if let Err(v) = self.checker.observe_callback(device, &callback) {
+                        self.fail(v);
+                    }
+                    self.observed.push(Observation::Callback { device, callback });
+                }
+                client::Output::Answer { id, request, result } => {
+                    self.observed.push(Observation::Answer { device, id, request, result });
+                }
+                client::Output::SetTimer { timer, at_ms } => {
+                    self.queue.push(at_ms, Class::Machine, Event::ClientTimer { device: slot, timer });
+                }
+                client::Output::CancelTimer { .. } => {}
+            }
+        }
+    }
+
+    fn drain_switchboard(&mut self) {
+        while let Some(output) = self.switchboard.poll_output() {
+            self.trace.record(&Record::SwitchboardOutput { at_ms: self.now_ms, output: &output });
+            match output {
+                switchboard::Output::Send { to, msg } => self.send_down(to, msg),
+                switchboard::Output::SetTimer { timer, at_ms } => {
+                    self.queue.push(at_ms, Class::Machine, Event::SwitchboardTimer(timer));
+                }
+                switchboard::Output::CancelTimer { .. } => {}
+                switchboard::Output::Status(change) => self.status_change(change),
+            }
+        }
+    }
+
+    fn send_down(&mut self, to: DeviceId, msg: ServerMsg) {
+        let Some(slot) = self.slot(to) else { return };
+        self.counters.messages += 1;
+        let s = slot as usize;
+        let epoch = self.links[s].switchboard_epoch;
+        let delay = self.net.draw();
+        let at = self.links[s].down_arrival(self.now_ms, delay);
+        let slot_msg = self.down.insert(msg);
+        self.queue.push(at, Class::Machine, Event::ToClient { device: slot, epoch, slot: slot_msg });
+    }
+
+    fn status_change(&mut self, change: switchboard::StatusChange) {
+        if let Err(v) = self.checker.observe_status(&change) {
+            self.fail(v);
+        }
+        if change.from.is_none() {
+            if let Some((device, id)) = self.context {
+                self.observed.push(Observation::Created { session: change.session, device, id });
+            }
+        }
+        self.observed.push(Observation::Status(change));
+    }
+
+    fn fail(&mut self, violation: Violation) {
+        if self.failure.is_none() {
+            self.failure = Some(Failure { violation, at_ms: self.now_ms });
+        }
+    }
+
+    /// Records a violation found by a driver (liveness, convergence).
+    pub fn report(&mut self, violation: Violation) {
+        self.fail(violation);
+    }
+
+    /// Runs invariant 4 over every client now.
+    pub fn check_convergence(&mut self) {
+        if let Err(v) = self.checker.convergence(&self.switchboard, &self.clients) {
+            self.fail(v);
+        }
+    }
+
+    fn run_event(&mut self, event: Event<A>) -> Option<A> {
+        let now = self.now_ms;
+        let mut requester = None;
+        match event {
+            Event::App(action) => return Some(action),
+            Event::ToSwitchboard { device, epoch, slot } => {
+                let msg = self.up.take(slot)?;
+                let s = device as usize;
+                let id = self.clients[s].device();
+                if self.links[s].epoch != epoch || !self.clients[s].is_connected() {
+                    self.lost(id, true);
+                    return None;
+                }
+                self.counters.events += 1;
+                self.trace.record(&Record::ToSwitchboard { at_ms: now, from: id, msg: &msg });
+                if let ClientMsg::Request { id: request_id, .. } = msg {
+                    self.context = Some((id, request_id));
+                    requester = Some(id.user);
+                }
+                let _ = self.switchboard.handle_message(now, id, msg);
+                self.drain_switchboard();
+                self.context = None;
+            }
+            Event::ToClient { device, epoch, slot } => {
+                let msg = self.down.take(slot)?;
+                let s = device as usize;
+                let id = self.clients[s].device();
+                if self.links[s].epoch != epoch || !self.clients[s].is_connected() {
+                    self.lost(id, false);
+                    return None;
+                }
+                self.counters.events += 1;
+                self.trace.record(&Record::ToClient { at_ms: now, to: id, msg: &msg });
+                let _ = self.clients[s].handle_message(now, msg);
+                self.drain_client(device);
+            }
+            Event::LearnConnect { device, epoch } => {
+                let s = device as usize;
+                self.links[s].switchboard_epoch = epoch;
+                let id = self.clients[s].device();
+                self.counters.events += 1;
+                self.trace.record(&Record::SwitchboardConnect { at_ms: now, device: id });
+                let _ = self.switchboard.handle_connect(now, id);
+                self.drain_switchboard();
+            }
+            Event::LearnDisconnect { device } => {
+                let id = self.clients[device as usize].device();
+                self.counters.events += 1;
+                self.trace.record(&Record::SwitchboardDisconnect { at_ms: now, device: id });
+                let _ = self.switchboard.handle_disconnect(now, id);
+                self.drain_switchboard();
+            }
+            Event::SwitchboardTimer(timer) => {
+                self.counters.events += 1;
+                self.trace.record(&Record::SwitchboardTimer { at_ms: now, timer });
+                let _ = self.switchboard.handle_timeout(now, timer);
+                self.drain_switchboard();
+                if let switchboard::Timer::Evict(session) = timer {
+                    if self.switchboard.call(session).is_none() {
+                        self.checker.forget(session);
+                        self.observed.push(Observation::Evicted(session));
+                    }
+                }
+            }
+            Event::ClientTimer { device, timer } => {
+                let id = self.clients[device as usize].device();
+                self.counters.events += 1;
+                self.trace.record(&Record::ClientTimer { at_ms: now, device: id, timer });
+                self.clients[device as usize].handle_timeout(now, timer);
+                self.drain_client(device);
+            }
+        }
+        if let Err(v) = self.checker.after_input(&self.switchboard, requester) {
+            self.fail(v);
+        }
+        None
+    }
+
+    fn lost(&mut self, device: DeviceId, upstream: bool) {
+        self.counters.lost += 1;
+        self.trace.record(&Record::Lost { at_ms: self.now_ms, device, upstream });
+    }
+}
+
+/// A world and its driver.
+pub struct Engine<D: Driver> {
+    /// Everything but the driver.
+    pub world: World<D::Action>,
+    /// The driver.
+    pub driver: D,
+    spare: Vec<Observation>,
+}
+
+impl<D: Driver> Engine<D> {
+    /// Pairs a world with its driver.
+    pub fn new(world: World<D::Action>, driver: D) -> Self {
+        Self { world, driver, spare: Vec::new() }
+    }
+
+    /// Hands every pending observation to the driver (its reactions may add more).
+    pub fn deliver_observations(&mut self) {
+        while !self.world.observed.is_empty() {
+            std::mem::swap(&mut self.world.observed, &mut self.spare);
+            for observation in self.spare.drain(..) {
+                self.driver.observe(&mut self.world, &observation);
+            }
+        }
+    }
+
+    /// Runs the next event if it is due by `end_ms`. Returns false when none is.
+    pub fn step(&mut self, end_ms: u64) -> bool {
+        match self.world.queue.next_at_ms() {
+            Some(at) if at <= end_ms => {}
+            _ => return false,
+        }
+        let Some((at_ms, event)) = self.world.queue.pop() else { return false };
+        debug_assert!(at_ms >= self.world.now_ms, "time never goes back");
+        self.world.now_ms = at_ms;
+        if let Some(action) = self.world.run_event(event) {
+            self.driver.act(&mut self.world, action);
+        }
+        self.deliver_observations();
+        true
+    }
+
+    /// Runs every event due by `end_ms` (or until an invariant breaks), then sets the time to
+    /// `end_ms`. Returns false when an invariant broke.
+    pub fn run_until(&mut self, end_ms: u64) -> bool {
+        while self.world.failure.is_none() && self.step(end_ms) {}
+        if self.world.failure.is_none() {
+            self.world.now_ms = self.world.now_ms.max(end_ms);
+        }
+        self.world.failure.is_none()
+    }
+}

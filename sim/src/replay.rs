@@ -1,0 +1,387 @@
+//! Replaying a scenario: the cast is registered (users in UID order, groups in GUID order),
+//! devices listed as connected connect at time 0, every step is scheduled before the run starts
+//! (in file order), and the run goes to `run_until_ms`. Labels are bound to session ids when
+//! the switchboard creates the call; a step whose label is not bound yet sends a session id
+//! that can never exist (`SessionId(u64::MAX)`), so the switchboard answers `call_not_found`.
+//! A user or group named in `to` but not in the cast gets an id that is never registered, so
+//! the switchboard answers `invalid_receiver`.
+
+use crate::engine::{Driver, Engine, Failure, Observation, World};
+use crate::scenario::{self, Action, Outcome, RejectAs, Scenario, Target};
+use crate::trace::Trace;
+use callcore::{
+    CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status,
+    UserId,
+};
+use std::collections::BTreeMap;
+
+/// A session id no call can have.
+pub const NO_SESSION: SessionId = SessionId(u64::MAX);
+
+/// What a replay produced and how it differs from the scenario's expectations.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The scenario's name.
+    pub name: String,
+    /// The differences from `expect` (and step expectations); empty when it passes.
+    pub differences: Vec<String>,
+    /// The first broken invariant, if any.
+    pub failure: Option<Failure>,
+    /// The trace hash of the run.
+    pub trace_hash: u64,
+    /// Inputs handed to the machines.
+    pub events: u64,
+    /// What came out, in the scenario's own terms (for recording and shrinking).
+    pub outcome: Produced,
+}
+
+impl Report {
+    /// Whether everything matched and no invariant broke.
+    pub fn passed(&self) -> bool {
+        self.differences.is_empty() && self.failure.is_none()
+    }
+}
+
+/// What a replay produced, by label and device name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Produced {
+    /// Label → final status (labels whose call was created).
+    pub calls: BTreeMap<String, Status>,
+    /// Device name → callbacks, formatted as in `expect.callbacks`.
+    pub callbacks: BTreeMap<String, Vec<String>>,
+    /// Each step's final answer (`None`: no answer, or not a request).
+    pub answers: Vec<Option<Outcome>>,
+}
+
+/// The scenario driver.
+pub struct ScenarioDriver {
+    steps: Vec<Resolved>,
+    /// Label index of each session created.
+    session_label: BTreeMap<SessionId, usize>,
+    /// Session of each label, once created.
+    label_session: Vec<Option<SessionId>>,
+    label_names: Vec<String>,
+    waiting: BTreeMap<(DeviceId, RequestId), usize>,
+    answers: Vec<Option<Outcome>>,
+    refused: Vec<usize>,
+    callbacks: Vec<Vec<(CallbackKind, SessionId)>>,
+    final_status: BTreeMap<SessionId, Status>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Resolved {
+    device: DeviceId,
+    what: What,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum What {
+    Initiate { to: Receiver, call_type: callcore::CallType, ring_timeout_ms: Option<u64>, label: usize },
+    Accept(usize),
+    Reject(usize, RejectStatus),
+    End(usize),
+    Connect,
+    Disconnect,
+}
+
+/// Names to ids: the cast as registered.
+struct Cast {
+    users: BTreeMap<String, UserId>,
+    groups: BTreeMap<String, GroupId>,
+    next_unknown_user: u32,
+    next_unknown_group: u32,
+}
+
+impl Cast {
+    fn user(&mut self, name: &str) -> UserId {
+        if let Some(&id) = self.users.get(name) {
+            return id;
+        }
+        let id = UserId(self.next_unknown_user);
+        self.next_unknown_user += 1;
+        self.users.insert(name.to_owned(), id);
+        id
+    }
+
+    fn group(&mut self, name: &str) -> GroupId {
+        if let Some(&id) = self.groups.get(name) {
+            return id;
+        }
+        let id = GroupId(self.next_unknown_group);
+        self.next_unknown_group += 1;
+        self.groups.insert(name.to_owned(), id);
+        id
+    }
+}
+
+/// Builds the world and the driver for a (validated) scenario.
+pub fn build(s: &Scenario, trace: Trace) -> Engine<ScenarioDriver> {
+    let config = s.config.core();
+    let mut world = World::new(config, s.config.latency(), s.config.seed.unwrap_or(0), trace);
+    let mut cast = Cast {
+        users: BTreeMap::new(),
+        groups: BTreeMap::new(),
+        next_unknown_user: 0,
+        next_unknown_group: 0,
+    };
+    for (uid, spec) in &s.users {
+        let id = world.add_user(spec.devices);
+        cast.users.insert(uid.clone(), id);
+    }
+    for (guid, members) in &s.groups {
+        let ids: Vec<UserId> = members.iter().map(|m| cast.users[m]).collect();
+        if let Some(id) = world.add_group(&ids) {
+            cast.groups.insert(guid.clone(), id);
+        }
+    }
+    cast.next_unknown_user = world.user_count() as u32;
+    cast.next_unknown_group = s.groups.len() as u32;
+    for (uid, spec) in &s.users {
+        if spec.connected {
+            for index in 0..spec.devices {
+                world.connect(DeviceId::new(cast.users[uid], index));
+            }
+        }
+    }
+    let driver = ScenarioDriver::new(s, &mut cast, &world);
+    for (i, step) in s.steps.iter().enumerate() {
+        world.schedule(step.at_ms, i as u32);
+    }
+    Engine::new(world, driver)
+}
+
+impl ScenarioDriver {
+    fn new(s: &Scenario, cast: &mut Cast, world: &World<u32>) -> Self {
+        let mut label_index: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut label_names = Vec::new();
+        for step in &s.steps {
+            if let Action::Initiate { call, .. } = &step.action {
+                label_index.insert(call, label_names.len());
+                label_names.push(call.clone());
+            }
+        }
+        let steps = s
+            .steps
+            .iter()
+            .map(|step| {
+                let device = DeviceId::new(cast.users[&step.user], step.device.unwrap_or(0));
+                let label = |l: &str| label_index[l];
+                let what = match &step.action {
+                    Action::Initiate { to, call_type, call, ring_timeout_ms } => What::Initiate {
+                        to: match to {
+                            Target::User(u) => Receiver::User(cast.user(u)),
+                            Target::Group(g) => Receiver::Group(cast.group(g)),
+                        },
+                        call_type: *call_type,
+                        ring_timeout_ms: *ring_timeout_ms,
+                        label: label(call),
+                    },
+                    Action::Accept { call } => What::Accept(label(call)),
+                    Action::Reject { call, status } => What::Reject(label(call), reject_status(*status)),
+                    Action::Cancel { call } => What::Reject(label(call), RejectStatus::Cancelled),
+                    Action::End { call } => What::End(label(call)),
+                    Action::Connect => What::Connect,
+                    Action::Disconnect => What::Disconnect,
+                };
+                Resolved { device, what }
+            })
+            .collect();
+        let devices = world.clients().len();
+        Self {
+            steps,
+            session_label: BTreeMap::new(),
+            label_session: vec![None; label_names.len()],
+            label_names,
+            waiting: BTreeMap::new(),
+            answers: vec![None; s.steps.len()],
+            refused: Vec::new(),
+            callbacks: vec![Vec::new(); devices],
+            final_status: BTreeMap::new(),
+        }
+    }
+
+    fn session(&self, label: usize) -> SessionId {
+        self.label_session[label].unwrap_or(NO_SESSION)
+    }
+
+    fn request(&self, what: What) -> Option<Request> {
+        Some(match what {
+            What::Initiate { to, call_type, ring_timeout_ms, .. } => {
+                Request::Initiate { to, call_type, ring_timeout_ms }
+            }
+            What::Accept(l) => Request::Accept { session: self.session(l) },
+            What::Reject(l, status) => Request::Reject { session: self.session(l), status },
+            What::End(l) => Request::End { session: self.session(l) },
+            What::Connect | What::Disconnect => return None,
+        })
+    }
+
+    fn label_of(&self, session: SessionId) -> String {
+        match self.session_label.get(&session) {
+            Some(&l) => self.label_names[l].clone(),
+            None => session.to_string(),
+        }
+    }
+
+    /// What came out, named as the scenario names things.
+    fn outcome(&self, world: &World<u32>, names: &BTreeMap<UserId, String>) -> Produced {
+        let mut calls = BTreeMap::new();
+        for (label, session) in self.label_names.iter().zip(&self.label_session) {
+            if let Some(status) = session.and_then(|s| self.final_status.get(&s)) {
+                calls.insert(label.clone(), *status);
+            }
+        }
+        let mut callbacks = BTreeMap::new();
+        for (slot, list) in self.callbacks.iter().enumerate() {
+            let device = world.clients()[slot].device();
+            let name = scenario::device_name(&names[&device.user], device.index);
+            let lines = list.iter().map(|&(kind, s)| callback_line(kind, &self.label_of(s))).collect();
+            callbacks.insert(name, lines);
+        }
+        Produced { calls, callbacks, answers: self.answers.clone() }
+    }
+}
+
+/// One `expect.callbacks` entry: `<callback> <label>[ <reason>]`.
+pub fn callback_line(kind: CallbackKind, label: &str) -> String {
+    match kind.reason_name() {
+        Some(reason) => format!("{} {label} {reason}", kind.name()),
+        None => format!("{} {label}", kind.name()),
+    }
+}
+
+fn reject_status(status: Option<RejectAs>) -> RejectStatus {
+    match status.unwrap_or_default() {
+        RejectAs::Rejected => RejectStatus::Rejected,
+        RejectAs::Busy => RejectStatus::Busy,
+        RejectAs::Cancelled => RejectStatus::Cancelled,
+        RejectAs::Unanswered => RejectStatus::Unanswered,
+    }
+}
+
+impl Driver for ScenarioDriver {
+    type Action = u32;
+
+    fn act(&mut self, world: &mut World<u32>, step: u32) {
+        let i = step as usize;
+        let Resolved { device, what } = self.steps[i];
+        match what {
+            What::Connect => world.connect(device),
+            What::Disconnect => world.disconnect(device),
+            _ => {
+                let Some(request) = self.request(what) else { return };
+                match world.command(device, request) {
+                    Ok(id) => {
+                        self.waiting.insert((device, id), i);
+                    }
+                    Err(_) => self.refused.push(i),
+                }
+            }
+        }
+    }
+
+    fn observe(&mut self, world: &mut World<u32>, observation: &Observation) {
+        match *observation {
+            Observation::Answer { device, id, ref result, .. } => {
+                if let Some(i) = self.waiting.remove(&(device, id)) {
+                    self.answers[i] = Some(Outcome::of(result));
+                }
+            }
+            Observation::Created { session, device, id } => {
+                let step = self.waiting.get(&(device, id)).copied();
+                if let Some(What::Initiate { label, .. }) = step.map(|i| self.steps[i].what) {
+                    self.label_session[label] = Some(session);
+                    self.session_label.insert(session, label);
+                }
+            }
+            Observation::Callback { device, ref callback } => {
+                if let Some(slot) = world.slot(device) {
+                    self.callbacks[slot as usize].push((callback.kind, callback.call.session));
+                }
+            }
+            Observation::Status(change) => {
+                self.final_status.insert(change.session, change.to);
+            }
+            Observation::Evicted(_) => {}
+        }
+    }
+}
+
+/// Replays a (validated) scenario and compares what came out with what it expects.
+pub fn run(s: &Scenario, trace: Trace) -> Report {
+    let mut engine = build(s, trace);
+    let ok = engine.run_until(scenario::run_until_ms(s));
+    if ok && engine.world.in_flight() == 0 {
+        engine.world.check_convergence();
+    }
+    let names: BTreeMap<UserId, String> = s
+        .users
+        .keys()
+        .enumerate()
+        .map(|(i, uid)| (UserId(i as u32), uid.clone()))
+        .collect();
+    let outcome = engine.driver.outcome(&engine.world, &names);
+    let mut differences = compare(s, &outcome);
+    for &i in &engine.driver.refused {
+        differences.insert(0, format!("step {}: the client refused the command (too many pending)", i + 1));
+    }
+    let _ = engine.world.trace().finish();
+    Report {
+        name: s.name.clone(),
+        differences,
+        failure: engine.world.failure().cloned(),
+        trace_hash: engine.world.trace().hash(),
+        events: engine.world.counters().events,
+        outcome,
+    }
+}
+
+/// The differences between what came out and what the scenario expects.
+pub fn compare(s: &Scenario, got: &Produced) -> Vec<String> {
+    let mut diffs = Vec::new();
+    for (i, step) in s.steps.iter().enumerate() {
+        let Some(want) = step.expect else { continue };
+        let have = got.answers.get(i).copied().flatten();
+        if have != Some(want) {
+            let have = have.map_or("no answer", Outcome::name);
+            diffs.push(format!(
+                "step {} ({} {} at {} ms): expected {}, got {have}",
+                i + 1,
+                step.user,
+                step.action.name(),
+                step.at_ms,
+                want.name()
+            ));
+        }
+    }
+    let Some(expect) = &s.expect else { return diffs };
+    for (label, want) in &expect.calls {
+        match got.calls.get(label) {
+            Some(status) if *status == want.status => {}
+            Some(status) => diffs.push(format!("call {label}: expected {}, got {status}", want.status)),
+            None => diffs.push(format!("call {label}: expected {}, but it was never created", want.status)),
+        }
+    }
+    for (device, want) in &expect.callbacks {
+        let key = scenario::device_key(s, device).map(|(u, i)| scenario::device_name(&u, i));
+        let empty = Vec::new();
+        let have = key.ok().and_then(|k| got.callbacks.get(&k)).unwrap_or(&empty);
+        if have != want {
+            diffs.push(callback_diff(device, want, have));
+        }
+    }
+    diffs
+}
+
+fn callback_diff(device: &str, want: &[String], have: &[String]) -> String {
+    let at = want.iter().zip(have).position(|(w, h)| w != h).unwrap_or(want.len().min(have.len()));
+    let show = |v: Option<&String>| v.map_or_else(|| "nothing".to_owned(), |x| format!("`{x}`"));
+    format!(
+        "callbacks {device}: entry {}: expected {}, got {} (expected [{}], got [{}])",
+        at + 1,
+        show(want.get(at)),
+        show(have.get(at)),
+        want.join(", "),
+        have.join(", ")
+    )
+}

@@ -1,0 +1,679 @@
+//! The scenario file format (version 1): a cast, a script of commands at virtual times, and
+//! what must come out. See `docs/scenarios.md`. Unknown fields are an error everywhere.
+
+use crate::net::Latency;
+use callcore::{CallType, Config, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Always 1.
+    pub format: u32,
+    /// A short title.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Call semantics and network settings.
+    #[serde(default, skip_serializing_if = "ScenarioConfig::is_empty")]
+    pub config: ScenarioConfig,
+    /// UID → user.
+    pub users: BTreeMap<String, UserSpec>,
+    /// GUID → member UIDs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// The script.
+    pub steps: Vec<Step>,
+    /// When the run stops (default: last step + ring timeout + reconnect grace + 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_until_ms: Option<u64>,
+    /// What must come out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// `config`: any setting of the call semantics, the latency and the seed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// Ring timeout (default 45000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_timeout_ms: Option<u64>,
+    /// Reconnect grace (default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_grace_ms: Option<u64>,
+    /// Request timeout (default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
+    /// Call waiting (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_waiting: Option<bool>,
+    /// How long terminal calls are kept (default 60000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_retention_ms: Option<u64>,
+    /// One-way latency: a number, or `{ "min": A, "max": B }` (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<Latency>,
+    /// The seed every random choice derives from (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl ScenarioConfig {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The call semantics' settings, defaults filled in.
+    pub fn core(&self) -> Config {
+        let d = Config::default();
+        Config {
+            ring_timeout_ms: self.ring_timeout_ms.unwrap_or(d.ring_timeout_ms),
+            reconnect_grace_ms: self.reconnect_grace_ms.unwrap_or(d.reconnect_grace_ms),
+            request_timeout_ms: self.request_timeout_ms.unwrap_or(d.request_timeout_ms),
+            call_waiting: self.call_waiting.unwrap_or(d.call_waiting),
+            call_retention_ms: self.call_retention_ms.unwrap_or(d.call_retention_ms),
+        }
+    }
+
+    /// The latency, default filled in.
+    pub fn latency(&self) -> Latency {
+        self.latency_ms.unwrap_or_default()
+    }
+}
+
+fn one() -> u16 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn is_one(n: &u16) -> bool {
+    *n == 1
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// A user of the cast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// Devices (default 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub devices: u16,
+    /// Whether the devices start connected (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub connected: bool,
+}
+
+impl Default for UserSpec {
+    fn default() -> Self {
+        Self { devices: 1, connected: true }
+    }
+}
+
+/// Who an initiate calls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Target {
+    /// A user (maybe unknown).
+    User(String),
+    /// A group (maybe unknown).
+    Group(String),
+}
+
+/// The status a reject step carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectAs {
+    /// The receiver declines (default).
+    #[default]
+    Rejected,
+    /// The receiver declines as busy.
+    Busy,
+    /// The initiator cancels.
+    Cancelled,
+    /// The initiator gives up.
+    Unanswered,
+}
+
+/// A request's expected final answer: `"ok"` or an error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Success.
+    Ok,
+    /// `not_connected`.
+    NotConnected,
+    /// `invalid_receiver`.
+    InvalidReceiver,
+    /// `not_a_member`.
+    NotAMember,
+    /// `already_in_call`.
+    AlreadyInCall,
+    /// `call_not_found`.
+    CallNotFound,
+    /// `not_allowed`.
+    NotAllowed,
+    /// `invalid_state`.
+    InvalidState,
+    /// `timeout`.
+    Timeout,
+}
+
+impl Outcome {
+    /// The outcome of an answer.
+    pub fn of<T>(result: &Result<T, callcore::ErrorCode>) -> Outcome {
+        use callcore::ErrorCode as E;
+        match result {
+            Ok(_) => Outcome::Ok,
+            Err(E::NotConnected) => Outcome::NotConnected,
+            Err(E::InvalidReceiver) => Outcome::InvalidReceiver,
+            Err(E::NotAMember) => Outcome::NotAMember,
+            Err(E::AlreadyInCall) => Outcome::AlreadyInCall,
+            Err(E::CallNotFound) => Outcome::CallNotFound,
+            Err(E::NotAllowed) => Outcome::NotAllowed,
+            Err(E::InvalidState) => Outcome::InvalidState,
+            Err(E::Timeout) => Outcome::Timeout,
+            Err(_) => Outcome::Timeout,
+        }
+    }
+
+    /// The name as the format writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::NotConnected => "not_connected",
+            Outcome::InvalidReceiver => "invalid_receiver",
+            Outcome::NotAMember => "not_a_member",
+            Outcome::AlreadyInCall => "already_in_call",
+            Outcome::CallNotFound => "call_not_found",
+            Outcome::NotAllowed => "not_allowed",
+            Outcome::InvalidState => "invalid_state",
+            Outcome::Timeout => "timeout",
+        }
+    }
+}
+
+/// What a step does, with the command's fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Call a user or a group.
+    Initiate {
+        /// Who.
+        to: Target,
+        /// Audio or video.
+        call_type: CallType,
+        /// The label naming this call.
+        call: String,
+        /// This call's own ring timeout.
+        ring_timeout_ms: Option<u64>,
+    },
+    /// Accept.
+    Accept {
+        /// The call's label.
+        call: String,
+    },
+    /// Reject.
+    Reject {
+        /// The call's label.
+        call: String,
+        /// What the reject means (default rejected).
+        status: Option<RejectAs>,
+    },
+    /// Cancel (a reject with status cancelled).
+    Cancel {
+        /// The call's label.
+        call: String,
+    },
+    /// End (leave) an accepted call.
+    End {
+        /// The call's label.
+        call: String,
+    },
+    /// The device's connection drops.
+    Disconnect,
+    /// The device's connection comes back.
+    Connect,
+}
+
+impl Action {
+    /// The label the step names, if any.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Action::Initiate { call, .. }
+            | Action::Accept { call }
+            | Action::Reject { call, .. }
+            | Action::Cancel { call }
+            | Action::End { call } => Some(call),
+            Action::Disconnect | Action::Connect => None,
+        }
+    }
+
+    /// The `do` name.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    fn kind(&self) -> Do {
+        match self {
+            Action::Initiate { .. } => Do::Initiate,
+            Action::Accept { .. } => Do::Accept,
+            Action::Reject { .. } => Do::Reject,
+            Action::Cancel { .. } => Do::Cancel,
+            Action::End { .. } => Do::End,
+            Action::Disconnect => Do::Disconnect,
+            Action::Connect => Do::Connect,
+        }
+    }
+}
+
+/// One step of the script.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawStep", into = "RawStep")]
+pub struct Step {
+    /// When it runs on the device's client.
+    pub at_ms: u64,
+    /// Whose device.
+    pub user: String,
+    /// Which device (default 0).
+    pub device: Option<u16>,
+    /// What it does.
+    pub action: Action,
+    /// The request's expected final answer.
+    pub expect: Option<Outcome>,
+}
+
+/// The `do` of a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Do {
+    Initiate,
+    Accept,
+    Reject,
+    Cancel,
+    End,
+    Disconnect,
+    Connect,
+}
+
+impl Do {
+    fn name(self) -> &'static str {
+        match self {
+            Do::Initiate => "initiate",
+            Do::Accept => "accept",
+            Do::Reject => "reject",
+            Do::Cancel => "cancel",
+            Do::End => "end",
+            Do::Disconnect => "disconnect",
+            Do::Connect => "connect",
+        }
+    }
+}
+
+/// A step as written: every field any command may have; [`Step`] checks which belong.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    at_ms: u64,
+    user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<u16>,
+    #[serde(rename = "do")]
+    what: Do,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<Target>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call_type: Option<CallType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ring_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<RejectAs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expect: Option<Outcome>,
+}
+
+impl RawStep {
+    /// The names of the command fields present.
+    fn present(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for (name, here) in [
+            ("to", self.to.is_some()),
+            ("call_type", self.call_type.is_some()),
+            ("call", self.call.is_some()),
+            ("ring_timeout_ms", self.ring_timeout_ms.is_some()),
+            ("status", self.status.is_some()),
+        ] {
+            if here {
+                v.push(name);
+            }
+        }
+        v
+    }
+}
+
+impl TryFrom<RawStep> for Step {
+    type Error = String;
+
+    fn try_from(raw: RawStep) -> Result<Self, String> {
+        let allowed: &[&str] = match raw.what {
+            Do::Initiate => &["to", "call_type", "call", "ring_timeout_ms"],
+            Do::Reject => &["call", "status"],
+            Do::Accept | Do::Cancel | Do::End => &["call"],
+            Do::Disconnect | Do::Connect => &[],
+        };
+        let name = raw.what.name();
+        if let Some(f) = raw.present().into_iter().find(|f| !allowed.contains(f)) {
+            return Err(format!("field `{f}` does not belong to a `{name}` step"));
+        }
+        let missing = |f: &str| format!("a `{name}` step needs the field `{f}`");
+        let call = || raw.call.clone().ok_or_else(|| missing("call"));
+        let action = match raw.what {
+            Do::Initiate => Action::Initiate {
+                to: raw.to.clone().ok_or_else(|| missing("to"))?,
+                call_type: raw.call_type.ok_or_else(|| missing("call_type"))?,
+                call: call()?,
+                ring_timeout_ms: raw.ring_timeout_ms,
+            },
+            Do::Accept => Action::Accept { call: call()? },
+            Do::Reject => Action::Reject { call: call()?, status: raw.status },
+            Do::Cancel => Action::Cancel { call: call()? },
+            Do::End => Action::End { call: call()? },
+            Do::Disconnect => Action::Disconnect,
+            Do::Connect => Action::Connect,
+        };
+        Ok(Step { at_ms: raw.at_ms, user: raw.user, device: raw.device, action, expect: raw.expect })
+    }
+}
+
+impl From<Step> for RawStep {
+    fn from(step: Step) -> Self {
+        let mut raw = RawStep {
+            at_ms: step.at_ms,
+            user: step.user,
+            device: step.device,
+            what: step.action.kind(),
+            to: None,
+            call_type: None,
+            call: None,
+            ring_timeout_ms: None,
+            status: None,
+            expect: step.expect,
+        };
+        match step.action {
+            Action::Initiate { to, call_type, call, ring_timeout_ms } => {
+                raw.to = Some(to);
+                raw.call_type = Some(call_type);
+                raw.call = Some(call);
+                raw.ring_timeout_ms = ring_timeout_ms;
+            }
+            Action::Reject { call, status } => {
+                raw.call = Some(call);
+                raw.status = status;
+            }
+            Action::Accept { call } | Action::Cancel { call } | Action::End { call } => {
+                raw.call = Some(call);
+            }
+            Action::Disconnect | Action::Connect => {}
+        }
+        raw
+    }
+}
+
+/// `expect`: only what is written is checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Label → final status.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub calls: BTreeMap<String, CallExpect>,
+    /// Device (`UID` or `UID/N`) → every callback it raised, in order.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub callbacks: BTreeMap<String, Vec<String>>,
+}
+
+/// A call's expected final status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallExpect {
+    /// The status when the run ends.
+    pub status: Status,
+}
+
+/// Why a scenario cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The JSON does not fit the format.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file parses but says something impossible.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ScenarioError::Read { path, .. }
+            | ScenarioError::Parse { path, .. }
+            | ScenarioError::Invalid { path, .. } => path,
+        }
+    }
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Read { path: path.to_owned(), source })?;
+    parse(&text, path)
+}
+
+/// Parses and checks scenario text; `path` names it in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })?;
+    validate(&scenario).map_err(|message| ScenarioError::Invalid { path: path.to_owned(), message })?;
+    Ok(scenario)
+}
+
+/// serde_json appends " at line L column C"; the error prints its own position.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Checks what serde cannot: references between parts of the file.
+pub fn validate(s: &Scenario) -> Result<(), String> {
+    if s.format != 1 {
+        return Err(format!("format {} is not supported (only 1)", s.format));
+    }
+    if let Some(Latency::Uniform { min, max }) = s.config.latency_ms {
+        if min > max {
+            return Err(format!("latency_ms: min {min} > max {max}"));
+        }
+    }
+    for (uid, spec) in &s.users {
+        if spec.devices == 0 || spec.devices > callcore::DEVICES_PER_USER_MAX {
+            return Err(format!("user {uid}: devices must be 1..={}", callcore::DEVICES_PER_USER_MAX));
+        }
+    }
+    for (guid, members) in &s.groups {
+        if let Some(m) = members.iter().find(|m| !s.users.contains_key(*m)) {
+            return Err(format!("group {guid}: member {m} is not listed in users"));
+        }
+        if members.len() > callcore::GROUP_MEMBERS_MAX {
+            return Err(format!("group {guid}: more than {} members", callcore::GROUP_MEMBERS_MAX));
+        }
+    }
+    let mut labels = BTreeMap::new();
+    for (i, step) in s.steps.iter().enumerate() {
+        validate_step(s, i, step, &mut labels)?;
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        if let Some(label) = step.action.label() {
+            if !labels.contains_key(label) {
+                return Err(format!("step {}: call {label} is never initiated", i + 1));
+            }
+        }
+    }
+    if let Some(expect) = &s.expect {
+        if let Some(label) = expect.calls.keys().find(|l| !labels.contains_key(l.as_str())) {
+            return Err(format!("expect.calls: call {label} is never initiated"));
+        }
+        for device in expect.callbacks.keys() {
+            device_key(s, device)?;
+        }
+    }
+    Ok(())
+}
+
+fn validate_step(
+    s: &Scenario,
+    i: usize,
+    step: &Step,
+    labels: &mut BTreeMap<String, usize>,
+) -> Result<(), String> {
+    let n = i + 1;
+    let Some(spec) = s.users.get(&step.user) else {
+        return Err(format!("step {n}: user {} is not listed in users", step.user));
+    };
+    let device = step.device.unwrap_or(0);
+    if device >= spec.devices {
+        return Err(format!("step {n}: {} has no device {device}", step.user));
+    }
+    if let Action::Initiate { call, .. } = &step.action {
+        if labels.insert(call.clone(), i).is_some() {
+            return Err(format!("step {n}: call label {call} is initiated twice"));
+        }
+    }
+    if matches!(step.action, Action::Connect | Action::Disconnect) && step.expect.is_some() {
+        return Err(format!("step {n}: {} has no answer to expect", step.action.name()));
+    }
+    Ok(())
+}
+
+/// Parses a device key `UID` or `UID/N` of `expect.callbacks`.
+pub fn device_key(s: &Scenario, key: &str) -> Result<(String, u16), String> {
+    let (uid, index) = match key.rsplit_once('/') {
+        Some((uid, n)) if s.users.contains_key(uid) => {
+            let index = n.parse::<u16>().map_err(|_| format!("expect.callbacks: bad device {key}"))?;
+            (uid.to_owned(), index)
+        }
+        _ => (key.to_owned(), 0),
+    };
+    match s.users.get(&uid) {
+        Some(spec) if index < spec.devices => Ok((uid, index)),
+        Some(_) => Err(format!("expect.callbacks: {uid} has no device {index}")),
+        None => Err(format!("expect.callbacks: user {uid} is not listed in users")),
+    }
+}
+
+/// The key of device `index` of `uid` in `expect.callbacks`.
+pub fn device_name(uid: &str, index: u16) -> String {
+    if index == 0 {
+        uid.to_owned()
+    } else {
+        format!("{uid}/{index}")
+    }
+}
+
+/// The run's end: `run_until_ms`, or the last step's time + ring timeout + grace + 1000.
+pub fn run_until_ms(s: &Scenario) -> u64 {
+    s.run_until_ms.unwrap_or_else(|| {
+        let config = s.config.core();
+        let last = s.steps.iter().map(|st| st.at_ms).max().unwrap_or(0);
+        last + config.ring_timeout_ms + config.reconnect_grace_ms + 1000
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text, Path::new("t.json")).unwrap_err().to_string()
+    }
+
+    const MINIMAL: &str = r#"{"format":1,"name":"n","users":{"a":{},"b":{}},"steps":[
+      {"at_ms":0,"user":"a","do":"initiate","to":{"user":"b"},"call_type":"audio","call":"c1"}]}"#;
+
+    #[test]
+    fn a_minimal_scenario_parses_with_defaults() {
+        let s = parse(MINIMAL, Path::new("t.json")).unwrap();
+        assert_eq!(s.users["a"], UserSpec { devices: 1, connected: true });
+        assert_eq!(s.config.latency(), Latency::Fixed(20));
+        assert_eq!(run_until_ms(&s), 45_000 + 10_000 + 1000);
+    }
+
+    #[test]
+    fn an_unknown_field_names_file_line_and_column() {
+        let text = "{\"format\":1,\"name\":\"n\",\n\"userz\":{}}";
+        let e = err(text);
+        assert!(e.starts_with("t.json:2:"), "{e}");
+        assert!(e.contains("userz"), "{e}");
+    }
+
+    #[test]
+    fn a_field_of_another_command_is_an_error() {
+        let text = MINIMAL.replace(r#""call_type":"audio","#, r#""call_type":"audio","status":"busy","#);
+        assert!(err(&text).contains("status"), "{}", err(&text));
+    }
+
+    #[test]
+    fn a_misspelled_error_code_is_an_error() {
+        let text = MINIMAL.replace(r#""call":"c1"}"#, r#""call":"c1","expect":"okay"}"#);
+        assert!(err(&text).contains("okay"));
+    }
+
+    #[test]
+    fn references_are_checked() {
+        let text = MINIMAL.replace(r#""user":"a","do""#, r#""user":"zed","do""#);
+        assert!(err(&text).contains("zed is not listed"), "{}", err(&text));
+        let text = MINIMAL.replace(r#""user":"a","do""#, r#""user":"a","device":1,"do""#);
+        assert!(err(&text).contains("no device 1"));
+    }
+
+    #[test]
+    fn latency_is_a_number_or_a_range() {
+        let s = MINIMAL.replace(r#""users""#, r#""config":{"latency_ms":{"min":5,"max":60},"seed":7},"users""#);
+        let s = parse(&s, Path::new("t.json")).unwrap();
+        assert_eq!(s.config.latency(), Latency::Uniform { min: 5, max: 60 });
+        assert_eq!(s.config.seed, Some(7));
+    }
+}
