@@ -180,6 +180,11 @@ impl<A: Copy> World<A> {
         &mut self.trace
     }
 
+    /// Gives the trace back (the world is done).
+    pub fn into_trace(self) -> Trace {
+        self.trace
+    }
+
     /// The first broken invariant, if any.
     pub fn failure(&self) -> Option<&Failure> {
         self.failure.as_ref()
@@ -508,6 +513,11 @@ impl<D: Driver> Engine<D> {
                 self.driver.observe(&mut self.world, &observation);
             }
         }
+    }
+
+    /// The time of the next event, if any.
+    pub fn world_next_time(&self) -> Option<u64> {
+        self.world.queue.next_at_ms()
     }
 
     /// Runs the next event if it is due by `end_ms`. Returns false when none is.

@@ -28,10 +28,11 @@ pub mod rng;
 pub mod scenario;
 pub mod slab;
 pub mod trace;
-/// The command line (clap).
-pub mod cli {
-    /// Runs the command line; returns the exit code.
-    pub fn main() -> i32 {
-        0
-    }
-}
+pub mod cli;
+pub mod population;
+pub mod profile;
+pub mod record;
+pub mod runner;
+pub mod shrink;
+pub mod stats;
+pub mod sweep;

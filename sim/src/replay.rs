@@ -33,6 +33,8 @@ pub struct Report {
     pub events: u64,
     /// What came out, in the scenario's own terms (for recording and shrinking).
     pub outcome: Produced,
+    /// Calls not terminal when the run ended.
+    pub live_calls: usize,
 }
 
 impl Report {
@@ -309,6 +311,11 @@ impl Driver for ScenarioDriver {
 
 /// Replays a (validated) scenario and compares what came out with what it expects.
 pub fn run(s: &Scenario, trace: Trace) -> Report {
+    run_keeping_trace(s, trace).0
+}
+
+/// Like [`run`], and hands the trace back (to write several replays into one file).
+pub fn run_keeping_trace(s: &Scenario, trace: Trace) -> (Report, Trace) {
     let mut engine = build(s, trace);
     let ok = engine.run_until(scenario::run_until_ms(s));
     if ok && engine.world.in_flight() == 0 {
@@ -325,15 +332,16 @@ pub fn run(s: &Scenario, trace: Trace) -> Report {
     for &i in &engine.driver.refused {
         differences.insert(0, format!("step {}: the client refused the command (too many pending)", i + 1));
     }
-    let _ = engine.world.trace().finish();
-    Report {
+    let report = Report {
         name: s.name.clone(),
         differences,
         failure: engine.world.failure().cloned(),
         trace_hash: engine.world.trace().hash(),
         events: engine.world.counters().events,
         outcome,
-    }
+        live_calls: engine.world.checker().live_calls(),
+    };
+    (report, engine.world.into_trace())
 }
 
 /// The differences between what came out and what the scenario expects.

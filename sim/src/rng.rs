@@ -90,11 +90,12 @@ impl SimRng {
         self.unit() < p
     }
 
-    /// An exponentially distributed delay with the given mean, in whole ms (at least 1).
-    pub fn exp_ms(&mut self, mean_ms: f64) -> u64 {
-        let u = self.unit();
-        let x = -mean_ms * (1.0 - u).ln();
-        (x.round() as u64).max(1)
+    /// An exponentially distributed value with the given mean (infinite mean: never).
+    pub fn exp_f64(&mut self, mean: f64) -> f64 {
+        if !mean.is_finite() {
+            return f64::INFINITY;
+        }
+        -mean * (1.0 - self.unit()).ln()
     }
 }
 

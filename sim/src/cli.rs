@@ -1,0 +1,435 @@
+//! The command line: `callsim run`, `callsim replay`, `callsim check`.
+
+use crate::net::Latency;
+use crate::population::Options;
+use crate::profile::Profile;
+use crate::runner::{self, RunOutput, Summary};
+use crate::scenario::{self, Scenario, ScenarioError};
+use crate::shrink::{self, Budget};
+use crate::trace::Trace;
+use crate::{replay, sweep};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "callsim", version, about = "Deterministic simulator of many virtual users driving callcore")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A population run (default: 10,000 users for one virtual hour).
+    Run(RunArgs),
+    /// Replay scenario files (or every *.json under folders) and compare with their expectations.
+    Replay(ReplayArgs),
+    /// Run many seeds in parallel; report the failing ones with their reproduce commands.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Clone, Default)]
+struct PopulationArgs {
+    /// Virtual users.
+    #[arg(long)]
+    users: Option<u32>,
+    /// Length of the safety phase, virtual seconds.
+    #[arg(long)]
+    duration_s: Option<u64>,
+    /// A profile file (JSON; fields left out keep their defaults).
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Calls each user starts per hour.
+    #[arg(long)]
+    calls_per_hour: Option<f64>,
+    /// Share of group calls (0..=1).
+    #[arg(long)]
+    group_share: Option<f64>,
+    /// Disconnects per device per hour.
+    #[arg(long)]
+    disconnects_per_hour: Option<f64>,
+    /// Partitions per hour.
+    #[arg(long)]
+    partitions_per_hour: Option<f64>,
+    /// One-way latency: `N` or `MIN..MAX` ms.
+    #[arg(long, value_parser = parse_latency)]
+    latency_ms: Option<Latency>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    population: PopulationArgs,
+    /// The seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// Write the run as a scenario file that `callsim replay` reproduces.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Write every input and output as JSON lines.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// On a failure, do not shrink it.
+    #[arg(long)]
+    no_shrink: bool,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Scenario files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Write every input and output as JSON lines.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Seeds `A..B` (B excluded).
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: (u64, u64),
+    /// Only seeds s with s % N == I.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    #[command(flatten)]
+    population: PopulationArgs,
+    /// Do not shrink failing seeds.
+    #[arg(long)]
+    no_shrink: bool,
+}
+
+fn parse_latency(s: &str) -> Result<Latency, String> {
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (min, max) = (a.parse().map_err(|_| "bad MIN")?, b.parse().map_err(|_| "bad MAX")?);
+            if min > max {
+                return Err("MIN > MAX".into());
+            }
+            Ok(Latency::Uniform { min, max })
+        }
+        None => s.parse().map(Latency::Fixed).map_err(|_| "expected N or MIN..MAX".into()),
+    }
+}
+
+fn parse_seeds(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s.split_once("..").ok_or("expected A..B")?;
+    let (a, b): (u64, u64) = (a.parse().map_err(|_| "bad A")?, b.parse().map_err(|_| "bad B")?);
+    if a >= b {
+        return Err("the range A..B is empty".into());
+    }
+    Ok((a, b))
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N")?;
+    let (i, n): (u64, u64) = (i.parse().map_err(|_| "bad I")?, n.parse().map_err(|_| "bad N")?);
+    if n == 0 || i >= n {
+        return Err("need 0 <= I < N".into());
+    }
+    Ok((i, n))
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run(RunArgs {
+        population: PopulationArgs::default(),
+        seed: 1,
+        json: false,
+        record: None,
+        trace: None,
+        no_shrink: false,
+    }));
+    match command {
+        Command::Run(args) => run(&args),
+        Command::Replay(args) => replay_cmd(&args),
+        Command::Check(args) => check(&args),
+    }
+}
+
+impl PopulationArgs {
+    fn options(&self, seed: u64, users: u32, duration_s: u64) -> Result<Options, String> {
+        let mut profile = match &self.profile {
+            Some(path) => Profile::load(path).map_err(|e| e.to_string())?,
+            None => Profile::default(),
+        };
+        if let Some(x) = self.calls_per_hour {
+            profile.calls_per_user_per_hour = x;
+        }
+        if let Some(x) = self.group_share {
+            profile.group_share = x;
+        }
+        if let Some(x) = self.disconnects_per_hour {
+            profile.disconnects_per_device_per_hour = x;
+        }
+        if let Some(x) = self.partitions_per_hour {
+            profile.partitions_per_hour = x;
+        }
+        if let Some(x) = self.latency_ms {
+            profile.latency_ms = x;
+        }
+        profile.validate().map_err(|e| e.to_string())?;
+        let users = self.users.unwrap_or(users);
+        if users == 0 {
+            return Err("--users must be at least 1".into());
+        }
+        let duration_ms = self.duration_s.unwrap_or(duration_s).saturating_mul(1000);
+        Ok(Options { users, duration_ms, seed, profile })
+    }
+
+    /// The flags that reproduce these options with another seed.
+    fn reproduce(&self, opts: &Options) -> String {
+        let mut cmd = format!("callsim run --seed {} --users {} --duration-s {}", opts.seed, opts.users, opts.duration_ms / 1000);
+        if let Some(p) = &self.profile {
+            cmd.push_str(&format!(" --profile {}", p.display()));
+        }
+        let flags = [
+            ("--calls-per-hour", self.calls_per_hour),
+            ("--group-share", self.group_share),
+            ("--disconnects-per-hour", self.disconnects_per_hour),
+            ("--partitions-per-hour", self.partitions_per_hour),
+        ];
+        for (flag, value) in flags {
+            if let Some(v) = value {
+                cmd.push_str(&format!(" {flag} {v}"));
+            }
+        }
+        match self.latency_ms {
+            Some(Latency::Fixed(ms)) => cmd.push_str(&format!(" --latency-ms {ms}")),
+            Some(Latency::Uniform { min, max }) => cmd.push_str(&format!(" --latency-ms {min}..{max}")),
+            None => {}
+        }
+        cmd
+    }
+}
+
+fn trace_to(path: Option<&Path>) -> Result<Trace, String> {
+    match path {
+        None => Ok(Trace::default()),
+        Some(p) => {
+            let file = std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Ok(Trace::with_writer(Box::new(std::io::BufWriter::new(file))))
+        }
+    }
+}
+
+fn progress_bar(opts: &Options) -> Option<ProgressBar> {
+    let long = u64::from(opts.users) * opts.duration_ms / 1000 >= 100_000 * 3600;
+    if !(long && std::io::stderr().is_terminal()) {
+        return None;
+    }
+    let bar = ProgressBar::new(100);
+    let style = ProgressStyle::with_template("{bar:40} {percent:>3}% virtual time, {elapsed} wall").ok()?;
+    bar.set_style(style);
+    Some(bar)
+}
+
+fn run(args: &RunArgs) -> i32 {
+    let opts = match args.population.options(args.seed, 10_000, 3600) {
+        Ok(o) => o,
+        Err(e) => return usage_error(&e),
+    };
+    let trace = match trace_to(args.trace.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return usage_error(&e),
+    };
+    let bar = progress_bar(&opts);
+    let mut progress = |now: u64, end: u64| {
+        if let Some(b) = &bar {
+            b.set_position(now.saturating_mul(100) / end.max(1));
+        }
+    };
+    let out = runner::run(&opts, trace, args.record.is_some(), &mut progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let repro = args.population.reproduce(&opts);
+    if args.json {
+        print_json(&out.summary, &repro);
+    } else {
+        print_summary(&out.summary);
+    }
+    if let (Some(path), Some(s)) = (&args.record, &out.scenario) {
+        if let Err(e) = write_scenario(path, s) {
+            eprintln!("{e}");
+            return 2;
+        }
+        eprintln!("recorded the run to {}", path.display());
+    }
+    match &out.failure {
+        None => 0,
+        Some(f) => {
+            report_failure(&opts, f, &repro);
+            if !args.no_shrink {
+                shrink_and_write(&opts, f.violation.invariant);
+            }
+            1
+        }
+    }
+}
+
+fn usage_error(e: &str) -> i32 {
+    eprintln!("callsim: {e}");
+    2
+}
+
+fn report_failure(opts: &Options, f: &crate::engine::Failure, repro: &str) {
+    eprintln!("VIOLATION {} at {} ms (virtual), seed {}", f.violation, f.at_ms, opts.seed);
+    eprintln!("reproduce with: {repro}");
+}
+
+/// Records the failing run again (it is deterministic) and shrinks it.
+fn shrink_and_write(opts: &Options, invariant: u8) {
+    let out: RunOutput = runner::run(opts, Trace::default(), true, &mut |_, _| {});
+    let Some(recorded) = out.scenario else {
+        eprintln!("could not record the failing run");
+        return;
+    };
+    let (small, replays) = shrink::shrink(&recorded, invariant, Budget::default());
+    let path = PathBuf::from(format!("callsim-seed{}-invariant{invariant}.json", opts.seed));
+    match write_scenario(&path, &small) {
+        Ok(()) => eprintln!(
+            "shrunk to {} steps, {} users after {replays} replays: {}",
+            small.steps.len(),
+            small.users.len(),
+            path.display()
+        ),
+        Err(e) => eprintln!("{e}"),
+    }
+}
+
+fn write_scenario(path: &Path, s: &Scenario) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(s).map_err(|e| e.to_string())?;
+    std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn print_json(s: &Summary, repro: &str) {
+    let mut value = serde_json::to_value(s).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("reproduce".into(), serde_json::Value::String(repro.to_owned()));
+    }
+    println!("{value}");
+}
+
+fn print_summary(s: &Summary) {
+    println!("callsim run: seed {}, {} users on {} devices, {} s virtual (+ liveness phase to {} ms)", s.seed, s.users, s.devices, s.duration_s, s.end_ms);
+    println!("calls: {} created", s.calls);
+    for (status, n) in &s.calls_by_status {
+        println!("  {status:<12} {n:>10}  {:>5.1}%", pct(*n, s.calls));
+    }
+    let errors: u64 = s.errors.values().sum();
+    println!("errors: {errors} answers");
+    for (code, n) in s.errors.iter().filter(|(_, n)| **n > 0) {
+        println!("  {code:<17} {n:>10}");
+    }
+    println!("times (ms)         count      p50      p90      p99      max");
+    for (name, p) in [("setup", &s.setup_ms), ("ring", &s.ring_ms), ("talk", &s.talk_ms)] {
+        println!("  {name:<10} {:>10} {:>8} {:>8} {:>8} {:>8}", p.count, p.p50, p.p90, p.p99, p.max);
+    }
+    println!("messages: {} sent, {} lost in flight; commands: {}; attempts skipped (offline or busy): {}", s.messages, s.messages_lost, s.commands, s.attempts_skipped);
+    println!("events: {} in {:.2} s wall = {:.0} events/s", s.events, s.wall_s, s.events_per_s);
+    let verdict = if s.violations.is_empty() { "all passed".to_owned() } else { s.violations.join("; ") };
+    println!("invariant checks: {} ({verdict})", s.invariant_checks);
+    println!("trace hash: {}", s.trace_hash);
+}
+
+fn pct(n: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        n as f64 * 100.0 / total as f64
+    }
+}
+
+/// Every scenario file named: files as given, folders as their sorted `*.json` files.
+fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|source| ScenarioError::Read { path: p.clone(), source })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "json"))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn replay_cmd(args: &ReplayArgs) -> i32 {
+    let paths = match scenario_paths(&args.paths) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let mut trace = match trace_to(args.trace.as_deref()) {
+        Ok(t) => Some(t),
+        Err(e) => return usage_error(&e),
+    };
+    let (mut failed, mut unreadable) = (0, 0);
+    for path in &paths {
+        let s = match scenario::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ERROR {e}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        let t = if args.trace.is_some() { trace.take().unwrap_or_default() } else { Trace::default() };
+        let (report, t) = replay::run_keeping_trace(&s, t);
+        trace = Some(t);
+        if report.passed() {
+            println!("PASS {}", report.name);
+            continue;
+        }
+        failed += 1;
+        println!("FAIL {}", report.name);
+        if let Some(f) = &report.failure {
+            println!("    {} at {} ms", f.violation, f.at_ms);
+        }
+        for d in &report.differences {
+            println!("    {d}");
+        }
+    }
+    if let Some(e) = trace.as_mut().and_then(|t| t.finish().err()) {
+        eprintln!("callsim: trace: {e}");
+    }
+    if unreadable > 0 {
+        2
+    } else {
+        i32::from(failed > 0)
+    }
+}
+
+fn check(args: &CheckArgs) -> i32 {
+    let base = match args.population.options(0, 1_000, 600) {
+        Ok(o) => o,
+        Err(e) => return usage_error(&e),
+    };
+    let seeds = sweep::shard_seeds(args.seeds.0, args.seeds.1, args.shard);
+    let results = sweep::run(&seeds, &base);
+    let mut failures = 0;
+    for r in &results {
+        let Some(f) = &r.failure else { continue };
+        failures += 1;
+        let opts = Options { seed: r.seed, ..base.clone() };
+        println!("FAIL seed {}: {} at {} ms", r.seed, f.violation, f.at_ms);
+        println!("    reproduce with: {}", args.population.reproduce(&opts));
+        if !args.no_shrink {
+            shrink_and_write(&opts, f.violation.invariant);
+        }
+    }
+    let events: u64 = results.iter().map(|r| r.events).sum();
+    println!("{} seeds, {} failed, {} events", results.len(), failures, events);
+    i32::from(failures > 0)
+}

@@ -1,0 +1,494 @@
+//! Population runs: many virtual users calling each other on a faulty network.
+//!
+//! Phases: a **safety phase** of `duration_ms` where users start calls (a Poisson process per
+//! user) and the network drops devices and partitions groups of them; then a **liveness
+//! phase**: faults stop, every dropped device reconnects, nobody starts a new call, and every
+//! call must be terminal within ring timeout + longest talk time + reconnect grace (plus a
+//! network slack of one retry second and four latencies). Once quiet (no live call, nothing
+//! in flight) every connected device's view must equal the switchboard's.
+//!
+//! Virtual users keep 24 bytes of state each; their decisions about a call (answer or not,
+//! after how long, talk time, who hangs up) come from a generator keyed by the call and the
+//! user, so they do not depend on what other calls did.
+
+use crate::engine::{Driver, Engine, Observation, World};
+use crate::profile::{Profile, Range};
+use crate::rng::{derive, SimRng, Stream};
+use crate::stats::Samples;
+use crate::trace::Trace;
+use callcore::invariants::Violation;
+use callcore::{
+    CallType, CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, SessionId, Status,
+    UserId,
+};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Virtual users.
+    pub users: u32,
+    /// Length of the safety phase, virtual ms.
+    pub duration_ms: u64,
+    /// The seed.
+    pub seed: u64,
+    /// Behaviour.
+    pub profile: Profile,
+}
+
+const NONE: SessionId = SessionId(u64::MAX);
+const NO_GROUP: u32 = u32::MAX;
+/// How long a virtual user waits before retrying a hang-up that could not go out.
+const RETRY_MS: u64 = 1_000;
+
+/// The run's phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Calls and faults.
+    Safety,
+    /// Faults off, no new calls: everything must settle.
+    Liveness,
+}
+
+/// A virtual user's or the network's next move.
+#[derive(Clone, Copy, Debug)]
+pub enum Act {
+    /// Calls start (the whole population's arrivals due now).
+    Arrival,
+    /// Devices drop.
+    Fault,
+    /// A partition cuts devices off.
+    Partition,
+    /// A dropped device comes back.
+    Reconnect(DeviceId),
+    /// A rung user accepts.
+    Accept(DeviceId, SessionId),
+    /// A rung user declines (`true`: as busy).
+    Reject(DeviceId, SessionId, bool),
+    /// The caller gives up waiting.
+    Cancel(DeviceId, SessionId),
+    /// A participant hangs up.
+    End(DeviceId, SessionId),
+    /// Faults stop; every device reconnects.
+    LivenessStart,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct VUser {
+    /// The incoming call this user decided about (one decision per call, whatever rings).
+    handling: SessionId,
+    /// The call this user scheduled a hang-up for.
+    ending: SessionId,
+    /// When the user's last initiate went out, plus one (0: none waiting for a ring).
+    initiated_at: u32,
+}
+
+/// Counters a population run keeps besides the engine's.
+#[derive(Clone, Debug, Default)]
+pub struct Measures {
+    /// Answers by error code (as the application saw them).
+    pub errors: [u64; 8],
+    /// Initiate → `outgoing_call_ringing` on the calling user.
+    pub setup: Samples,
+    /// Creation → accept.
+    pub ring: Samples,
+    /// Accept → end.
+    pub talk: Samples,
+    /// Call attempts skipped because the user was busy or offline.
+    pub skipped: u64,
+}
+
+/// The population's driver.
+pub struct Population {
+    profile: Profile,
+    seed: u64,
+    /// The phase now.
+    pub phase: Phase,
+    duration_ms: u64,
+    arrivals: SimRng,
+    next_arrival_ms: f64,
+    arrival_mean_ms: f64,
+    faults: SimRng,
+    next_fault_ms: f64,
+    fault_mean_ms: f64,
+    next_partition_ms: f64,
+    partition_mean_ms: f64,
+    users: Vec<VUser>,
+    group_of: Vec<u32>,
+    /// What was measured.
+    pub measures: Measures,
+    /// When set, sees every observation (to write the run as a scenario).
+    pub recorder: Option<crate::record::Recorder>,
+}
+
+/// The liveness bound: ring timeout + longest talk + reconnect grace + network slack.
+pub fn liveness_bound_ms(profile: &Profile) -> u64 {
+    let c = &profile.config;
+    c.ring_timeout_ms + profile.talk_ms.max + c.reconnect_grace_ms + RETRY_MS + 4 * profile.latency_ms.max_ms()
+}
+
+fn mean_ms(per_hour_total: f64) -> f64 {
+    if per_hour_total > 0.0 {
+        3_600_000.0 / per_hour_total
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Builds the world (users, devices, groups, initial connects) and the driver.
+pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
+    let p = &opts.profile;
+    let mut world = World::new(p.config, p.latency_ms, opts.seed, trace);
+    let mut setup = SimRng::stream(opts.seed, Stream::Setup);
+    let whole = p.devices_per_user.floor();
+    let frac = p.devices_per_user - whole;
+    for _ in 0..opts.users {
+        let devices = whole as u16 + u16::from(setup.chance(frac));
+        world.add_user(devices.clamp(1, callcore::DEVICES_PER_USER_MAX));
+    }
+    let group_of = make_groups(&mut world, &mut setup, opts.users, p.group_size);
+    for slot in 0..world.clients().len() {
+        let device = world.clients()[slot].device();
+        world.connect(device);
+    }
+    let devices = world.clients().len() as f64;
+    let mut driver = Population {
+        profile: p.clone(),
+        seed: opts.seed,
+        phase: Phase::Safety,
+        duration_ms: opts.duration_ms,
+        arrivals: SimRng::stream(opts.seed, Stream::Arrivals),
+        next_arrival_ms: 0.0,
+        arrival_mean_ms: mean_ms(p.calls_per_user_per_hour * f64::from(opts.users)),
+        faults: SimRng::stream(opts.seed, Stream::Faults),
+        next_fault_ms: 0.0,
+        fault_mean_ms: mean_ms(p.disconnects_per_device_per_hour * devices),
+        next_partition_ms: 0.0,
+        partition_mean_ms: mean_ms(p.partitions_per_hour),
+        users: vec![VUser { handling: NONE, ending: NONE, initiated_at: 0 }; opts.users as usize],
+        group_of,
+        measures: Measures::default(),
+        recorder: None,
+    };
+    driver.next_arrival_ms = driver.arrivals.exp_f64(driver.arrival_mean_ms);
+    driver.next_fault_ms = driver.faults.exp_f64(driver.fault_mean_ms);
+    driver.next_partition_ms = driver.faults.exp_f64(driver.partition_mean_ms);
+    let (a, f, pt) = (driver.next_arrival_ms, driver.next_fault_ms, driver.next_partition_ms);
+    schedule_next(&mut world, a, opts.duration_ms, Act::Arrival);
+    schedule_next(&mut world, f, opts.duration_ms, Act::Fault);
+    schedule_next(&mut world, pt, opts.duration_ms, Act::Partition);
+    world.schedule(opts.duration_ms, Act::LivenessStart);
+    Engine::new(world, driver)
+}
+
+/// Every user joins one group: consecutive users in blocks of `size` (a last block of one
+/// user has no group).
+fn make_groups(world: &mut World<Act>, setup: &mut SimRng, users: u32, size: Range) -> Vec<u32> {
+    let mut group_of = vec![NO_GROUP; users as usize];
+    let mut start = 0u32;
+    let mut members = Vec::new();
+    while start < users {
+        let len = (setup.range(size.min, size.max) as u32).min(users - start);
+        if len >= 2 {
+            members.clear();
+            members.extend((start..start + len).map(UserId));
+            if let Some(GroupId(g)) = world.add_group(&members) {
+                group_of[start as usize..(start + len) as usize].fill(g);
+            }
+        }
+        start += len;
+    }
+    group_of
+}
+
+/// Schedules a generator's next run at the ms its next occurrence falls in, if that is still
+/// within the safety phase.
+fn schedule_next(world: &mut World<Act>, next_ms: f64, duration_ms: u64, act: Act) {
+    if next_ms < duration_ms as f64 {
+        world.schedule(next_ms as u64, act);
+    }
+}
+
+impl Population {
+    fn keyed(&self, session: SessionId, who: u64) -> SimRng {
+        SimRng::keyed(self.seed, Stream::Decisions, derive(session.0, who))
+    }
+
+    fn user(&mut self, user: UserId) -> &mut VUser {
+        &mut self.users[user.0 as usize]
+    }
+
+    fn arrival(&mut self, world: &mut World<Act>) {
+        let until = (world.now_ms() + 1) as f64;
+        while self.next_arrival_ms < until {
+            self.start_call(world);
+            self.next_arrival_ms += self.arrivals.exp_f64(self.arrival_mean_ms);
+        }
+        schedule_next(world, self.next_arrival_ms, self.duration_ms, Act::Arrival);
+    }
+
+    /// A random user starts a call from a random device of theirs, unless that device is
+    /// offline or already on a call.
+    fn start_call(&mut self, world: &mut World<Act>) {
+        let n = self.users.len() as u64;
+        let user = UserId(self.arrivals.below(n) as u32);
+        let device = DeviceId::new(user, self.arrivals.below(u64::from(world.device_count(user))) as u16);
+        let busy = world
+            .client(device)
+            .is_none_or(|c| !c.is_connected() || c.calls().any(|v| !v.status.is_terminal()));
+        if busy || n < 2 {
+            self.measures.skipped += 1;
+            return;
+        }
+        let group = self.group_of[user.0 as usize];
+        let to = if group != NO_GROUP && self.arrivals.chance(self.profile.group_share) {
+            Receiver::Group(GroupId(group))
+        } else {
+            let other = self.arrivals.below(n - 1) as u32;
+            Receiver::User(UserId(other + u32::from(other >= user.0)))
+        };
+        let video = self.arrivals.chance(self.profile.video_share);
+        let call_type = if video { CallType::Video } else { CallType::Audio };
+        let now = world.now_ms();
+        if world.command(device, Request::Initiate { to, call_type, ring_timeout_ms: None }).is_ok() {
+            self.user(user).initiated_at = u32::try_from(now + 1).unwrap_or(0);
+        }
+    }
+
+    fn fault(&mut self, world: &mut World<Act>) {
+        let until = (world.now_ms() + 1) as f64;
+        while self.next_fault_ms < until {
+            let slot = self.faults.below(world.clients().len() as u64) as usize;
+            self.drop_device(world, slot, self.profile.reconnect_delay_ms);
+            self.next_fault_ms += self.faults.exp_f64(self.fault_mean_ms);
+        }
+        schedule_next(world, self.next_fault_ms, self.duration_ms, Act::Fault);
+    }
+
+    fn partition(&mut self, world: &mut World<Act>) {
+        let until = (world.now_ms() + 1) as f64;
+        while self.next_partition_ms < until {
+            let size = self.faults.range(self.profile.partition_devices.min, self.profile.partition_devices.max);
+            let lasts = self.faults.range(self.profile.partition_ms.min, self.profile.partition_ms.max);
+            for _ in 0..size {
+                let slot = self.faults.below(world.clients().len() as u64) as usize;
+                self.drop_device(world, slot, Range { min: lasts, max: lasts });
+            }
+            self.next_partition_ms += self.faults.exp_f64(self.partition_mean_ms);
+        }
+        schedule_next(world, self.next_partition_ms, self.duration_ms, Act::Partition);
+    }
+
+    fn drop_device(&mut self, world: &mut World<Act>, slot: usize, away: Range) {
+        let delay = self.faults.range(away.min, away.max);
+        let device = world.clients()[slot].device();
+        if world.clients()[slot].is_connected() {
+            world.disconnect(device);
+            world.schedule(world.now_ms() + delay, Act::Reconnect(device));
+        }
+    }
+
+    fn liveness_start(&mut self, world: &mut World<Act>) {
+        self.phase = Phase::Liveness;
+        for slot in 0..world.clients().len() {
+            if !world.clients()[slot].is_connected() {
+                let device = world.clients()[slot].device();
+                world.connect(device);
+            }
+        }
+    }
+
+    /// The device's view of the call, if it is connected and knows it.
+    fn view(world: &World<Act>, device: DeviceId, session: SessionId) -> Option<Status> {
+        let client = world.client(device).filter(|c| c.is_connected())?;
+        client.call(session).map(|v| v.status)
+    }
+
+    fn answer(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId, request: Request) {
+        let Some(view) = Self::view(world, device, session) else { return };
+        let group = world.client(device).and_then(|c| c.call(session)).map(|v| matches!(v.receiver, Receiver::Group(_)));
+        let ringing = matches!(view, Status::Initiated | Status::Ringing);
+        if ringing || (view == Status::Accepted && group == Some(true) && matches!(request, Request::Accept { .. })) {
+            let _ = world.command(device, request);
+        }
+    }
+
+    fn cancel(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId) {
+        if matches!(Self::view(world, device, session), Some(Status::Initiated | Status::Ringing)) {
+            let _ = world.command(device, Request::cancel(session));
+        }
+    }
+
+    /// Hangs up from this device, or another connected device of the user that sees the call
+    /// accepted; when none is connected, tries again a second later.
+    fn end(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId) {
+        let count = world.device_count(device.user);
+        let from = (0..count).map(|i| DeviceId::new(device.user, (device.index + i) % count)).find(|&d| {
+            world.client(d).is_some_and(|c| c.is_connected())
+        });
+        let Some(from) = from else {
+            world.schedule(world.now_ms() + RETRY_MS, Act::End(device, session));
+            return;
+        };
+        match Self::view(world, from, session) {
+            Some(Status::Accepted) => {
+                let _ = world.command(from, Request::End { session });
+            }
+            None if from != device => world.schedule(world.now_ms() + RETRY_MS, Act::End(device, session)),
+            _ => {}
+        }
+    }
+
+    /// A rung user decides once per call: accept, decline, or let it ring.
+    fn on_incoming(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId) {
+        if self.user(device.user).handling == session {
+            return;
+        }
+        self.user(device.user).handling = session;
+        let p = &self.profile;
+        let mut r = self.keyed(session, u64::from(device.user.0));
+        let x = r.unit();
+        let at = world.now_ms() + r.range(p.answer_delay_ms.min, p.answer_delay_ms.max);
+        if x < p.answer_probability {
+            world.schedule(at, Act::Accept(device, session));
+        } else if x < p.answer_probability + p.reject_probability {
+            let busy = r.chance(p.reject_busy_share);
+            world.schedule(at, Act::Reject(device, session, busy));
+        }
+    }
+
+    /// A participant of an accepted call schedules its hang-up: in a one-to-one call one party
+    /// (chosen by the call's generator) hangs up after the call's talk time; in a group call
+    /// every participant leaves after its own.
+    fn on_accepted(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId, group: bool, initiator: bool) {
+        if self.user(device.user).ending == session {
+            return;
+        }
+        let mut r = if group { self.keyed(session, u64::from(device.user.0) | 1 << 40) } else { self.keyed(session, 1 << 41) };
+        let initiator_ends = r.chance(0.5);
+        if !group && initiator_ends != initiator {
+            return;
+        }
+        self.user(device.user).ending = session;
+        let talk = log_uniform(&mut r, self.profile.talk_ms);
+        world.schedule(world.now_ms() + talk, Act::End(device, session));
+    }
+
+    fn on_created_answer(&mut self, world: &mut World<Act>, device: DeviceId, view: &callcore::CallView) {
+        let mut r = self.keyed(view.session, 1 << 42);
+        if r.chance(self.profile.cancel_probability) {
+            let after = r.range(self.profile.cancel_after_ms.min, self.profile.cancel_after_ms.max);
+            let at = (view.created_at_ms + after).max(world.now_ms() + 1);
+            world.schedule(at, Act::Cancel(device, view.session));
+        }
+    }
+
+    fn on_callback(&mut self, world: &mut World<Act>, device: DeviceId, kind: CallbackKind, view: &callcore::CallView) {
+        let session = view.session;
+        let group = matches!(view.receiver, Receiver::Group(_));
+        match kind {
+            CallbackKind::IncomingCallReceived => self.on_incoming(world, device, session),
+            CallbackKind::OutgoingCallRinging => {
+                let at = std::mem::take(&mut self.user(device.user).initiated_at);
+                if at > 0 {
+                    self.measures.setup.push(world.now_ms().saturating_sub(u64::from(at - 1)));
+                }
+            }
+            CallbackKind::OutgoingCallAccepted => self.on_accepted(world, device, session, group, true),
+            _ => {}
+        }
+    }
+
+    fn on_answer(&mut self, world: &mut World<Act>, device: DeviceId, request: &Request, result: &Result<callcore::CallView, ErrorCode>) {
+        match (request, result) {
+            (_, Err(code)) => {
+                self.measures.errors[code.index()] += 1;
+                if let (Request::End { session }, ErrorCode::Timeout | ErrorCode::NotConnected) = (request, code) {
+                    world.schedule(world.now_ms() + RETRY_MS, Act::End(device, *session));
+                }
+            }
+            (Request::Initiate { .. }, Ok(view)) => self.on_created_answer(world, device, view),
+            (Request::Accept { .. }, Ok(view)) => {
+                let group = matches!(view.receiver, Receiver::Group(_));
+                self.on_accepted(world, device, view.session, group, false);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_status(&mut self, world: &World<Act>, change: &callcore::switchboard::StatusChange) {
+        let Some(call) = world.switchboard.call(change.session) else { return };
+        let view = call.view;
+        match change.to {
+            Status::Accepted => self.measures.ring.push(change.at_ms - view.created_at_ms),
+            Status::Ended => {
+                if let Some(accepted) = view.accepted_at_ms {
+                    self.measures.talk.push(change.at_ms - accepted);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Invariant 3: nothing is live at the liveness deadline.
+    pub fn check_liveness(world: &mut World<Act>, deadline_ms: u64) {
+        if world.checker().live_calls() == 0 {
+            return;
+        }
+        let stuck: Vec<String> =
+            world.checker().live_sessions().take(5).map(|(s, st)| format!("{s} ({st})")).collect();
+        let what = format!(
+            "{} call(s) still live at the liveness deadline {deadline_ms} ms: {}",
+            world.checker().live_calls(),
+            stuck.join(", ")
+        );
+        world.report(Violation { invariant: 3, what });
+    }
+}
+
+/// A log-uniform draw in the range (whole ms).
+fn log_uniform(r: &mut SimRng, range: Range) -> u64 {
+    let (lo, hi) = ((range.min.max(1)) as f64, (range.max.max(1)) as f64);
+    let x = (lo.ln() + r.unit() * (hi.ln() - lo.ln())).exp();
+    (x.round() as u64).clamp(range.min.max(1), range.max.max(1))
+}
+
+impl Driver for Population {
+    type Action = Act;
+
+    fn act(&mut self, world: &mut World<Act>, action: Act) {
+        let faults_on = self.phase == Phase::Safety;
+        match action {
+            Act::Arrival if faults_on => self.arrival(world),
+            Act::Fault if faults_on => self.fault(world),
+            Act::Partition if faults_on => self.partition(world),
+            Act::Arrival | Act::Fault | Act::Partition => {}
+            Act::Reconnect(device) => {
+                if world.client(device).is_some_and(|c| !c.is_connected()) {
+                    world.connect(device);
+                }
+            }
+            Act::Accept(d, s) => self.answer(world, d, s, Request::Accept { session: s }),
+            Act::Reject(d, s, busy) => {
+                let status = if busy { RejectStatus::Busy } else { RejectStatus::Rejected };
+                self.answer(world, d, s, Request::Reject { session: s, status });
+            }
+            Act::Cancel(d, s) => self.cancel(world, d, s),
+            Act::End(d, s) => self.end(world, d, s),
+            Act::LivenessStart => self.liveness_start(world),
+        }
+    }
+
+    fn observe(&mut self, world: &mut World<Act>, observation: &Observation) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.observe(world, observation);
+        }
+        match observation {
+            Observation::Callback { device, callback } => {
+                self.on_callback(world, *device, callback.kind, &callback.call);
+            }
+            Observation::Answer { device, request, result, .. } => self.on_answer(world, *device, request, result),
+            Observation::Status(change) => self.on_status(world, change),
+            Observation::Created { .. } | Observation::Evicted(_) => {}
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! A population profile: how virtual users behave and how the network misbehaves. Built-in
+//! defaults look like a real calling app; every field can be overridden by a JSON file
+//! (`--profile FILE`, unknown fields are an error) and some by flags.
+
+use crate::net::Latency;
+use callcore::Config;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// An inclusive range of milliseconds (or counts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    /// Smallest value.
+    pub min: u64,
+    /// Largest value.
+    pub max: u64,
+}
+
+impl Range {
+    const fn new(min: u64, max: u64) -> Self {
+        Self { min, max }
+    }
+}
+
+/// How the virtual users and the network behave.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Profile {
+    /// Calls each user starts per hour, on average (a Poisson process per user).
+    pub calls_per_user_per_hour: f64,
+    /// Share of calls that are video (the rest audio).
+    pub video_share: f64,
+    /// Share of calls made to the caller's group (the rest one-to-one to a random user).
+    pub group_share: f64,
+    /// Group sizes (every user belongs to one group).
+    pub group_size: Range,
+    /// Devices per user, on average (`1.3`: every user has 1, 30% have a second).
+    pub devices_per_user: f64,
+    /// Probability that a rung user accepts.
+    pub answer_probability: f64,
+    /// Probability that a rung user declines (the rest let it ring).
+    pub reject_probability: f64,
+    /// Share of declines sent with status busy.
+    pub reject_busy_share: f64,
+    /// Delay before accepting or declining, uniform.
+    pub answer_delay_ms: Range,
+    /// Probability that the caller cancels if nobody answered yet.
+    pub cancel_probability: f64,
+    /// When the caller cancels, uniform after the call was created.
+    pub cancel_after_ms: Range,
+    /// Talk time, log-uniform (most calls short, some long).
+    pub talk_ms: Range,
+    /// Disconnects per device per hour (safety phase only).
+    pub disconnects_per_device_per_hour: f64,
+    /// How long a dropped device stays away, uniform.
+    pub reconnect_delay_ms: Range,
+    /// Network partitions per hour (all devices, safety phase only).
+    pub partitions_per_hour: f64,
+    /// Devices cut off by one partition, uniform.
+    pub partition_devices: Range,
+    /// How long a partition lasts, uniform.
+    pub partition_ms: Range,
+    /// One-way latency of every message.
+    pub latency_ms: Latency,
+    /// The call semantics' settings.
+    pub config: Config,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            calls_per_user_per_hour: 2.0,
+            video_share: 0.3,
+            group_share: 0.1,
+            group_size: Range::new(3, 8),
+            devices_per_user: 1.3,
+            answer_probability: 0.7,
+            reject_probability: 0.1,
+            reject_busy_share: 0.2,
+            answer_delay_ms: Range::new(2_000, 15_000),
+            cancel_probability: 0.05,
+            cancel_after_ms: Range::new(5_000, 30_000),
+            talk_ms: Range::new(30_000, 600_000),
+            disconnects_per_device_per_hour: 0.1,
+            reconnect_delay_ms: Range::new(1_000, 30_000),
+            partitions_per_hour: 2.0,
+            partition_devices: Range::new(2, 20),
+            partition_ms: Range::new(2_000, 20_000),
+            latency_ms: Latency::Uniform { min: 10, max: 80 },
+            config: Config::default(),
+        }
+    }
+}
+
+/// Why a profile cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The JSON does not fit.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Profile {
+    /// Reads a profile file; fields it leaves out keep their defaults.
+    pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ProfileError::Read { path: name.clone(), source })?;
+        let profile: Profile = serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
+            path: name,
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    /// Checks ranges and probabilities.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        let bad = |what: &str| Err(ProfileError::Invalid(format!("profile: {what}")));
+        let probabilities = [
+            ("video_share", self.video_share),
+            ("group_share", self.group_share),
+            ("answer_probability", self.answer_probability),
+            ("reject_probability", self.reject_probability),
+            ("reject_busy_share", self.reject_busy_share),
+            ("cancel_probability", self.cancel_probability),
+        ];
+        for (name, p) in probabilities {
+            if !(0.0..=1.0).contains(&p) {
+                return bad(&format!("{name} must be within 0..=1"));
+            }
+        }
+        if self.answer_probability + self.reject_probability > 1.0 {
+            return bad("answer_probability + reject_probability must be at most 1");
+        }
+        let rates = [
+            ("calls_per_user_per_hour", self.calls_per_user_per_hour),
+            ("disconnects_per_device_per_hour", self.disconnects_per_device_per_hour),
+            ("partitions_per_hour", self.partitions_per_hour),
+        ];
+        for (name, r) in rates {
+            if !(r.is_finite() && r >= 0.0) {
+                return bad(&format!("{name} must be a finite number >= 0"));
+            }
+        }
+        if !(1.0..=f64::from(callcore::DEVICES_PER_USER_MAX)).contains(&self.devices_per_user) {
+            return bad("devices_per_user must be within 1..=16");
+        }
+        let ranges = [
+            ("group_size", self.group_size),
+            ("answer_delay_ms", self.answer_delay_ms),
+            ("cancel_after_ms", self.cancel_after_ms),
+            ("talk_ms", self.talk_ms),
+            ("reconnect_delay_ms", self.reconnect_delay_ms),
+            ("partition_devices", self.partition_devices),
+            ("partition_ms", self.partition_ms),
+        ];
+        for (name, r) in ranges {
+            if r.min > r.max || r.min == 0 {
+                return bad(&format!("{name}: need 1 <= min <= max"));
+            }
+        }
+        if self.group_size.min < 2 || self.group_size.max as usize > callcore::GROUP_MEMBERS_MAX {
+            return bad("group_size must be within 2..=256");
+        }
+        if let Latency::Uniform { min, max } = self.latency_ms {
+            if min > max {
+                return bad("latency_ms: min > max");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        Profile::default().validate().unwrap();
+    }
+
+    #[test]
+    fn a_partial_file_keeps_the_other_defaults_and_typos_fail() {
+        let p: Profile = serde_json::from_str(r#"{"group_share": 0.5}"#).unwrap();
+        assert_eq!(p.group_share, 0.5);
+        assert_eq!(p.talk_ms, Profile::default().talk_ms);
+        assert!(serde_json::from_str::<Profile>(r#"{"group_shar": 0.5}"#).is_err());
+    }
+}

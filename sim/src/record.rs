@@ -1,0 +1,184 @@
+//! Recording a population run as a scenario file that `callsim replay` reproduces exactly.
+//!
+//! Users are named `u<id>` and groups `g<id>`, zero-padded so that the scenario's sorted order
+//! is the run's id order; every command and connection change a driver event ran becomes a
+//! step at its exact ms, in the order it ran (commands run before other same-ms events in both
+//! the run and the replay); the config carries the same call settings, latency model and seed,
+//! so the replay draws the same latencies for the same messages. Expectations: every step's
+//! answer, every call's final status, every device's callbacks.
+
+use crate::engine::{Executed, Observation, World};
+use crate::replay::callback_line;
+use crate::scenario::{
+    self, Action, CallExpect, Expect, Outcome, RejectAs, Scenario, ScenarioConfig, Step, Target, UserSpec,
+};
+use callcore::{CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status, UserId};
+use std::collections::BTreeMap;
+
+/// What a recorder collects while the run goes.
+#[derive(Default)]
+pub struct Recorder {
+    created: BTreeMap<(DeviceId, RequestId), SessionId>,
+    answers: BTreeMap<(DeviceId, RequestId), Outcome>,
+    callbacks: BTreeMap<DeviceId, Vec<(CallbackKind, SessionId)>>,
+    final_status: BTreeMap<SessionId, Status>,
+}
+
+/// A run that cannot be written as a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A command names a call no recorded initiate created.
+    #[error("step at {at_ms} ms names call {session}, which no recorded initiate created")]
+    UnknownCall {
+        /// When.
+        at_ms: u64,
+        /// The session.
+        session: SessionId,
+    },
+    /// The world was not logging commands.
+    #[error("the run was not recording its commands")]
+    NotRecording,
+}
+
+fn width(n: usize) -> usize {
+    n.saturating_sub(1).max(1).to_string().len()
+}
+
+/// The name of user `id` among `count` users.
+pub fn user_name(id: u32, count: usize) -> String {
+    format!("u{:0w$}", id, w = width(count))
+}
+
+/// The name of group `id` among `count` groups.
+pub fn group_name(id: u32, count: usize) -> String {
+    format!("g{:0w$}", id, w = width(count))
+}
+
+impl Recorder {
+    /// Sees one observation.
+    pub fn observe<A: Copy>(&mut self, _world: &World<A>, observation: &Observation) {
+        match observation {
+            Observation::Created { session, device, id } => {
+                self.created.insert((*device, *id), *session);
+            }
+            Observation::Answer { device, id, result, .. } => {
+                self.answers.insert((*device, *id), Outcome::of(result));
+            }
+            Observation::Callback { device, callback } => {
+                self.callbacks.entry(*device).or_default().push((callback.kind, callback.call.session));
+            }
+            Observation::Status(change) => {
+                self.final_status.insert(change.session, change.to);
+            }
+            Observation::Evicted(_) => {}
+        }
+    }
+
+    /// Writes the run so far as a scenario ending at `run_until_ms`.
+    pub fn scenario<A: Copy>(
+        &self,
+        world: &World<A>,
+        name: &str,
+        seed: u64,
+        run_until_ms: u64,
+    ) -> Result<Scenario, RecordError> {
+        let log = world.executed.as_ref().ok_or(RecordError::NotRecording)?;
+        let users = world.user_count();
+        let mut group_count = 0usize;
+        while world.switchboard.group_members(GroupId(group_count as u32)).is_some() {
+            group_count += 1;
+        }
+        let uname = |u: UserId| user_name(u.0, users);
+        let mut labels: BTreeMap<SessionId, String> = BTreeMap::new();
+        let mut steps = Vec::with_capacity(log.len());
+        for &(at_ms, device, what) in log {
+            let mut step = Step { at_ms, user: uname(device.user), device: None, action: Action::Connect, expect: None };
+            if device.index > 0 {
+                step.device = Some(device.index);
+            }
+            match what {
+                Executed::Connect => {}
+                Executed::Disconnect => step.action = Action::Disconnect,
+                Executed::Command(request, id) => {
+                    let label = |s: SessionId| {
+                        labels.get(&s).cloned().ok_or(RecordError::UnknownCall { at_ms, session: s })
+                    };
+                    step.action = match request {
+                        Request::Initiate { to, call_type, ring_timeout_ms } => {
+                            let call = format!("c{}", steps.len());
+                            if let Some(s) = id.and_then(|id| self.created.get(&(device, id))) {
+                                labels.insert(*s, call.clone());
+                            }
+                            let to = match to {
+                                Receiver::User(u) => Target::User(uname(u)),
+                                Receiver::Group(g) => Target::Group(group_name(g.0, group_count)),
+                            };
+                            Action::Initiate { to, call_type, call, ring_timeout_ms }
+                        }
+                        Request::Accept { session } => Action::Accept { call: label(session)? },
+                        Request::Reject { session, status: RejectStatus::Cancelled } => {
+                            Action::Cancel { call: label(session)? }
+                        }
+                        Request::Reject { session, status } => {
+                            let status = match status {
+                                RejectStatus::Rejected => None,
+                                RejectStatus::Busy => Some(RejectAs::Busy),
+                                RejectStatus::Unanswered => Some(RejectAs::Unanswered),
+                                RejectStatus::Cancelled => Some(RejectAs::Cancelled),
+                            };
+                            Action::Reject { call: label(session)?, status }
+                        }
+                        Request::End { session } => Action::End { call: label(session)? },
+                    };
+                    step.expect = id.and_then(|id| self.answers.get(&(device, id)).copied());
+                }
+            }
+            steps.push(step);
+        }
+        let mut expect = Expect::default();
+        for (session, label) in &labels {
+            if let Some(&status) = self.final_status.get(session) {
+                expect.calls.insert(label.clone(), CallExpect { status });
+            }
+        }
+        for (device, list) in &self.callbacks {
+            let key = scenario::device_name(&uname(device.user), device.index);
+            let lines = list
+                .iter()
+                .map(|&(kind, s)| callback_line(kind, labels.get(&s).map_or("?", String::as_str)))
+                .collect();
+            expect.callbacks.insert(key, lines);
+        }
+        let mut users_map = BTreeMap::new();
+        for u in 0..users as u32 {
+            let devices = world.device_count(UserId(u));
+            users_map.insert(uname(UserId(u)), UserSpec { devices, connected: true });
+        }
+        let mut groups = BTreeMap::new();
+        for g in 0..group_count as u32 {
+            let members = world.switchboard.group_members(GroupId(g)).unwrap_or(&[]);
+            groups.insert(group_name(g, group_count), members.iter().map(|&m| uname(m)).collect());
+        }
+        let c = world.switchboard.config();
+        let config = ScenarioConfig {
+            ring_timeout_ms: Some(c.ring_timeout_ms),
+            reconnect_grace_ms: Some(c.reconnect_grace_ms),
+            request_timeout_ms: Some(c.request_timeout_ms),
+            call_waiting: Some(c.call_waiting),
+            call_retention_ms: Some(c.call_retention_ms),
+            latency_ms: Some(world.latency()),
+            seed: Some(seed),
+        };
+        Ok(Scenario {
+            format: 1,
+            name: name.to_owned(),
+            description: Some(format!("recorded by callsim from seed {seed}")),
+            config,
+            users: users_map,
+            groups,
+            steps,
+            run_until_ms: Some(run_until_ms),
+            expect: Some(expect),
+        })
+    }
+}
