@@ -12,13 +12,14 @@ use callcore::invariants::{
 };
 use callcore::switchboard::StatusChange;
 use callcore::{Callback, Client, DeviceId, SessionId, Status, Switchboard, UserId};
-use std::collections::BTreeMap;
 
 /// The checker of one run.
 #[derive(Default)]
 pub struct Checker {
     statuses: StatusLedger,
-    callbacks: BTreeMap<SessionId, CallbackLedger>,
+    /// One ledger per call, by the session's slot in the switchboard's call table (a slot is
+    /// reused only after the call in it was evicted).
+    callbacks: Vec<Option<(SessionId, CallbackLedger)>>,
     changed: Vec<StatusChange>,
     users: Vec<UserId>,
     /// Checks done so far.
@@ -39,7 +40,16 @@ impl Checker {
         self.checks += 1;
         let session = callback.call.session;
         let outgoing = callback.call.initiator == device.user;
-        self.callbacks.entry(session).or_default().observe(device, session, outgoing, callback.kind)
+        let slot = session.0 as u32 as usize;
+        if self.callbacks.len() <= slot {
+            self.callbacks.resize_with(slot + 1, || None);
+        }
+        let entry = &mut self.callbacks[slot];
+        if entry.as_ref().is_none_or(|(s, _)| *s != session) {
+            *entry = Some((session, CallbackLedger::new()));
+        }
+        let (_, ledger) = entry.as_mut().expect("just filled");
+        ledger.observe(device, session, outgoing, callback.kind)
     }
 
     /// After one input: authority (6) and involvement (1) for every changed call and for
@@ -67,7 +77,11 @@ impl Checker {
 
     /// The switchboard evicted `session`: its callback ledger is dropped.
     pub fn forget(&mut self, session: SessionId) {
-        self.callbacks.remove(&session);
+        if let Some(entry) = self.callbacks.get_mut(session.0 as u32 as usize) {
+            if entry.as_ref().is_some_and(|(s, _)| *s == session) {
+                *entry = None;
+            }
+        }
     }
 
     /// Calls not yet terminal.

@@ -16,6 +16,7 @@ use crate::queue::{Class, Queue};
 use crate::slab::Slab;
 use crate::trace::{Record, Trace};
 use callcore::invariants::Violation;
+use std::collections::BTreeSet;
 use callcore::{
     client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId,
     ErrorCode, GroupId, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
@@ -91,6 +92,16 @@ pub struct Counters {
     pub connection_changes: u64,
 }
 
+/// Sizes that matter for memory (printed by a test).
+pub fn sizes() -> [(&'static str, usize); 4] {
+    [
+        ("Client", std::mem::size_of::<Client>()),
+        ("Event", std::mem::size_of::<Event<[u64; 3]>>()),
+        ("ServerMsg", std::mem::size_of::<ServerMsg>()),
+        ("ClientMsg", std::mem::size_of::<ClientMsg>()),
+    ]
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Event<A> {
     ToSwitchboard { device: u32, epoch: u32, slot: u32 },
@@ -135,6 +146,10 @@ pub struct World<A> {
     counters: Counters,
     /// When set, every command and connection change run by a driver event is logged here.
     pub executed: Option<Vec<(u64, DeviceId, Executed)>>,
+    /// Request timers the clients cancelled (their answer came): skipped when due.
+    cancelled_requests: BTreeSet<(u32, u64)>,
+    /// Ring timers the switchboard cancelled: skipped when due.
+    cancelled_rings: BTreeSet<SessionId>,
 }
 
 impl<A: Copy> World<A> {
@@ -157,6 +172,8 @@ impl<A: Copy> World<A> {
             failure: None,
             counters: Counters::default(),
             executed: None,
+            cancelled_requests: BTreeSet::new(),
+            cancelled_rings: BTreeSet::new(),
         }
     }
 
@@ -323,6 +340,7 @@ impl<A: Copy> World<A> {
     fn drain_client(&mut self, slot: u32) {
         let s = slot as usize;
         let device = self.clients[s].device();
+        let mut compact = false;
         while let Some(output) = self.clients[s].poll_output() {
             self.trace.record(&Record::ClientOutput { at_ms: self.now_ms, device, output: &output });
             match output {
@@ -335,6 +353,7 @@ impl<A: Copy> World<A> {
                     self.queue.push(at, Class::Machine, event);
                 }
                 client::Output::Callback(callback) => {
+                    compact |= callback.kind.is_terminal();
                     if let Err(v) = self.checker.observe_callback(device, &callback) {
                         self.fail(v);
                     }
@@ -346,9 +365,22 @@ impl<A: Copy> World<A> {
                 client::Output::SetTimer { timer, at_ms } => {
                     self.queue.push(at_ms, Class::Machine, Event::ClientTimer { device: slot, timer });
                 }
-                client::Output::CancelTimer { .. } => {}
+                client::Output::CancelTimer { timer: client::Timer::Request(id) } => {
+                    self.cancelled_requests.insert((slot, id.0));
+                    compact = true;
+                }
             }
         }
+        if compact && self.clients[s].pending_requests() == 0 {
+            self.compact(s);
+        }
+    }
+
+    /// Re-allocates an idle client at its exact size (a clone keeps no spare capacity), so
+    /// a million idle clients do not keep the buffers their busiest moment needed.
+    fn compact(&mut self, s: usize) {
+        let tight = self.clients[s].clone();
+        self.clients[s] = tight;
     }
 
     fn drain_switchboard(&mut self) {
@@ -358,6 +390,9 @@ impl<A: Copy> World<A> {
                 switchboard::Output::Send { to, msg } => self.send_down(to, msg),
                 switchboard::Output::SetTimer { timer, at_ms } => {
                     self.queue.push(at_ms, Class::Machine, Event::SwitchboardTimer(timer));
+                }
+                switchboard::Output::CancelTimer { timer: switchboard::Timer::Ring(session) } => {
+                    self.cancelled_rings.insert(session);
                 }
                 switchboard::Output::CancelTimer { .. } => {}
                 switchboard::Output::Status(change) => self.status_change(change),
@@ -394,9 +429,11 @@ impl<A: Copy> World<A> {
         }
     }
 
-    /// Records a violation found by a driver (liveness, convergence).
-    pub fn report(&mut self, violation: Violation) {
-        self.fail(violation);
+    /// Records a violation found by a driver (liveness, convergence) at `at_ms`.
+    pub fn report_at(&mut self, violation: Violation, at_ms: u64) {
+        if self.failure.is_none() {
+            self.failure = Some(Failure { violation, at_ms });
+        }
     }
 
     /// Runs invariant 4 over every client now.
@@ -459,6 +496,11 @@ impl<A: Copy> World<A> {
                 self.drain_switchboard();
             }
             Event::SwitchboardTimer(timer) => {
+                if let switchboard::Timer::Ring(session) = timer {
+                    if self.cancelled_rings.remove(&session) {
+                        return None;
+                    }
+                }
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardTimer { at_ms: now, timer });
                 let _ = self.switchboard.handle_timeout(now, timer);
@@ -471,6 +513,10 @@ impl<A: Copy> World<A> {
                 }
             }
             Event::ClientTimer { device, timer } => {
+                let client::Timer::Request(request) = timer;
+                if self.cancelled_requests.remove(&(device, request.0)) {
+                    return None;
+                }
                 let id = self.clients[device as usize].device();
                 self.counters.events += 1;
                 self.trace.record(&Record::ClientTimer { at_ms: now, device: id, timer });
@@ -544,5 +590,15 @@ impl<D: Driver> Engine<D> {
             self.world.now_ms = self.world.now_ms.max(end_ms);
         }
         self.world.failure.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn print_sizes() {
+        for (name, size) in super::sizes() {
+            println!("{name}: {size} bytes");
+        }
     }
 }

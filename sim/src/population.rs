@@ -402,8 +402,20 @@ impl Population {
         match (request, result) {
             (_, Err(code)) => {
                 self.measures.errors[code.index()] += 1;
-                if let (Request::End { session }, ErrorCode::Timeout | ErrorCode::NotConnected) = (request, code) {
-                    world.schedule(world.now_ms() + RETRY_MS, Act::End(device, *session));
+                match (request, code) {
+                    (Request::End { session }, ErrorCode::Timeout | ErrorCode::NotConnected) => {
+                        world.schedule(world.now_ms() + RETRY_MS, Act::End(device, *session));
+                    }
+                    // The accept may have gone through with its answer lost: behave as if it
+                    // did; the hang-up only goes out if the device then sees the call accepted.
+                    (Request::Accept { session }, ErrorCode::Timeout) => {
+                        let group = world
+                            .client(device)
+                            .and_then(|c| c.call(*session))
+                            .is_some_and(|v| matches!(v.receiver, Receiver::Group(_)));
+                        self.on_accepted(world, device, *session, group, false);
+                    }
+                    _ => {}
                 }
             }
             (Request::Initiate { .. }, Ok(view)) => self.on_created_answer(world, device, view),
@@ -441,7 +453,7 @@ impl Population {
             world.checker().live_calls(),
             stuck.join(", ")
         );
-        world.report(Violation { invariant: 3, what });
+        world.report_at(Violation { invariant: 3, what }, deadline_ms);
     }
 }
 
