@@ -14,7 +14,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "callsim", version, about = "Deterministic simulator of many virtual users driving callcore")]
+#[command(
+    name = "callsim",
+    version,
+    about = "Deterministic simulator of many virtual users driving callcore"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -185,7 +189,12 @@ impl PopulationArgs {
 
     /// The flags that reproduce these options with another seed.
     fn reproduce(&self, opts: &Options) -> String {
-        let mut cmd = format!("callsim run --seed {} --users {} --duration-s {}", opts.seed, opts.users, opts.duration_ms / 1000);
+        let mut cmd = format!(
+            "callsim run --seed {} --users {} --duration-s {}",
+            opts.seed,
+            opts.users,
+            opts.duration_ms / 1000
+        );
         if let Some(p) = &self.profile {
             cmd.push_str(&format!(" --profile {}", p.display()));
         }
@@ -318,7 +327,10 @@ fn print_json(s: &Summary, repro: &str) {
 }
 
 fn print_summary(s: &Summary) {
-    println!("callsim run: seed {}, {} users on {} devices, {} s virtual (+ liveness phase to {} ms)", s.seed, s.users, s.devices, s.duration_s, s.end_ms);
+    println!(
+        "callsim run: seed {}, {} users on {} devices, {} s virtual (+ liveness phase to {} ms)",
+        s.seed, s.users, s.devices, s.duration_s, s.end_ms
+    );
     println!("calls: {} created", s.calls);
     for (status, n) in &s.calls_by_status {
         println!("  {status:<12} {n:>10}  {:>5.1}%", pct(*n, s.calls));
@@ -332,7 +344,10 @@ fn print_summary(s: &Summary) {
     for (name, p) in [("setup", &s.setup_ms), ("ring", &s.ring_ms), ("talk", &s.talk_ms)] {
         println!("  {name:<10} {:>10} {:>8} {:>8} {:>8} {:>8}", p.count, p.p50, p.p90, p.p99, p.max);
     }
-    println!("messages: {} sent, {} lost in flight; commands: {}; attempts skipped (offline or busy): {}", s.messages, s.messages_lost, s.commands, s.attempts_skipped);
+    println!(
+        "messages: {} sent, {} lost in flight; commands: {}; attempts skipped (offline or busy): {}",
+        s.messages, s.messages_lost, s.commands, s.attempts_skipped
+    );
     println!("events: {} in {:.2} s wall = {:.0} events/s", s.events, s.wall_s, s.events_per_s);
     let verdict = if s.violations.is_empty() { "all passed".to_owned() } else { s.violations.join("; ") };
     println!("invariant checks: {} ({verdict})", s.invariant_checks);
@@ -352,7 +367,8 @@ fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let entries = std::fs::read_dir(p).map_err(|source| ScenarioError::Read { path: p.clone(), source })?;
+            let entries =
+                std::fs::read_dir(p).map_err(|source| ScenarioError::Read { path: p.clone(), source })?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "json"))

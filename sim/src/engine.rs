@@ -16,11 +16,11 @@ use crate::queue::{Class, Queue};
 use crate::slab::Slab;
 use crate::trace::{Record, Trace};
 use callcore::invariants::Violation;
-use std::collections::BTreeSet;
 use callcore::{
-    client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId,
-    ErrorCode, GroupId, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
+    client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId, ErrorCode,
+    GroupId, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
 };
+use std::collections::BTreeSet;
 
 /// What the driver sees of the run, after each input.
 #[derive(Clone, Debug)]

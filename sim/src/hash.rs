@@ -150,7 +150,13 @@ impl ser::Serializer for &mut TraceHasher {
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, NoError> {
         Ok(self)
     }
-    fn serialize_tuple_variant(self, _: &'static str, index: u32, _: &'static str, _: usize) -> Result<Self, NoError> {
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        index: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self, NoError> {
         self.word(u64::from(index));
         Ok(self)
     }
@@ -161,7 +167,13 @@ impl ser::Serializer for &mut TraceHasher {
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, NoError> {
         Ok(self)
     }
-    fn serialize_struct_variant(self, _: &'static str, index: u32, _: &'static str, _: usize) -> Result<Self, NoError> {
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        index: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self, NoError> {
         self.word(u64::from(index));
         Ok(self)
     }
@@ -181,8 +193,12 @@ macro_rules! compound {
         })*
     };
 }
-compound!(SerializeSeq::serialize_element, SerializeTuple::serialize_element,
-          SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
+compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for &mut TraceHasher {
     type Ok = ();

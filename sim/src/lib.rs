@@ -19,20 +19,20 @@
 #![warn(missing_docs)]
 
 pub mod checks;
+pub mod cli;
 pub mod engine;
 pub mod hash;
 pub mod net;
-pub mod queue;
-pub mod replay;
-pub mod rng;
-pub mod scenario;
-pub mod slab;
-pub mod trace;
-pub mod cli;
 pub mod population;
 pub mod profile;
+pub mod queue;
 pub mod record;
+pub mod replay;
+pub mod rng;
 pub mod runner;
+pub mod scenario;
 pub mod shrink;
+pub mod slab;
 pub mod stats;
 pub mod sweep;
+pub mod trace;

@@ -123,7 +123,11 @@ pub struct Population {
 /// The liveness bound: ring timeout + longest talk + reconnect grace + network slack.
 pub fn liveness_bound_ms(profile: &Profile) -> u64 {
     let c = &profile.config;
-    c.ring_timeout_ms + profile.talk_ms.max + c.reconnect_grace_ms + RETRY_MS + 4 * profile.latency_ms.max_ms()
+    c.ring_timeout_ms
+        + profile.talk_ms.max
+        + c.reconnect_grace_ms
+        + RETRY_MS
+        + 4 * profile.latency_ms.max_ms()
 }
 
 fn mean_ms(per_hour_total: f64) -> f64 {
@@ -267,7 +271,8 @@ impl Population {
     fn partition(&mut self, world: &mut World<Act>) {
         let until = (world.now_ms() + 1) as f64;
         while self.next_partition_ms < until {
-            let size = self.faults.range(self.profile.partition_devices.min, self.profile.partition_devices.max);
+            let size =
+                self.faults.range(self.profile.partition_devices.min, self.profile.partition_devices.max);
             let lasts = self.faults.range(self.profile.partition_ms.min, self.profile.partition_ms.max);
             for _ in 0..size {
                 let slot = self.faults.below(world.clients().len() as u64) as usize;
@@ -305,9 +310,14 @@ impl Population {
 
     fn answer(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId, request: Request) {
         let Some(view) = Self::view(world, device, session) else { return };
-        let group = world.client(device).and_then(|c| c.call(session)).map(|v| matches!(v.receiver, Receiver::Group(_)));
+        let group = world
+            .client(device)
+            .and_then(|c| c.call(session))
+            .map(|v| matches!(v.receiver, Receiver::Group(_)));
         let ringing = matches!(view, Status::Initiated | Status::Ringing);
-        if ringing || (view == Status::Accepted && group == Some(true) && matches!(request, Request::Accept { .. })) {
+        if ringing
+            || (view == Status::Accepted && group == Some(true) && matches!(request, Request::Accept { .. }))
+        {
             let _ = world.command(device, request);
         }
     }
@@ -322,9 +332,9 @@ impl Population {
     /// accepted; when none is connected, tries again a second later.
     fn end(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId) {
         let count = world.device_count(device.user);
-        let from = (0..count).map(|i| DeviceId::new(device.user, (device.index + i) % count)).find(|&d| {
-            world.client(d).is_some_and(|c| c.is_connected())
-        });
+        let from = (0..count)
+            .map(|i| DeviceId::new(device.user, (device.index + i) % count))
+            .find(|&d| world.client(d).is_some_and(|c| c.is_connected()));
         let Some(from) = from else {
             world.schedule(world.now_ms() + RETRY_MS, Act::End(device, session));
             return;
@@ -359,11 +369,22 @@ impl Population {
     /// A participant of an accepted call schedules its hang-up: in a one-to-one call one party
     /// (chosen by the call's generator) hangs up after the call's talk time; in a group call
     /// every participant leaves after its own.
-    fn on_accepted(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId, group: bool, initiator: bool) {
+    fn on_accepted(
+        &mut self,
+        world: &mut World<Act>,
+        device: DeviceId,
+        session: SessionId,
+        group: bool,
+        initiator: bool,
+    ) {
         if self.user(device.user).ending == session {
             return;
         }
-        let mut r = if group { self.keyed(session, u64::from(device.user.0) | 1 << 40) } else { self.keyed(session, 1 << 41) };
+        let mut r = if group {
+            self.keyed(session, u64::from(device.user.0) | 1 << 40)
+        } else {
+            self.keyed(session, 1 << 41)
+        };
         let initiator_ends = r.chance(0.5);
         if !group && initiator_ends != initiator {
             return;
@@ -382,7 +403,13 @@ impl Population {
         }
     }
 
-    fn on_callback(&mut self, world: &mut World<Act>, device: DeviceId, kind: CallbackKind, view: &callcore::CallView) {
+    fn on_callback(
+        &mut self,
+        world: &mut World<Act>,
+        device: DeviceId,
+        kind: CallbackKind,
+        view: &callcore::CallView,
+    ) {
         let session = view.session;
         let group = matches!(view.receiver, Receiver::Group(_));
         match kind {
@@ -398,7 +425,13 @@ impl Population {
         }
     }
 
-    fn on_answer(&mut self, world: &mut World<Act>, device: DeviceId, request: &Request, result: &Result<callcore::CallView, ErrorCode>) {
+    fn on_answer(
+        &mut self,
+        world: &mut World<Act>,
+        device: DeviceId,
+        request: &Request,
+        result: &Result<callcore::CallView, ErrorCode>,
+    ) {
         match (request, result) {
             (_, Err(code)) => {
                 self.measures.errors[code.index()] += 1;
@@ -498,7 +531,9 @@ impl Driver for Population {
             Observation::Callback { device, callback } => {
                 self.on_callback(world, *device, callback.kind, &callback.call);
             }
-            Observation::Answer { device, request, result, .. } => self.on_answer(world, *device, request, result),
+            Observation::Answer { device, request, result, .. } => {
+                self.on_answer(world, *device, request, result)
+            }
             Observation::Status(change) => self.on_status(world, change),
             Observation::Created { .. } | Observation::Evicted(_) => {}
         }

@@ -12,7 +12,9 @@ use crate::replay::callback_line;
 use crate::scenario::{
     self, Action, CallExpect, Expect, Outcome, RejectAs, Scenario, ScenarioConfig, Step, Target, UserSpec,
 };
-use callcore::{CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status, UserId};
+use callcore::{
+    CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status, UserId,
+};
 use std::collections::BTreeMap;
 
 /// What a recorder collects while the run goes.
@@ -92,7 +94,8 @@ impl Recorder {
         let mut labels: BTreeMap<SessionId, String> = BTreeMap::new();
         let mut steps = Vec::with_capacity(log.len());
         for &(at_ms, device, what) in log {
-            let mut step = Step { at_ms, user: uname(device.user), device: None, action: Action::Connect, expect: None };
+            let mut step =
+                Step { at_ms, user: uname(device.user), device: None, action: Action::Connect, expect: None };
             if device.index > 0 {
                 step.device = Some(device.index);
             }

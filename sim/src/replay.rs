@@ -10,8 +10,7 @@ use crate::engine::{Driver, Engine, Failure, Observation, World};
 use crate::scenario::{self, Action, Outcome, RejectAs, Scenario, Target};
 use crate::trace::Trace;
 use callcore::{
-    CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status,
-    UserId,
+    CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status, UserId,
 };
 use std::collections::BTreeMap;
 
@@ -120,12 +119,8 @@ impl Cast {
 pub fn build(s: &Scenario, trace: Trace) -> Engine<ScenarioDriver> {
     let config = s.config.core();
     let mut world = World::new(config, s.config.latency(), s.config.seed.unwrap_or(0), trace);
-    let mut cast = Cast {
-        users: BTreeMap::new(),
-        groups: BTreeMap::new(),
-        next_unknown_user: 0,
-        next_unknown_group: 0,
-    };
+    let mut cast =
+        Cast { users: BTreeMap::new(), groups: BTreeMap::new(), next_unknown_user: 0, next_unknown_group: 0 };
     for (uid, spec) in &s.users {
         let id = world.add_user(spec.devices);
         cast.users.insert(uid.clone(), id);
@@ -321,12 +316,8 @@ pub fn run_keeping_trace(s: &Scenario, trace: Trace) -> (Report, Trace) {
     if ok && engine.world.in_flight() == 0 {
         engine.world.check_convergence();
     }
-    let names: BTreeMap<UserId, String> = s
-        .users
-        .keys()
-        .enumerate()
-        .map(|(i, uid)| (UserId(i as u32), uid.clone()))
-        .collect();
+    let names: BTreeMap<UserId, String> =
+        s.users.keys().enumerate().map(|(i, uid)| (UserId(i as u32), uid.clone())).collect();
     let outcome = engine.driver.outcome(&engine.world, &names);
     let mut differences = compare(s, &outcome);
     for &i in &engine.driver.refused {

@@ -671,7 +671,8 @@ mod tests {
 
     #[test]
     fn latency_is_a_number_or_a_range() {
-        let s = MINIMAL.replace(r#""users""#, r#""config":{"latency_ms":{"min":5,"max":60},"seed":7},"users""#);
+        let s =
+            MINIMAL.replace(r#""users""#, r#""config":{"latency_ms":{"min":5,"max":60},"seed":7},"users""#);
         let s = parse(&s, Path::new("t.json")).unwrap();
         assert_eq!(s.config.latency(), Latency::Uniform { min: 5, max: 60 });
         assert_eq!(s.config.seed, Some(7));

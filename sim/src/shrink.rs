@@ -109,7 +109,8 @@ fn units_of(s: &Scenario) -> Vec<Vec<usize>> {
 fn with_units(s: &Scenario, units: &[Vec<usize>]) -> Scenario {
     let keep: BTreeSet<usize> = units.iter().flatten().copied().collect();
     let mut out = s.clone();
-    out.steps = s.steps.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, st)| st.clone()).collect();
+    out.steps =
+        s.steps.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, st)| st.clone()).collect();
     out
 }
 
@@ -120,8 +121,11 @@ fn ddmin(mut units: Vec<Vec<usize>>, mut fails: impl FnMut(&[Vec<usize>]) -> boo
         let chunk = units.len().div_ceil(parts);
         let mut reduced = false;
         for start in (0..units.len()).step_by(chunk) {
-            let rest: Vec<Vec<usize>> =
-                units[..start].iter().chain(units[(start + chunk).min(units.len())..].iter()).cloned().collect();
+            let rest: Vec<Vec<usize>> = units[..start]
+                .iter()
+                .chain(units[(start + chunk).min(units.len())..].iter())
+                .cloned()
+                .collect();
             if fails(&rest) {
                 units = rest;
                 parts = (parts - 1).max(2);

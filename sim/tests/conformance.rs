@@ -61,7 +61,11 @@ fn a_changed_expectation_fails_with_its_difference() {
     expect.callbacks.get_mut("bob/1").unwrap().pop();
     let report = replay::run(&s, Trace::default());
     assert_eq!(report.differences.len(), 3, "{:#?}", report.differences);
-    assert!(report.differences[0].starts_with("step 2 (bob accept at 1000 ms): expected invalid_state, got ok"));
+    assert!(
+        report.differences[0].starts_with("step 2 (bob accept at 1000 ms): expected invalid_state, got ok")
+    );
     assert_eq!(report.differences[1], "call c1: expected rejected, got ended");
-    assert!(report.differences[2].starts_with("callbacks bob/1: entry 2: expected nothing, got `incoming_call_cancelled c1 answered_elsewhere`"));
+    assert!(report.differences[2].starts_with(
+        "callbacks bob/1: entry 2: expected nothing, got `incoming_call_cancelled c1 answered_elsewhere`"
+    ));
 }
