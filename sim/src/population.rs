@@ -70,6 +70,8 @@ pub enum Act {
     End(DeviceId, SessionId),
     /// Faults stop; every device reconnects.
     LivenessStart,
+    /// The devices due to log in by now connect (the first second of the run).
+    LoginWave,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -118,7 +120,14 @@ pub struct Population {
     pub measures: Measures,
     /// When set, sees every observation (to write the run as a scenario).
     pub recorder: Option<crate::record::Recorder>,
+    /// Devices connected by the login wave so far.
+    logged_in: usize,
 }
+
+/// Devices log in over the first second of the run, in slot order (device `i` of `n` at
+/// `i * LOGIN_MS / n` ms), rather than all at once: the same start for the users, without a
+/// million messages in flight at the same moment.
+pub const LOGIN_MS: u64 = 1_000;
 
 /// The liveness bound: ring timeout + longest talk + reconnect grace + network slack.
 pub fn liveness_bound_ms(profile: &Profile) -> u64 {
@@ -150,10 +159,6 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
         world.add_user(devices.clamp(1, callcore::DEVICES_PER_USER_MAX));
     }
     let group_of = make_groups(&mut world, &mut setup, opts.users, p.group_size);
-    for slot in 0..world.clients().len() {
-        let device = world.clients()[slot].device();
-        world.connect(device);
-    }
     let devices = world.clients().len() as f64;
     let mut driver = Population {
         profile: p.clone(),
@@ -172,6 +177,7 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
         group_of,
         measures: Measures::default(),
         recorder: None,
+        logged_in: 0,
     };
     driver.next_arrival_ms = driver.arrivals.exp_f64(driver.arrival_mean_ms);
     driver.next_fault_ms = driver.faults.exp_f64(driver.fault_mean_ms);
@@ -180,7 +186,8 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
     schedule_next(&mut world, a, opts.duration_ms, Act::Arrival);
     schedule_next(&mut world, f, opts.duration_ms, Act::Fault);
     schedule_next(&mut world, pt, opts.duration_ms, Act::Partition);
-    world.schedule(opts.duration_ms, Act::LivenessStart);
+    world.schedule(0, Act::LoginWave);
+    world.schedule(opts.duration_ms.max(LOGIN_MS), Act::LivenessStart);
     Engine::new(world, driver)
 }
 
@@ -289,6 +296,20 @@ impl Population {
         if world.clients()[slot].is_connected() {
             world.disconnect(device);
             world.schedule(world.now_ms() + delay, Act::Reconnect(device));
+        }
+    }
+
+    fn login_wave(&mut self, world: &mut World<Act>) {
+        let n = world.clients().len();
+        let now = world.now_ms();
+        while self.logged_in < n && (self.logged_in as u64 * LOGIN_MS) / n as u64 <= now {
+            let device = world.clients()[self.logged_in].device();
+            world.connect(device);
+            self.logged_in += 1;
+        }
+        if self.logged_in < n {
+            let next = (self.logged_in as u64 * LOGIN_MS).div_ceil(n as u64);
+            world.schedule(next.max(now + 1), Act::LoginWave);
         }
     }
 
@@ -520,6 +541,7 @@ impl Driver for Population {
             Act::Cancel(d, s) => self.cancel(world, d, s),
             Act::End(d, s) => self.end(world, d, s),
             Act::LivenessStart => self.liveness_start(world),
+            Act::LoginWave => self.login_wave(world),
         }
     }
 

@@ -28,6 +28,9 @@ pub enum Class {
 /// Span of the wheel, ms (a power of two).
 pub const WHEEL_MS: u64 = 1 << 16;
 const WORDS: usize = (WHEEL_MS / 64) as usize;
+/// A drained bucket keeps its buffer for reuse only up to this many entries (a burst must not
+/// pin its memory for the rest of the run).
+const SPARE_MAX: usize = 4096;
 
 struct Far<E> {
     time: u64,
@@ -142,6 +145,9 @@ impl<E> Queue<E> {
     /// Moves the cursor to `time`: far events now within the wheel's span move in, and the
     /// bucket of `time` becomes `current`.
     fn advance(&mut self, time: u64) {
+        if self.current.is_empty() && self.current.capacity() > SPARE_MAX {
+            self.current = VecDeque::new();
+        }
         self.cursor = time;
         while self.far.peek().is_some_and(|f| f.time - time < WHEEL_MS) {
             let Some(f) = self.far.pop() else { break };
@@ -156,7 +162,11 @@ impl<E> Queue<E> {
             self.occupied[i / 64] &= !(1 << (i % 64));
             self.in_wheel -= self.buckets[i].len();
             self.current.extend(self.buckets[i].drain(..));
+            if self.buckets[i].capacity() > SPARE_MAX {
+                self.buckets[i] = Vec::new();
+            }
         }
+
         self.current.make_contiguous().sort_unstable_by_key(|(k, _)| *k);
     }
 

@@ -1,6 +1,7 @@
 //! Recording a population run as a scenario file that `callsim replay` reproduces exactly.
 //!
-//! Users are named `u<id>` and groups `g<id>`, zero-padded so that the scenario's sorted order
+//! Users start disconnected (`connected: false`): the run's login wave is recorded as connect
+//! steps. Users are named `u<id>` and groups `g<id>`, zero-padded so that the scenario's sorted order
 //! is the run's id order; every command and connection change a driver event ran becomes a
 //! step at its exact ms, in the order it ran (commands run before other same-ms events in both
 //! the run and the replay); the config carries the same call settings, latency model and seed,
@@ -155,7 +156,7 @@ impl Recorder {
         let mut users_map = BTreeMap::new();
         for u in 0..users as u32 {
             let devices = world.device_count(UserId(u));
-            users_map.insert(uname(UserId(u)), UserSpec { devices, connected: true });
+            users_map.insert(uname(UserId(u)), UserSpec { devices, connected: false });
         }
         let mut groups = BTreeMap::new();
         for g in 0..group_count as u32 {

@@ -46,7 +46,7 @@ fn the_same_seed_gives_the_same_full_trace() {
     let (b, out_b) = traced(&small(5));
     assert!(out_a.failure.is_none(), "{:?}", out_a.failure);
     assert!(a.lines().count() > 1_000, "the run did something");
-    assert!(a.contains("\"kind\":\"lost\""), "faults lost messages in flight");
+    assert!(a.contains("\"kind\":\"disconnected\""), "faults dropped devices");
     assert_eq!(a, b, "full traces are equal");
     assert_eq!(out_a.summary.trace_hash, out_b.summary.trace_hash);
     assert_eq!(out_a.summary.events, out_b.summary.events);
