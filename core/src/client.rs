@@ -64,9 +64,14 @@ pub struct Stats {
     pub callbacks: u64,
     /// Requests answered `timeout` by the client.
     pub timeouts: u64,
+    /// Answers that arrived after their request timed out (applied to the view, not raised).
+    pub late_answers: u64,
     /// Messages dropped with a [`ClientError`].
     pub dropped: u64,
 }
+
+/// Timed-out requests remembered so that a late answer still updates the device's view.
+const TIMED_OUT_KEPT: usize = 8;
 
 const RECEIVED: u8 = 1;
 const RINGING: u8 = 2;
@@ -101,6 +106,8 @@ pub struct Client {
     connected: bool,
     next_request: u64,
     pending: Vec<Pending>,
+    timed_out: [Option<Pending>; TIMED_OUT_KEPT],
+    timed_out_next: usize,
     calls: Vec<LocalCall>,
     outputs: VecDeque<Output>,
     stats: Stats,
@@ -116,6 +123,8 @@ impl Client {
             connected: false,
             next_request: 1,
             pending: Vec::new(),
+            timed_out: [None; TIMED_OUT_KEPT],
+            timed_out_next: 0,
             calls: Vec::new(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
@@ -207,6 +216,8 @@ impl Client {
             self.stats.timeouts += 1;
             let result = Err(ErrorCode::Timeout);
             self.outputs.push_back(Output::Answer { id, request: p.request, result });
+            self.timed_out[self.timed_out_next] = Some(p);
+            self.timed_out_next = (self.timed_out_next + 1) % TIMED_OUT_KEPT;
         }
     }
 
@@ -240,13 +251,26 @@ impl Client {
         id: RequestId,
         result: Result<CallView, ErrorCode>,
     ) -> Result<(), ClientError> {
-        let Some(i) = self.pending.iter().position(|p| p.id == id) else {
-            self.stats.dropped += 1;
-            return Err(ClientError::UnknownRequest(id));
+        let request = match self.pending.iter().position(|p| p.id == id) {
+            Some(i) => {
+                let Pending { request, .. } = self.pending.remove(i);
+                self.outputs.push_back(Output::CancelTimer { timer: Timer::Request(id) });
+                self.outputs.push_back(Output::Answer { id, request, result });
+                request
+            }
+            None => {
+                // An answer after the request timed out: the application was told `timeout`
+                // already and is not told twice, but the device's view takes the call object
+                // (the switchboard sends the requester nothing else about its own action).
+                let late = self.timed_out.iter_mut().find(|p| p.is_some_and(|p| p.id == id));
+                let Some(Pending { request, .. }) = late.and_then(Option::take) else {
+                    self.stats.dropped += 1;
+                    return Err(ClientError::UnknownRequest(id));
+                };
+                self.stats.late_answers += 1;
+                request
+            }
         };
-        let Pending { request, .. } = self.pending.remove(i);
-        self.outputs.push_back(Output::CancelTimer { timer: Timer::Request(id) });
-        self.outputs.push_back(Output::Answer { id, request, result });
         let Ok(view) = result else { return Ok(()) };
         let flag = match request {
             Request::Initiate { .. } => 0,
@@ -330,6 +354,10 @@ impl Client {
         if flags & TERMINAL != 0 {
             return Ok(());
         }
+        if !fits(kind, self.calls[index].outgoing, flags) {
+            self.stats.dropped += 1;
+            return Err(ClientError::IllegalCallback { session: call.session, callback: kind });
+        }
         match kind {
             CallbackKind::IncomingCallReceived => {
                 let raise = flags & RECEIVED == 0;
@@ -386,6 +414,19 @@ impl Client {
             // The switchboard no longer keeps it: it is over, and may be dropped a retention on.
             self.calls[index].terminal_seen_ms.get_or_insert(self.now_ms);
         }
+    }
+}
+
+/// Whether `kind` may follow what the device raised so far, for its role: outgoing callbacks
+/// only on the initiator's devices, incoming ones only on a receiver's, and nothing says
+/// "rejected" after "accepted". A correct switchboard never sends anything else.
+fn fits(kind: CallbackKind, outgoing: bool, flags: u8) -> bool {
+    match kind {
+        CallbackKind::IncomingCallReceived | CallbackKind::IncomingCallCancelled(_) => !outgoing,
+        CallbackKind::OutgoingCallRinging | CallbackKind::OutgoingCallAccepted => outgoing,
+        CallbackKind::OutgoingCallRejected(_) => outgoing && flags & ACCEPTED == 0,
+        // A receiver device ends only a call it rang for (and accepted: the switchboard knows).
+        CallbackKind::CallEnded(_) => outgoing || flags & RECEIVED != 0,
     }
 }
 

@@ -133,6 +133,15 @@ pub enum ClientError {
     /// (a message for the wrong device).
     #[error("notification for {0}, which is not this user's call")]
     NotMyCall(SessionId),
+    /// A notice naming a callback that does not fit the device's role or what it raised so far
+    /// (a malformed or hostile server message).
+    #[error("notice for {session} names {callback:?}, which does not fit this device")]
+    IllegalCallback {
+        /// The call.
+        session: SessionId,
+        /// The callback the notice named.
+        callback: crate::call::CallbackKind,
+    },
     /// The local view is full of live calls; the notification was dropped.
     #[error("local view full, dropped notification for {0}")]
     ViewFull(SessionId),

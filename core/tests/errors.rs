@@ -209,3 +209,74 @@ fn bad_input_to_the_client_is_a_typed_error_and_counted() {
     assert_eq!(client.poll_output(), None, "nothing raised");
     assert_eq!(client.stats().dropped, 3);
 }
+
+/// Regression (fuzz finding F1): an accept whose answer arrives after the request timeout. The
+/// application hears `timeout` once; the late answer is not announced again, but the device's
+/// view takes its call object so that it converges on the switchboard's (invariant 4).
+#[test]
+fn a_late_answer_updates_the_view_without_a_second_answer() {
+    let config = callcore::Config { request_timeout_ms: 30, ..callcore::Config::default() };
+    let mut h = harness_with(config); // a round trip takes 40 ms, longer than the timeout
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let id = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    h.run_until(1_000, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), id), Err(ErrorCode::Timeout), "the initiate timed out too");
+    let s = h.switchboard.user_calls(alex)[0];
+    let accept_id = at(&mut h, 1_000, dev(bob, 0), accept(s));
+    h.run_until(1_100, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(bob, 0), accept_id), Err(ErrorCode::Timeout));
+    assert_eq!(h.answers[&(dev(bob, 0), accept_id)].at_ms, 1_030, "answered once, at the timeout");
+    assert_eq!(h.clients[&dev(bob, 0)].stats().late_answers, 1);
+    assert_eq!(h.clients[&dev(bob, 0)].call(s).map(|v| v.status), Some(Status::Accepted));
+    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
+}
+
+/// Regression (fuzz finding F2): a notice naming a callback that does not fit the device's role,
+/// or "rejected" after "accepted", is dropped with a typed error instead of being raised.
+#[test]
+fn a_notice_with_an_illegal_callback_is_dropped() {
+    use callcore::{CallbackKind, RejectReason};
+    let me = UserId(1);
+    let mut client = callcore::Client::new(DeviceId::new(me, 0), callcore::Config::default());
+    client.handle_connected(0);
+    let view = |initiator: u32, receiver: u32, status| callcore::CallView {
+        session: SessionId(7),
+        initiator: UserId(initiator),
+        receiver: Receiver::User(UserId(receiver)),
+        call_type: callcore::CallType::Audio,
+        status,
+        reason: None,
+        created_at_ms: 0,
+        ringing_at_ms: None,
+        accepted_at_ms: None,
+        terminal_at_ms: None,
+    };
+    let notify = |call, callback| ServerMsg::Notify(callcore::Notice { call, callback: Some(callback) });
+    // Someone else's call to me, but "outgoing ringing": wrong role.
+    let wrong_role = notify(view(0, 1, Status::Ringing), CallbackKind::OutgoingCallRinging);
+    assert_eq!(
+        client.handle_message(0, wrong_role),
+        Err(ClientError::IllegalCallback {
+            session: SessionId(7),
+            callback: CallbackKind::OutgoingCallRinging
+        })
+    );
+    // My call, accepted, then "rejected".
+    let accepted = notify(view(1, 0, Status::Accepted), CallbackKind::OutgoingCallAccepted);
+    let rejected = CallbackKind::OutgoingCallRejected(RejectReason::Rejected);
+    let mut client = callcore::Client::new(DeviceId::new(me, 0), callcore::Config::default());
+    client.handle_connected(0);
+    client.handle_message(0, accepted).unwrap();
+    assert_eq!(
+        client.handle_message(1, notify(view(1, 0, Status::Rejected), rejected)),
+        Err(ClientError::IllegalCallback { session: SessionId(7), callback: rejected })
+    );
+    let raised: Vec<_> = std::iter::from_fn(|| client.poll_output())
+        .filter_map(|o| match o {
+            callcore::client::Output::Callback(cb) => Some(cb.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(raised, [CallbackKind::OutgoingCallAccepted]);
+}
