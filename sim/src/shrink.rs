@@ -1,13 +1,15 @@
 //! Shrinking a failing run: the run is recorded as a scenario, then cut down while replaying
 //! it still breaks the same invariant.
 //!
-//! The units removed are whole calls (an initiate and every step naming its label) and single
+//! First the latency is fixed and devices that log in by steps are connected from the start,
+//! where the failure survives that. The units removed are whole calls (an initiate and every step naming its label) and single
 //! connection changes, by delta debugging (remove halves, then quarters, … then single units);
 //! then users and groups no remaining step needs are dropped, and finally the script is moved
 //! to start at time 0. Expectations are dropped: the only check left is the invariant.
 //! Liveness failures (invariant 3) count as reproduced when a call is still live at the
 //! recorded end of the run.
 
+use crate::net::Latency;
 use crate::replay;
 use crate::scenario::{validate, Action, Scenario, Target};
 use crate::trace::Trace;
@@ -25,7 +27,7 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Self {
-        Self { replays: 500, wall: Duration::from_secs(120) }
+        Self { replays: 5_000, wall: Duration::from_secs(60) }
     }
 }
 
@@ -72,12 +74,23 @@ pub fn shrink(s: &Scenario, invariant: u8, budget: Budget) -> (Scenario, usize) 
         step.expect = None;
     }
     let mut shrinker = Shrinker { invariant, replays: 0, budget, started: Instant::now() };
-    let units = units_of(&base);
-    let kept = ddmin(units, |keep| shrinker.fails(&with_units(&base, keep)));
-    let mut best = with_units(&base, &kept);
-    let pruned = prune_cast(&best);
-    if shrinker.fails(&pruned) {
-        best = pruned;
+    // Simplifications that make later cuts independent of each other: a fixed latency (cutting
+    // a step then no longer shifts every later latency draw) and devices connected from the
+    // start instead of logging in by steps.
+    for candidate in [fixed_latency(&base, true), fixed_latency(&base, false), connected_from_start(&base)] {
+        if candidate != base && shrinker.fails(&candidate) {
+            base = candidate;
+        }
+    }
+    let mut best = base;
+    for _ in 0..2 {
+        let units = units_of(&best);
+        let kept = ddmin(units, |keep| shrinker.fails(&with_units(&best, keep)));
+        best = with_units(&best, &kept);
+        let pruned = prune_cast(&best);
+        if pruned != best && shrinker.fails(&pruned) {
+            best = pruned;
+        }
     }
     let shifted = shift_to_zero(&best);
     if shifted != best && shrinker.fails(&shifted) {
@@ -89,6 +102,38 @@ pub fn shrink(s: &Scenario, invariant: u8, budget: Budget) -> (Scenario, usize) 
         s.users.len()
     ));
     (best, shrinker.replays)
+}
+
+/// The scenario with a fixed latency: the range's largest (`max`) or smallest value.
+fn fixed_latency(s: &Scenario, max: bool) -> Scenario {
+    let mut out = s.clone();
+    if let Some(Latency::Uniform { min, max: top }) = s.config.latency_ms {
+        out.config.latency_ms = Some(Latency::Fixed(if max { top } else { min }));
+    }
+    out
+}
+
+/// Users whose first step is a connect and who start disconnected start connected instead,
+/// without that step.
+fn connected_from_start(s: &Scenario) -> Scenario {
+    let mut out = s.clone();
+    let mut first: BTreeMap<(&str, u16), usize> = BTreeMap::new();
+    for (i, st) in s.steps.iter().enumerate() {
+        first.entry((st.user.as_str(), st.device.unwrap_or(0))).or_insert(i);
+    }
+    let mut drop = BTreeSet::new();
+    for (uid, spec) in &s.users {
+        let all_log_in = (0..spec.devices).all(|d| {
+            first.get(&(uid.as_str(), d)).is_some_and(|&i| matches!(s.steps[i].action, Action::Connect))
+        });
+        if !spec.connected && all_log_in {
+            out.users.get_mut(uid).expect("listed").connected = true;
+            drop.extend((0..spec.devices).map(|d| first[&(uid.as_str(), d)]));
+        }
+    }
+    out.steps =
+        s.steps.iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, st)| st.clone()).collect();
+    out
 }
 
 /// Removable units: the steps of each call, and each connection change.
