@@ -155,9 +155,15 @@ pub struct World<A> {
 impl<A: Copy> World<A> {
     /// An empty world.
     pub fn new(config: Config, latency: Latency, seed: u64, trace: Trace) -> Self {
+        Self::with_queue_span(config, latency, seed, trace, crate::queue::WHEEL_MS)
+    }
+
+    /// An empty world whose event queue's wheel spans about `span_ms` (see
+    /// [`Queue::with_span`]; it changes speed and memory, never the order of events).
+    pub fn with_queue_span(config: Config, latency: Latency, seed: u64, trace: Trace, span_ms: u64) -> Self {
         Self {
             now_ms: 0,
-            queue: Queue::default(),
+            queue: Queue::with_span(span_ms),
             switchboard: Switchboard::new(config),
             clients: Vec::new(),
             first_device: vec![0],

@@ -14,7 +14,7 @@
 //! of devices; the order is exactly that of a heap keyed by (time, class, seq).
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 /// Which band of the same millisecond an event belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,12 +25,13 @@ pub enum Class {
     Machine = 1,
 }
 
-/// Span of the wheel, ms (a power of two).
-pub const WHEEL_MS: u64 = 1 << 16;
-const WORDS: usize = (WHEEL_MS / 64) as usize;
+/// Span of the wheel by default, ms.
+pub const WHEEL_MS: u64 = 1 << 10;
+/// The largest span a wheel may have, ms.
+pub const WHEEL_MS_MAX: u64 = 1 << 16;
 /// A drained bucket keeps its buffer for reuse only up to this many entries (a burst must not
 /// pin its memory for the rest of the run).
-const SPARE_MAX: usize = 4096;
+const SPARE_MAX: usize = 256;
 
 struct Far<E> {
     time: u64,
@@ -61,33 +62,46 @@ pub struct Queue<E> {
     seq: u64,
     /// The time of `current`; every wheel entry's time is in `cursor + 1 .. cursor + WHEEL_MS`.
     cursor: u64,
-    /// The events of time `cursor` still to run, sorted by key.
-    current: VecDeque<(u64, E)>,
+    /// The events of time `cursor`, sorted by key; those before `head` already ran.
+    current: Vec<(u64, E)>,
+    head: usize,
     buckets: Vec<Vec<(u64, E)>>,
     occupied: Vec<u64>,
     in_wheel: usize,
     far: BinaryHeap<Far<E>>,
+    /// The wheel's span, ms (a power of two, at least 64).
+    span: u64,
 }
 
-impl<E> Default for Queue<E> {
+impl<E: Copy> Default for Queue<E> {
     fn default() -> Self {
-        Self {
-            seq: 0,
-            cursor: 0,
-            current: VecDeque::new(),
-            buckets: (0..WHEEL_MS).map(|_| Vec::new()).collect(),
-            occupied: vec![0; WORDS],
-            in_wheel: 0,
-            far: BinaryHeap::new(),
-        }
+        Self::with_span(WHEEL_MS)
     }
 }
 
-fn index(time: u64) -> usize {
-    (time % WHEEL_MS) as usize
-}
+impl<E: Copy> Queue<E> {
+    /// A queue whose wheel spans about `span_ms` (rounded up to a power of two within
+    /// `64..=WHEEL_MS_MAX`). A busy run wants a span that holds most of its timers; a sparse
+    /// one a small wheel that stays in cache. The span never changes the order of events.
+    pub fn with_span(span_ms: u64) -> Self {
+        let span = span_ms.clamp(64, WHEEL_MS_MAX).next_power_of_two();
+        Self {
+            seq: 0,
+            cursor: 0,
+            current: Vec::new(),
+            head: 0,
+            buckets: (0..span).map(|_| Vec::new()).collect(),
+            occupied: vec![0; (span / 64) as usize],
+            in_wheel: 0,
+            far: BinaryHeap::new(),
+            span,
+        }
+    }
 
-impl<E> Queue<E> {
+    fn index(&self, time: u64) -> usize {
+        (time & (self.span - 1)) as usize
+    }
+
     /// Schedules `event` at `at_ms` (not before the time of the last event popped).
     pub fn push(&mut self, at_ms: u64, class: Class, event: E) {
         self.seq += 1;
@@ -95,9 +109,9 @@ impl<E> Queue<E> {
         let key = ((class as u64) << 63) | self.seq;
         let at_ms = at_ms.max(self.cursor);
         if at_ms == self.cursor {
-            let pos = self.current.iter().rposition(|(k, _)| *k < key).map_or(0, |p| p + 1);
-            self.current.insert(pos, (key, event));
-        } else if at_ms - self.cursor < WHEEL_MS {
+            let pos = self.current[self.head..].iter().rposition(|(k, _)| *k < key).map_or(0, |p| p + 1);
+            self.current.insert(self.head + pos, (key, event));
+        } else if at_ms - self.cursor < self.span {
             self.put_in_wheel(at_ms, key, event);
         } else {
             self.far.push(Far { time: at_ms, key, event });
@@ -105,7 +119,7 @@ impl<E> Queue<E> {
     }
 
     fn put_in_wheel(&mut self, time: u64, key: u64, event: E) {
-        let i = index(time);
+        let i = self.index(time);
         self.buckets[i].push((key, event));
         self.occupied[i / 64] |= 1 << (i % 64);
         self.in_wheel += 1;
@@ -116,9 +130,9 @@ impl<E> Queue<E> {
         if self.in_wheel == 0 {
             return None;
         }
-        let mut i = index(self.cursor + 1);
+        let mut i = self.index(self.cursor + 1);
         let mut scanned = 0u64;
-        while scanned < WHEEL_MS {
+        while scanned < self.span {
             let bit = i % 64;
             let bits = self.occupied[i / 64] >> bit;
             if bits != 0 {
@@ -126,14 +140,14 @@ impl<E> Queue<E> {
             }
             let step = 64 - bit;
             scanned += step as u64;
-            i = (i + step) % WHEEL_MS as usize;
+            i = (i + step) % self.span as usize;
         }
         None
     }
 
     /// The time of the earliest event.
     pub fn next_at_ms(&self) -> Option<u64> {
-        if !self.current.is_empty() {
+        if self.head < self.current.len() {
             return Some(self.cursor);
         }
         match (self.next_in_wheel(), self.far.peek().map(|f| f.time)) {
@@ -145,43 +159,51 @@ impl<E> Queue<E> {
     /// Moves the cursor to `time`: far events now within the wheel's span move in, and the
     /// bucket of `time` becomes `current`.
     fn advance(&mut self, time: u64) {
-        if self.current.is_empty() && self.current.capacity() > SPARE_MAX {
-            self.current = VecDeque::new();
+        self.current.clear();
+        self.head = 0;
+        if self.current.capacity() > SPARE_MAX {
+            self.current = Vec::new();
         }
         self.cursor = time;
-        while self.far.peek().is_some_and(|f| f.time - time < WHEEL_MS) {
+        while self.far.peek().is_some_and(|f| f.time - time < self.span) {
             let Some(f) = self.far.pop() else { break };
             if f.time == time {
-                self.current.push_back((f.key, f.event));
+                self.current.push((f.key, f.event));
             } else {
                 self.put_in_wheel(f.time, f.key, f.event);
             }
         }
-        let i = index(time);
+        let i = self.index(time);
         if self.occupied[i / 64] & (1 << (i % 64)) != 0 {
             self.occupied[i / 64] &= !(1 << (i % 64));
             self.in_wheel -= self.buckets[i].len();
-            self.current.extend(self.buckets[i].drain(..));
+            if self.current.is_empty() {
+                // The drained buffer goes back to the bucket for reuse.
+                std::mem::swap(&mut self.current, &mut self.buckets[i]);
+            } else {
+                self.current.append(&mut self.buckets[i]);
+            }
             if self.buckets[i].capacity() > SPARE_MAX {
                 self.buckets[i] = Vec::new();
             }
         }
-
-        self.current.make_contiguous().sort_unstable_by_key(|(k, _)| *k);
+        self.current.sort_unstable_by_key(|(k, _)| *k);
     }
 
     /// Removes the earliest event.
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        if self.current.is_empty() {
+        if self.head == self.current.len() {
             let next = self.next_at_ms()?;
             self.advance(next);
         }
-        self.current.pop_front().map(|(_, e)| (self.cursor, e))
+        let (_, event) = *self.current.get(self.head)?;
+        self.head += 1;
+        Some((self.cursor, event))
     }
 
     /// Events waiting.
     pub fn len(&self) -> usize {
-        self.current.len() + self.in_wheel + self.far.len()
+        self.current.len() - self.head + self.in_wheel + self.far.len()
     }
 
     /// Whether nothing waits.
@@ -211,17 +233,23 @@ mod tests {
     /// current time while it is being drained.
     #[test]
     fn the_wheel_pops_in_the_same_order_as_a_heap() {
+        for span in [64, WHEEL_MS, 1 << 16] {
+            same_order_as_a_heap(span);
+        }
+    }
+
+    fn same_order_as_a_heap(span: u64) {
         let mut rng = SimRng::new(11);
-        let mut wheel = Queue::default();
+        let mut wheel = Queue::with_span(span);
         let mut heap = std::collections::BTreeMap::new();
         let (mut now, mut seq, mut popped) = (0u64, 0u64, 0usize);
-        for round in 0..200_000u64 {
+        for round in 0..100_000u64 {
             if rng.chance(0.55) {
                 let delay = match rng.below(4) {
                     0 => 0,
                     1 => rng.below(100),
-                    2 => rng.below(WHEEL_MS * 2),
-                    _ => rng.below(WHEEL_MS * 40),
+                    2 => rng.below(span * 2),
+                    _ => rng.below(span * 40),
                 };
                 let class = if delay > 0 && rng.chance(0.3) { Class::Command } else { Class::Machine };
                 seq += 1;
@@ -235,6 +263,6 @@ mod tests {
             }
             assert_eq!(wheel.len(), heap.len());
         }
-        assert!(popped > 50_000);
+        assert!(popped > 25_000);
     }
 }
