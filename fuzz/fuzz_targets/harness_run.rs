@@ -1,4 +1,4 @@
-//! Fuzz target: a whole run. See `callcore_fuzz::harness_run` for what it feeds and checks.
+//! Fuzz target: a whole run on callcore's harness. See `callcore_fuzz::harness_run`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

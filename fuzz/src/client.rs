@@ -1,5 +1,5 @@
 //! The `client` target: one device's client fed any server messages (answers to any request
-//! id, notices with any call object and any callback that fits the device's role, snapshots),
+//! id, notices with any call object and any callback, snapshots),
 //! application commands, connection changes, request timers and time jumps. It checks:
 //!
 //! - nothing panics (debug assertions included) and every message is taken or dropped;
@@ -88,7 +88,7 @@ pub struct ViewSel {
     pub times: [Option<u16>; 3],
 }
 
-/// A callback a notice may carry (one of those that fit the device's role in the call).
+/// A callback a notice may carry.
 #[derive(Arbitrary, Clone, Copy, Debug)]
 pub struct CallbackSel(pub u8);
 
@@ -101,20 +101,14 @@ pub struct NoticeSel {
     pub callback: Option<CallbackSel>,
 }
 
-/// Callbacks an honest switchboard may send the initiator's devices.
-const OUTGOING: [CallbackKind; 7] = [
+/// Every callback, with every reason.
+const CALLBACKS: [CallbackKind; 13] = [
+    CallbackKind::IncomingCallReceived,
     CallbackKind::OutgoingCallRinging,
     CallbackKind::OutgoingCallAccepted,
     CallbackKind::OutgoingCallRejected(RejectReason::Rejected),
     CallbackKind::OutgoingCallRejected(RejectReason::Busy),
     CallbackKind::OutgoingCallRejected(RejectReason::Unanswered),
-    CallbackKind::CallEnded(EndReason::Hangup),
-    CallbackKind::CallEnded(EndReason::ConnectionLost),
-];
-
-/// Callbacks an honest switchboard may send a receiver's devices.
-const INCOMING: [CallbackKind; 8] = [
-    CallbackKind::IncomingCallReceived,
     CallbackKind::IncomingCallCancelled(CancelReason::Cancelled),
     CallbackKind::IncomingCallCancelled(CancelReason::Unanswered),
     CallbackKind::IncomingCallCancelled(CancelReason::AnsweredElsewhere),
@@ -133,20 +127,17 @@ const REASONS: [Reason; 6] = [
     Reason::ConnectionLost,
 ];
 
-/// What stays fixed about a call whatever the messages say. The client trusts the callback a
-/// notice carries (finding F2 in `docs/fuzzing.md`): told so, it raises a callback that does
-/// not fit its role, or `outgoing_call_rejected` after `outgoing_call_accepted`. The
-/// switchboard never does either, so this driver keeps those facts honest and fuzzes
-/// everything else: a session's initiator is the one the first message about it named, a call
-/// once accepted is never rejected, a snapshot carries at most `SNAPSHOT_CALLS_MAX` calls, and
-/// a call is never mentioned again once it may be forgotten: a retention after it was first
+/// What stays fixed about a call whatever the messages say: facts every switchboard keeps and
+/// the client relies on. Everything else (statuses, callbacks of any kind and role, reasons,
+/// times, answers to any id) is arbitrary. A session's initiator is the one the first message
+/// about it named; a snapshot carries at most `SNAPSHOT_CALLS_MAX` calls; and a call is never
+/// mentioned again once the client may have forgotten it: a retention after it was first
 /// reported terminal, once a snapshot left it out, or (if terminal) once the client's view may
 /// have been full (the switchboard keeps fewer calls per user than the client does, so it never
-/// mentions a terminal call the client dropped for room).
+/// mentions a terminal call the client dropped for room). Session ids are never reused.
 struct Calls {
     known: Vec<SessionId>,
     initiators: BTreeMap<SessionId, UserId>,
-    accepted: BTreeSet<SessionId>,
     /// When each call was first reported terminal.
     terminal_ms: BTreeMap<SessionId, u64>,
     /// Calls a snapshot left out.
@@ -163,7 +154,6 @@ impl Calls {
         Calls {
             known: Vec::new(),
             initiators: BTreeMap::new(),
-            accepted: BTreeSet::new(),
             terminal_ms: BTreeMap::new(),
             gone: BTreeSet::new(),
             retention_ms,
@@ -219,18 +209,7 @@ impl Calls {
 
     fn notice(&mut self, sel: NoticeSel) -> Notice {
         let call = self.view(sel.view);
-        let pick = |c: CallbackSel, from: &[CallbackKind]| from[usize::from(c.0) % from.len()];
-        let from: &[CallbackKind] = if call.initiator == DEVICE.user { &OUTGOING } else { &INCOMING };
-        let mut callback = sel.callback.map(|c| pick(c, from));
-        match callback {
-            Some(CallbackKind::OutgoingCallAccepted | CallbackKind::CallEnded(_)) => {
-                self.accepted.insert(call.session);
-            }
-            Some(CallbackKind::OutgoingCallRejected(_)) if self.accepted.contains(&call.session) => {
-                callback = None;
-            }
-            _ => {}
-        }
+        let callback = sel.callback.map(|c| CALLBACKS[usize::from(c.0) % CALLBACKS.len()]);
         Notice { call, callback }
     }
 
@@ -291,7 +270,10 @@ impl Driver {
 
     fn op(&mut self, op: &Op) {
         let now = self.clock_ms;
-        self.calls.now_ms = self.calls.now_ms.max(now);
+        if !matches!(op, Op::Forward(_) | Op::Backward(_)) {
+            // The client's own clock: the latest time any input handed it.
+            self.calls.now_ms = self.calls.now_ms.max(now);
+        }
         match op {
             Op::Connected => self.client.handle_connected(now),
             Op::Disconnected => self.client.handle_disconnected(now),

@@ -11,6 +11,8 @@ pub mod client;
 pub mod harness_run;
 #[cfg(feature = "sim")]
 pub mod scenario;
+#[cfg(feature = "sim")]
+pub mod sim_run;
 pub mod switchboard;
 
 use arbitrary::Arbitrary;

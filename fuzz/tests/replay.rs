@@ -9,7 +9,9 @@ fn replay(target: &str, data: &[u8]) {
     match target {
         "switchboard" => callcore_fuzz::switchboard::run(&parse(data)),
         "client" => callcore_fuzz::client::run(&parse(data)),
-        "sim_run" => callcore_fuzz::harness_run::run(&parse(data)),
+        "harness_run" => callcore_fuzz::harness_run::run(&parse(data)),
+        #[cfg(feature = "sim")]
+        "sim_run" => callcore_fuzz::sim_run::run(&parse(data)),
         #[cfg(feature = "sim")]
         "scenario_parser" => callcore_fuzz::scenario::run(data),
         _ => {}
@@ -44,7 +46,7 @@ fn replay_dir(target: &str, dir: &str, prefix: &str) -> usize {
 #[test]
 fn the_committed_seed_corpus_runs_clean() {
     let mut total = 0;
-    for target in ["switchboard", "client", "sim_run", "scenario_parser"] {
+    for target in ["switchboard", "client", "harness_run", "sim_run", "scenario_parser"] {
         total += replay_dir(target, "corpus", "seed-");
     }
     assert!(total > 0, "no seed corpus found");
@@ -52,7 +54,7 @@ fn the_committed_seed_corpus_runs_clean() {
 
 #[test]
 fn fixed_regressions_run_clean() {
-    for target in ["switchboard", "client", "sim_run", "scenario_parser"] {
+    for target in ["switchboard", "client", "harness_run", "sim_run", "scenario_parser"] {
         replay_dir(target, "regressions", "");
     }
 }
