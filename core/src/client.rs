@@ -345,7 +345,13 @@ impl Client {
         }
         let known = self.calls.iter().any(|c| c.view.session == call.session);
         let index = self.upsert(call)?;
-        if !known && !live && callback != Some(CallbackKind::IncomingCallReceived) {
+        // A snapshot entry for a call this device never heard of: its user's own live outgoing
+        // call is news the device must raise (it may be the very device whose initiate answer
+        // was lost); a call ringing the user rings; anything else is over for this device and
+        // is recorded silently.
+        let outgoing_live = call.initiator == me && !call.status.is_terminal();
+        let rings = callback == Some(CallbackKind::IncomingCallReceived);
+        if !known && !live && !outgoing_live && !rings {
             self.calls[index].flags |= implied_flags(&self.calls[index], callback);
             return Ok(());
         }
@@ -430,15 +436,13 @@ fn fits(kind: CallbackKind, outgoing: bool, flags: u8) -> bool {
     }
 }
 
-/// What a device that learns of a call only from a snapshot already knows about it.
+/// What a device that learns of a call only from a snapshot already knows about it: whether the
+/// call is over for it.
 fn implied_flags(call: &LocalCall, callback: Option<CallbackKind>) -> u8 {
-    let status = call.view.status;
-    if status.is_terminal() || callback.is_some_and(CallbackKind::is_terminal) {
-        return TERMINAL;
-    }
-    match (call.outgoing, status) {
-        (true, Status::Ringing) => RINGING,
-        (true, Status::Accepted) => RINGING | ACCEPTED,
-        _ => 0,
+    let over = call.view.status.is_terminal() || callback.is_some_and(CallbackKind::is_terminal);
+    if over {
+        TERMINAL
+    } else {
+        0
     }
 }
