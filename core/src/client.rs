@@ -102,12 +102,13 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct Client {
     device: DeviceId,
-    config: Config,
+    request_timeout_ms: u64,
+    call_retention_ms: u64,
     connected: bool,
     next_request: u64,
     pending: Vec<Pending>,
-    timed_out: [Option<Pending>; TIMED_OUT_KEPT],
-    timed_out_next: usize,
+    /// The last `TIMED_OUT_KEPT` requests that timed out (allocated on the first timeout).
+    timed_out: Vec<Pending>,
     calls: Vec<LocalCall>,
     outputs: VecDeque<Output>,
     stats: Stats,
@@ -119,12 +120,12 @@ impl Client {
     pub fn new(device: DeviceId, config: Config) -> Self {
         Self {
             device,
-            config,
+            request_timeout_ms: config.request_timeout_ms,
+            call_retention_ms: config.call_retention_ms,
             connected: false,
             next_request: 1,
             pending: Vec::new(),
-            timed_out: [None; TIMED_OUT_KEPT],
-            timed_out_next: 0,
+            timed_out: Vec::new(),
             calls: Vec::new(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
@@ -184,7 +185,7 @@ impl Client {
         self.stats.requests += 1;
         self.pending.push(Pending { id, request });
         self.outputs.push_back(Output::Send(ClientMsg::Request { id, request }));
-        let at_ms = now_ms.saturating_add(self.config.request_timeout_ms);
+        let at_ms = now_ms.saturating_add(self.request_timeout_ms);
         self.outputs.push_back(Output::SetTimer { timer: Timer::Request(id), at_ms });
         Ok(id)
     }
@@ -216,8 +217,10 @@ impl Client {
             self.stats.timeouts += 1;
             let result = Err(ErrorCode::Timeout);
             self.outputs.push_back(Output::Answer { id, request: p.request, result });
-            self.timed_out[self.timed_out_next] = Some(p);
-            self.timed_out_next = (self.timed_out_next + 1) % TIMED_OUT_KEPT;
+            if self.timed_out.len() == TIMED_OUT_KEPT {
+                self.timed_out.remove(0);
+            }
+            self.timed_out.push(p);
         }
     }
 
@@ -262,11 +265,11 @@ impl Client {
                 // An answer after the request timed out: the application was told `timeout`
                 // already and is not told twice, but the device's view takes the call object
                 // (the switchboard sends the requester nothing else about its own action).
-                let late = self.timed_out.iter_mut().find(|p| p.is_some_and(|p| p.id == id));
-                let Some(Pending { request, .. }) = late.and_then(Option::take) else {
+                let Some(late) = self.timed_out.iter().position(|p| p.id == id) else {
                     self.stats.dropped += 1;
                     return Err(ClientError::UnknownRequest(id));
                 };
+                let Pending { request, .. } = self.timed_out.remove(late);
                 self.stats.late_answers += 1;
                 request
             }
@@ -305,7 +308,7 @@ impl Client {
     /// Drops calls seen terminal longer than the retention ago (the switchboard has evicted
     /// them too), then, if still full, the one seen terminal first.
     fn make_room(&mut self, session: SessionId) -> Result<(), ClientError> {
-        let retention_ms = self.config.call_retention_ms;
+        let retention_ms = self.call_retention_ms;
         let now_ms = self.now_ms;
         self.calls.retain(|c| c.terminal_seen_ms.is_none_or(|t| t.saturating_add(retention_ms) > now_ms));
         if self.calls.len() < CLIENT_CALLS_MAX {

@@ -75,3 +75,12 @@ fn config_rejects_unknown_fields_and_fills_defaults() {
     assert_eq!(config.reconnect_grace_ms, 10_000);
     assert!(serde_json::from_str::<Config>(r#"{"ring_timeout": 5}"#).is_err());
 }
+
+/// Pins the per-device and per-message sizes that bound the memory of a million-user population
+/// (a change that grows them shows up here, before it shows up as a slower, bigger simulation).
+#[test]
+fn per_device_and_per_message_sizes_stay_small() {
+    assert!(std::mem::size_of::<callcore::Client>() <= 200, "{}", std::mem::size_of::<callcore::Client>());
+    assert!(std::mem::size_of::<callcore::CallView>() <= 80);
+    assert!(std::mem::size_of::<ServerMsg>() <= 96);
+}

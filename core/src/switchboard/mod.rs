@@ -315,6 +315,8 @@ impl Switchboard {
         }
         let devices = &mut self.users[device.user.0 as usize].devices;
         if devices.len() <= device.index as usize {
+            // Exact: most users have one or two devices, and there may be millions of users.
+            devices.reserve_exact(device.index as usize + 1 - devices.len());
             devices.resize_with(device.index as usize + 1, DeviceRecord::default);
         }
         Ok(&mut devices[device.index as usize])

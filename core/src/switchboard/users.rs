@@ -4,13 +4,37 @@
 use crate::config::{CALLS_PER_USER_MAX, DEDUP_WINDOW};
 use crate::error::ErrorCode;
 use crate::ids::{RequestId, SessionId};
-use serde::{Deserialize, Serialize};
 
-/// A request's answer as remembered for a repeat: the call's session or the error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct StoredAnswer {
-    pub id: RequestId,
-    pub result: Result<SessionId, ErrorCode>,
+/// A request's answer as remembered for a repeat, packed in 16 bytes: the request id (0: empty
+/// slot; clients number requests from 1) and the call's session, or the error code's index with
+/// the top bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct StoredAnswer {
+    id: u64,
+    packed: u64,
+}
+
+const ERROR_BIT: u64 = 1 << 63;
+
+impl StoredAnswer {
+    fn new(id: RequestId, result: Result<SessionId, ErrorCode>) -> Self {
+        let packed = match result {
+            Ok(session) => {
+                debug_assert_eq!(session.0 & ERROR_BIT, 0, "slot reuse count below 2^31");
+                session.0
+            }
+            Err(code) => ERROR_BIT | code.index() as u64,
+        };
+        Self { id: id.0, packed }
+    }
+
+    fn result(self) -> Result<SessionId, ErrorCode> {
+        if self.packed & ERROR_BIT == 0 {
+            Ok(SessionId(self.packed))
+        } else {
+            Err(ErrorCode::ALL[(self.packed & !ERROR_BIT) as usize])
+        }
+    }
 }
 
 /// What the dedup window knows of a request id.
@@ -27,7 +51,7 @@ pub(crate) enum Seen {
 pub(crate) struct DeviceRecord {
     pub connected: bool,
     last_id: u64,
-    answers: [Option<StoredAnswer>; DEDUP_WINDOW],
+    answers: [StoredAnswer; DEDUP_WINDOW],
     next: u8,
 }
 
@@ -36,8 +60,8 @@ impl DeviceRecord {
         if id.0 > self.last_id {
             return Seen::New;
         }
-        match self.answers.iter().flatten().find(|a| a.id == id) {
-            Some(answer) => Seen::Repeat(answer.result),
+        match self.answers.iter().find(|a| a.id == id.0) {
+            Some(answer) => Seen::Repeat(answer.result()),
             None => Seen::Stale,
         }
     }
@@ -45,7 +69,7 @@ impl DeviceRecord {
     pub fn remember(&mut self, id: RequestId, result: Result<SessionId, ErrorCode>) {
         debug_assert!(id.0 > self.last_id, "remembered ids increase");
         self.last_id = id.0;
-        self.answers[self.next as usize] = Some(StoredAnswer { id, result });
+        self.answers[self.next as usize] = StoredAnswer::new(id, result);
         self.next = ((self.next as usize + 1) % DEDUP_WINDOW) as u8;
     }
 }
