@@ -366,8 +366,12 @@ impl Population {
             Some(Status::Accepted) => {
                 let _ = world.command(from, Request::End { session });
             }
+            Some(status) if status.is_terminal() => {}
+            // A view still ringing is stale (an accept whose answer was lost): it converges once
+            // the device hears from the switchboard, so try again rather than never hang up.
+            Some(_) => world.schedule(world.now_ms() + RETRY_MS, Act::End(device, session)),
             None if from != device => world.schedule(world.now_ms() + RETRY_MS, Act::End(device, session)),
-            _ => {}
+            None => {}
         }
     }
 

@@ -1,0 +1,31 @@
+//! Seeded runs that once broke an invariant, kept as regressions (found by the `sim_run` fuzz
+//! target; see docs/fuzzing.md). Each must now finish with every check passed.
+
+use callsim::population::Options;
+use callsim::profile::Profile;
+use callsim::runner;
+use callsim::trace::Trace;
+use std::path::Path;
+
+fn passes(seed: u64, users: u32, duration_s: u64, profile: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(profile);
+    let profile = Profile::load(&path).expect("the finding's profile loads");
+    let opts = Options { users, duration_ms: duration_s * 1_000, seed, profile };
+    let out = runner::run(&opts, Trace::default(), false, &mut |_, _| {});
+    assert!(out.failure.is_none(), "{:?}", out.summary.violations);
+    assert_eq!(out.summary.calls_by_status.get("in_progress").copied().unwrap_or(0), 0);
+}
+
+/// F3: an accept whose answer was lost left the accepting user's view `ringing`; its hang-up,
+/// tried on that stale view, was dropped for good, and the call never ended (invariant 3).
+#[test]
+fn f3_a_hang_up_tried_on_a_stale_view_is_retried() {
+    passes(6_879_640_275_261_418_593, 25, 1_030, "fuzz/findings/f3-profile.json");
+}
+
+/// F4: an initiator device that lost its initiate's answer never raised `outgoing_call_accepted`
+/// (fixed in the core client), so the virtual user that was to hang up never did (invariant 3).
+#[test]
+fn f4_an_initiator_that_lost_its_answer_still_hangs_up() {
+    passes(7_022_922_033_808_697_855, 28, 505, "fuzz/findings/f4-profile.json");
+}
