@@ -37,6 +37,8 @@ pub struct Net {
     pub now_ms: u64,
     /// Callbacks raised so far, all clients together.
     pub callbacks: u64,
+    /// Inputs handed to the machines so far (commands, messages, connects, timer firings).
+    pub inputs: u64,
     /// Per client: the session of the last `incoming_call_received` it raised.
     pub last_incoming: Vec<Option<SessionId>>,
     /// Optional allocation meter, and what it charged to each side.
@@ -69,6 +71,7 @@ impl Net {
             first_client,
             now_ms: 0,
             callbacks: 0,
+            inputs: 0,
             last_incoming: vec![None; with_clients as usize],
             meter: None,
             sb_count: 0,
@@ -105,6 +108,7 @@ impl Net {
     pub fn connect_clients(&mut self) {
         for i in 0..self.clients.len() {
             let m = self.read_meter();
+            self.inputs += 2;
             self.clients[i].handle_connected(self.now_ms);
             self.charge_client(m);
             let device = self.clients[i].device();
@@ -119,6 +123,7 @@ impl Net {
     /// A command on `user`'s client now; its outputs go out with the next [`Net::pump`].
     pub fn command(&mut self, user: u32, request: Request) {
         let i = self.client_index(UserId(user)).expect("a user with a client");
+        self.inputs += 1;
         let m = self.read_meter();
         self.clients[i].command(self.now_ms, request).expect("within the pending limit");
         self.charge_client(m);
@@ -131,6 +136,7 @@ impl Net {
             self.drain_clients();
             let mut to_sb = std::mem::take(&mut self.to_sb);
             for (from, msg) in to_sb.drain(..) {
+                self.inputs += 1;
                 let m = self.read_meter();
                 let _ = self.sb.handle_message(self.now_ms, from, msg);
                 self.charge_sb(m);
@@ -143,6 +149,7 @@ impl Net {
             let mut to_devices = std::mem::take(&mut self.to_devices);
             for (to, msg) in to_devices.drain(..) {
                 let Some(i) = self.client_index(to.user) else { continue };
+                self.inputs += 1;
                 let m = self.read_meter();
                 let _ = self.clients[i].handle_message(self.now_ms, msg);
                 self.charge_client(m);
@@ -200,6 +207,7 @@ impl Net {
                 break;
             }
             self.timers.pop();
+            self.inputs += 1;
             let m = self.read_meter();
             self.sb.handle_timeout(now_ms, timer).expect("time moves forward");
             self.charge_sb(m);
@@ -298,6 +306,12 @@ mod tests {
             // alex: outgoing_call_ringing, outgoing_call_accepted; bob: incoming_call_received, call_ended
             assert_eq!(net.callbacks, 4 * round);
         }
+        // Connecting: per client its connect, the switchboard's, and the snapshot. Per call: 3
+        // commands; 4 requests and 1 ack at the switchboard; 8 messages to the devices (3
+        // answers, 4 notices that raise a callback, the silent `ringing` update of the callee);
+        // the ring timer (cancelled by the accept, it fires as a no-op); and from the second
+        // call on, the eviction of the call before: 17 inputs per call once warm.
+        assert_eq!(net.inputs, 2 * 3 + 16 + 2 * 17);
     }
 
     #[test]

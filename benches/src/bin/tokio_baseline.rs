@@ -11,9 +11,11 @@
 //! devices: each user has one device, connected at the start, and starts calls as a Poisson
 //! process (2 an hour) during `--duration-s`, to a user drawn at random. A rung user answers with
 //! probability 0.7 after 2–15 s, declines with probability 0.1 after the same delay, and else
-//! lets it ring (the 45 s ring timeout ends it unanswered); the caller hangs up 30–600 s after it
-//! hears the accept. Every message takes `--latency-ms` (default 20) one way, FIFO. Every random
-//! choice derives from `--seed`. The run ends when every call is over.
+//! lets it ring (the 45 s ring timeout ends it unanswered); the caller hangs up 30–600 s
+//! (log-uniform) after it hears the accept. Every message takes `--latency-ms` (default 20) one
+//! way, FIFO. Every random choice derives from `--seed`. The run ends when every call is over.
+//! `benches/tokio_baseline_profile.json` is the callsim profile of the same workload:
+//! `callsim run --profile benches/tokio_baseline_profile.json --users N --duration-s S --seed X`.
 //!
 //! Prints one line of `key=value` figures (calls by status, machine inputs, wall time).
 
@@ -88,6 +90,12 @@ impl Rng {
 
     fn range(&mut self, (min, max): (u64, u64)) -> u64 {
         min + self.next() % (max - min + 1)
+    }
+
+    /// Log-uniform within `min..=max` (most values short, some long), as callsim draws talk time.
+    fn log_range(&mut self, (min, max): (u64, u64)) -> u64 {
+        let (lo, hi) = ((min as f64).ln(), (max as f64).ln());
+        ((lo + self.unit() * (hi - lo)).exp() as u64).clamp(min, max)
     }
 
     /// Exponential with the given mean.
@@ -258,7 +266,7 @@ impl Device {
                 }
             }
             CallbackKind::OutgoingCallAccepted => {
-                self.acts.push(Reverse((now + rng.range(TALK_MS), Act::HangUp(session))));
+                self.acts.push(Reverse((now + rng.log_range(TALK_MS), Act::HangUp(session))));
             }
             _ => {}
         }
