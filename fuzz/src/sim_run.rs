@@ -1,8 +1,8 @@
 //! The `sim_run` target: a whole callsim population run (`callsim::runner::run`) from an
 //! arbitrary small seed, population and behaviour/fault profile: a safety phase with drops and
 //! partitions, then the liveness phase. The simulator checks the contract's invariants after
-//! every step; the target panics with the first violation it reports (but see F3 and F4 in
-//! `docs/fuzzing.md`), or with a panic of the simulator itself.
+//! every step; the target panics with the first violation it reports, or with a panic of the
+//! simulator itself.
 
 use crate::ConfigSel;
 use arbitrary::Arbitrary;
@@ -138,14 +138,7 @@ pub fn run(input: &Input) {
     }
     let out = callsim::runner::run(&opts, callsim::trace::Trace::default(), false, &mut |_, _| {});
     if let Some(f) = out.failure {
-        // Findings F3 and F4 (docs/fuzzing.md): a virtual user can give up its hang-up on a
-        // stale view (F3), and an initiator whose answer was lost never hears
-        // `outgoing_call_accepted` (F4), so nobody ends the call (invariant 3). Liveness
-        // failures are let through until those are fixed; every other failure fails.
-        if f.violation.invariant != 3 {
-            panic!("{} at {} ms (virtual); options {opts:?}", f.violation, f.at_ms);
-        }
-        return;
+        panic!("{} at {} ms (virtual); options {opts:?}", f.violation, f.at_ms);
     }
     assert!(out.summary.violations.is_empty(), "violations: {:?}", out.summary.violations);
 }
