@@ -9,12 +9,10 @@
 //! - liveness: once the parties still in a call hang up, every call is terminal, and once
 //!   quiet every record is evicted.
 
-use crate::{members, remember, ConfigSel, ReqSel, USERS};
+use crate::{check_change, check_switchboard, members, ok, remember, ConfigSel, ReqSel, USERS};
 use arbitrary::Arbitrary;
 use callcore::harness::Harness;
-use callcore::invariants::{
-    check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger,
-};
+use callcore::invariants::{check_convergence, CallbackLedger, StatusLedger};
 use callcore::{DeviceId, Part, Request, SessionId, Status, UserId, PENDING_REQUESTS_MAX};
 use std::collections::BTreeMap;
 
@@ -158,13 +156,7 @@ impl Driver {
     fn check(&mut self) {
         let sb = &self.h.switchboard;
         for change in &self.h.changes[self.changes_seen..] {
-            if let Err(v) = self.ledger.observe(change) {
-                panic!("{v}");
-            }
-            let call = sb.call(change.session).expect("a call that just changed is kept");
-            if let Err(v) = check_authority(change, &call) {
-                panic!("{v}");
-            }
+            check_change(&mut self.ledger, sb, change);
             remember(&mut self.known, change.session);
         }
         self.changes_seen = self.h.changes.len();
@@ -172,20 +164,11 @@ impl Driver {
             let seen = self.callbacks_seen.entry(*dev).or_default();
             for cb in &raised[*seen..] {
                 let outgoing = cb.call.initiator == dev.user;
-                if let Err(v) = self.callbacks.observe(*dev, cb.call.session, outgoing, cb.kind) {
-                    panic!("{v}");
-                }
+                ok(self.callbacks.observe(*dev, cb.call.session, outgoing, cb.kind));
             }
             *seen = raised.len();
         }
-        if let Err(v) = self.ledger.check_conservation(sb) {
-            panic!("{v}");
-        }
-        for user in 0..USERS {
-            if let Err(v) = check_involvement(sb, UserId(user)) {
-                panic!("{v}");
-            }
-        }
+        check_switchboard(&self.ledger, sb);
     }
 
     fn run_until_quiet(&mut self) {
@@ -203,9 +186,7 @@ impl Driver {
             }
         }
         self.run_until_quiet();
-        if let Err(v) = check_convergence(&self.h.switchboard, self.h.clients.values()) {
-            panic!("{v}");
-        }
+        ok(check_convergence(&self.h.switchboard, self.h.clients.values()));
         for _ in 0..4 {
             let mut ends = Vec::new();
             for call in self.h.switchboard.calls() {

@@ -16,6 +16,8 @@ pub mod sim_run;
 pub mod switchboard;
 
 use arbitrary::Arbitrary;
+use callcore::invariants::{check_authority, check_involvement, StatusLedger, Violation};
+use callcore::switchboard::{StatusChange, Switchboard};
 use callcore::{CallType, GroupId, RejectStatus, SessionId, UserId};
 
 /// Registered users in every driver (ids `0..USERS`).
@@ -200,4 +202,27 @@ impl ConfigSel {
 /// The members of a group, as a bit mask over the registered users.
 pub fn members(mask: u8) -> Vec<UserId> {
     (0..USERS).filter(|u| mask & (1 << u) != 0).map(UserId).collect()
+}
+
+/// Panics with the violation, if any.
+pub fn ok(result: Result<(), Violation>) {
+    if let Err(v) = result {
+        panic!("{v}");
+    }
+}
+
+/// Invariants 2 and 6 for one status change the switchboard just reported: the ledger takes
+/// it, and whoever caused it had the right to.
+pub fn check_change(ledger: &mut StatusLedger, sb: &Switchboard, change: &StatusChange) {
+    ok(ledger.observe(change));
+    let call = sb.call(change.session).expect("a call that just changed is kept");
+    ok(check_authority(change, &call));
+}
+
+/// Invariants 7 (conservation) and 1 (involvement of every user) on the switchboard as it is.
+pub fn check_switchboard(ledger: &StatusLedger, sb: &Switchboard) {
+    ok(ledger.check_conservation(sb));
+    for user in 0..USERS {
+        ok(check_involvement(sb, UserId(user)));
+    }
 }

@@ -17,9 +17,11 @@
 //! At the end every device disconnects and every timer fires when due: then every call must be
 //! terminal and evicted (liveness, and the memory bound: no record outlives its retention).
 
-use crate::{members, remember, ConfigSel, ReqSel, SessSel, UserSel, DEVICES, USERS};
+use crate::{
+    check_change, check_switchboard, members, remember, ConfigSel, ReqSel, SessSel, UserSel, DEVICES, USERS,
+};
 use arbitrary::Arbitrary;
-use callcore::invariants::{check_authority, check_involvement, StatusLedger};
+use callcore::invariants::StatusLedger;
 use callcore::switchboard::{Output, Timer};
 use callcore::{
     ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, UserId, DEDUP_WINDOW,
@@ -271,13 +273,7 @@ impl Driver {
                         change.by.is_none() || change.by == requester,
                         "{change:?} attributed to a user who did not ask (requester {requester:?})"
                     );
-                    if let Err(v) = self.ledger.observe(&change) {
-                        panic!("{v}");
-                    }
-                    let call = self.sb.call(change.session).expect("a call that just changed is kept");
-                    if let Err(v) = check_authority(&change, &call) {
-                        panic!("{v}");
-                    }
+                    check_change(&mut self.ledger, &self.sb, &change);
                     remember(&mut self.known, change.session);
                 }
             }
@@ -326,14 +322,7 @@ impl Driver {
     }
 
     fn check_state(&self) {
-        if let Err(v) = self.ledger.check_conservation(&self.sb) {
-            panic!("{v}");
-        }
-        for user in 0..USERS {
-            if let Err(v) = check_involvement(&self.sb, UserId(user)) {
-                panic!("{v}");
-            }
-        }
+        check_switchboard(&self.ledger, &self.sb);
     }
 
     /// Faults stop: every device goes away, every timer fires when due. Every call must end

@@ -1,6 +1,7 @@
 //! Replays the committed corpus (`corpus/<target>/seed-*`) and every file under
 //! `regressions/<target>/` through the drivers, on stable and without libFuzzer: each must run
-//! without a violation. Set `FUZZ_INPUT=path` and `FUZZ_TARGET=name` to replay one file.
+//! without a violation. `one_input` replays one file (a tool, ignored by default):
+//! `FUZZ_TARGET=client FUZZ_INPUT=path cargo test --features sim --test replay one_input -- --ignored`.
 
 use arbitrary::{Arbitrary, Unstructured};
 use std::path::{Path, PathBuf};
@@ -60,9 +61,9 @@ fn fixed_regressions_run_clean() {
 }
 
 #[test]
-fn one_input_from_the_environment() {
-    if let (Some(target), Some(input)) = (std::env::var_os("FUZZ_TARGET"), std::env::var_os("FUZZ_INPUT")) {
-        let target = target.to_str().expect("a target name");
-        replay(target, &std::fs::read(input).expect("readable input"));
-    }
+#[ignore = "a tool: set FUZZ_TARGET and FUZZ_INPUT and run with --ignored"]
+fn one_input() {
+    let target = std::env::var("FUZZ_TARGET").expect("FUZZ_TARGET: the target's name");
+    let input = std::env::var_os("FUZZ_INPUT").expect("FUZZ_INPUT: the input file");
+    replay(&target, &std::fs::read(input).expect("readable input"));
 }
