@@ -81,9 +81,87 @@ pub fn check_authority(change: &StatusChange, call: &CallInfo<'_>) -> Result<(),
 /// and in progress agree with the switchboard's.
 #[derive(Clone, Debug, Default)]
 pub struct StatusLedger {
-    live: BTreeMap<SessionId, Status>,
+    live: LiveCalls,
     created: u64,
     terminal: [u64; 8],
+}
+
+/// The live calls by session: a map whose common case is an array index. A switchboard reuses a
+/// call slot only after the call in it was evicted (terminal), so the live call of a slot (the
+/// session id's low 32 bits) is kept at that index; a session whose index is taken by another
+/// live session, or beyond [`LiveCalls::SLOTS_MAX`], goes to an ordered map instead. Either way
+/// it behaves exactly as one map keyed by session.
+#[derive(Clone, Debug, Default)]
+struct LiveCalls {
+    by_slot: Vec<Option<(SessionId, Status)>>,
+    overflow: BTreeMap<SessionId, Status>,
+    len: usize,
+}
+
+impl LiveCalls {
+    /// Slots kept by index; the rest go to the map.
+    const SLOTS_MAX: usize = 1 << 24;
+
+    fn index(session: SessionId) -> Option<usize> {
+        let slot = session.slot() as usize;
+        (slot < Self::SLOTS_MAX).then_some(slot)
+    }
+
+    fn get(&self, session: SessionId) -> Option<Status> {
+        if let Some(i) = Self::index(session) {
+            if let Some(Some((s, status))) = self.by_slot.get(i) {
+                if *s == session {
+                    return Some(*status);
+                }
+            }
+        }
+        self.overflow.get(&session).copied()
+    }
+
+    /// Inserts or updates; returns the status it had.
+    fn insert(&mut self, session: SessionId, status: Status) -> Option<Status> {
+        if let Some(i) = Self::index(session) {
+            if self.by_slot.len() <= i {
+                self.by_slot.resize(i + 1, None);
+            }
+            match &mut self.by_slot[i] {
+                Some((s, old)) if *s == session => return Some(std::mem::replace(old, status)),
+                entry @ None if !self.overflow.contains_key(&session) => {
+                    *entry = Some((session, status));
+                    self.len += 1;
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        let old = self.overflow.insert(session, status);
+        self.len += usize::from(old.is_none());
+        old
+    }
+
+    fn remove(&mut self, session: SessionId) {
+        if let Some(i) = Self::index(session) {
+            if let Some(entry) = self.by_slot.get_mut(i) {
+                if entry.is_some_and(|(s, _)| s == session) {
+                    *entry = None;
+                    self.len -= 1;
+                    return;
+                }
+            }
+        }
+        if self.overflow.remove(&session).is_some() {
+            self.len -= 1;
+        }
+    }
+
+    /// Every entry, in session order.
+    fn iter(&self) -> impl Iterator<Item = (&SessionId, &Status)> {
+        let mut all: Vec<(&SessionId, &Status)> =
+            self.by_slot.iter().filter_map(|e| e.as_ref().map(|(s, st)| (s, st))).collect();
+        all.extend(self.overflow.iter());
+        all.sort_unstable_by_key(|(s, _)| **s);
+        all.into_iter()
+    }
 }
 
 impl StatusLedger {
@@ -94,10 +172,10 @@ impl StatusLedger {
 
     /// Calls not yet terminal, per the stream.
     pub fn in_progress(&self) -> usize {
-        self.live.len()
+        self.live.len
     }
 
-    /// The sessions not yet terminal.
+    /// The sessions not yet terminal, in session order.
     pub fn live_sessions(&self) -> impl Iterator<Item = (&SessionId, &Status)> {
         self.live.iter()
     }
@@ -112,7 +190,7 @@ impl StatusLedger {
                 self.created += 1;
             }
             Some(from) => {
-                let Some(&known) = self.live.get(&change.session) else {
+                let Some(known) = self.live.get(change.session) else {
                     return violation(2, format!("{} left terminal status {from}", change.session));
                 };
                 if known != from {
@@ -122,7 +200,7 @@ impl StatusLedger {
             }
         }
         if change.to.is_terminal() {
-            self.live.remove(&change.session);
+            self.live.remove(change.session);
             self.terminal[change.to.index()] += 1;
         }
         Ok(())
@@ -132,10 +210,10 @@ impl StatusLedger {
     pub fn check_conservation(&self, sb: &Switchboard) -> Result<(), Violation> {
         let stats = sb.stats();
         let terminal: u64 = self.terminal.iter().sum();
-        if self.created != terminal + self.live.len() as u64 {
+        if self.created != terminal + self.live.len as u64 {
             return violation(
                 7,
-                format!("created {} != terminal {terminal} + live {}", self.created, self.live.len()),
+                format!("created {} != terminal {terminal} + live {}", self.created, self.live.len),
             );
         }
         if stats.created != self.created || stats.terminal != self.terminal {
@@ -183,6 +261,19 @@ impl CallbackLedger {
         kind: CallbackKind,
     ) -> Result<(), Violation> {
         let flags = self.seen.entry((device, session)).or_default();
+        Self::observe_flags(flags, device, session, outgoing, kind)
+    }
+
+    /// The check behind [`CallbackLedger::observe`], for callers that keep each (device, call)
+    /// pair's state themselves: `flags` is what this ledger keeps for the pair (0 before its
+    /// first callback), updated when the callback is legal.
+    pub fn observe_flags(
+        flags: &mut u8,
+        device: DeviceId,
+        session: SessionId,
+        outgoing: bool,
+        kind: CallbackKind,
+    ) -> Result<(), Violation> {
         let bad = |what: &str| {
             violation(5, format!("{what} on device {}/{} for {session}", device.user.0, device.index))
         };

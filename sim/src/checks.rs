@@ -1,8 +1,9 @@
 //! The invariant checks, fed as the run goes: callcore's checkers, wired to the engine.
 //!
 //! - 2 and 7: a [`StatusLedger`] fed with every status change the switchboard reports;
-//! - 5: a [`CallbackLedger`] per call, fed with every callback a client raises (one ledger per
-//!   call, dropped when the switchboard evicts the call, keeps memory bounded);
+//! - 5: [`CallbackLedger::observe_flags`] on every callback a client raises, with the state of
+//!   each (device, call) pair kept per call slot (cleared when the switchboard evicts the call,
+//!   which keeps memory bounded; the buffers are reused by the slot's next call);
 //! - 6: [`check_authority`] on each status change, after the input that caused it;
 //! - 1: [`check_involvement`] on every party of a changed call and on the requesting user;
 //! - 3 and 4 are checked by the drivers (liveness bound, convergence once quiet).
@@ -13,13 +14,16 @@ use callcore::invariants::{
 use callcore::switchboard::StatusChange;
 use callcore::{Callback, Client, DeviceId, SessionId, Status, Switchboard, UserId};
 
+/// Each device's callback flags for one call (see [`CallbackLedger::observe_flags`]).
+type DeviceFlags = Vec<(DeviceId, u8)>;
+
 /// The checker of one run.
 #[derive(Default)]
 pub struct Checker {
     statuses: StatusLedger,
-    /// One ledger per call, by the session's slot in the switchboard's call table (a slot is
-    /// reused only after the call in it was evicted).
-    callbacks: Vec<Option<(SessionId, CallbackLedger)>>,
+    /// Per call, by the session's slot in the switchboard's call table (a slot is reused only
+    /// after the call in it was evicted): the session and each device's callback flags.
+    callbacks: Vec<(Option<SessionId>, DeviceFlags)>,
     changed: Vec<StatusChange>,
     users: Vec<UserId>,
     /// Checks done so far.
@@ -42,14 +46,21 @@ impl Checker {
         let outgoing = callback.call.initiator == device.user;
         let slot = session.0 as u32 as usize;
         if self.callbacks.len() <= slot {
-            self.callbacks.resize_with(slot + 1, || None);
+            self.callbacks.resize_with(slot + 1, || (None, Vec::new()));
         }
-        let entry = &mut self.callbacks[slot];
-        if entry.as_ref().is_none_or(|(s, _)| *s != session) {
-            *entry = Some((session, CallbackLedger::new()));
+        let (owner, devices) = &mut self.callbacks[slot];
+        if *owner != Some(session) {
+            *owner = Some(session);
+            devices.clear();
         }
-        let (_, ledger) = entry.as_mut().expect("just filled");
-        ledger.observe(device, session, outgoing, callback.kind)
+        let i = match devices.iter().position(|(d, _)| *d == device) {
+            Some(i) => i,
+            None => {
+                devices.push((device, 0));
+                devices.len() - 1
+            }
+        };
+        CallbackLedger::observe_flags(&mut devices[i].1, device, session, outgoing, callback.kind)
     }
 
     /// After one input: authority (6) and involvement (1) for every changed call and for
@@ -77,9 +88,10 @@ impl Checker {
 
     /// The switchboard evicted `session`: its callback ledger is dropped.
     pub fn forget(&mut self, session: SessionId) {
-        if let Some(entry) = self.callbacks.get_mut(session.0 as u32 as usize) {
-            if entry.as_ref().is_some_and(|(s, _)| *s == session) {
-                *entry = None;
+        if let Some((owner, devices)) = self.callbacks.get_mut(session.0 as u32 as usize) {
+            if *owner == Some(session) {
+                *owner = None;
+                devices.clear();
             }
         }
     }

@@ -7,11 +7,14 @@
 //! its commands on the fly, gets the same order, which is what lets a recorded run replay
 //! exactly.
 //!
-//! It is a timing wheel: one bucket per millisecond for the next [`WHEEL_MS`] ms (a bitmap
-//! finds the next non-empty one), a binary heap for later events (moved into the wheel as time
-//! comes near), and the bucket of the current millisecond kept sorted. Pushing and popping a
-//! near event is O(1) and touches memory near the current time, which matters with millions
-//! of devices; the order is exactly that of a heap keyed by (time, class, seq).
+//! It is a two-level timing wheel. Level 0 has one bucket per millisecond of the current block
+//! (a block is [`WHEEL_MS`] ms, a power of two, aligned); level 1 one bucket per block for the
+//! next [`BLOCKS`] blocks (about 70 minutes by default); a binary heap holds anything later.
+//! Bitmaps find the next non-empty bucket. When time enters a new block, that block's level-1
+//! bucket is spread into level 0 (and heap entries now within level 1's reach move in); the
+//! bucket of the current millisecond is sorted by key when it becomes current. Pushing and
+//! popping are O(1) amortized (an event moves at most twice), touch memory near the current
+//! time, and the order is exactly that of a heap keyed by (time, class, seq).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -25,10 +28,12 @@ pub enum Class {
     Machine = 1,
 }
 
-/// Span of the wheel by default, ms.
-pub const WHEEL_MS: u64 = 1 << 10;
-/// The largest span a wheel may have, ms.
+/// Span of a level-0 block by default, ms.
+pub const WHEEL_MS: u64 = 1 << 12;
+/// The largest block a wheel may have, ms.
 pub const WHEEL_MS_MAX: u64 = 1 << 16;
+/// Level-1 buckets (blocks ahead of the current one that are kept in buckets).
+pub const BLOCKS: u64 = 1 << 10;
 /// A drained bucket keeps its buffer for reuse only up to this many entries (a burst must not
 /// pin its memory for the rest of the run).
 const SPARE_MAX: usize = 256;
@@ -57,20 +62,88 @@ impl<E> Ord for Far<E> {
     }
 }
 
+/// Buckets with a bitmap of the non-empty ones.
+struct Level<T> {
+    buckets: Vec<Vec<T>>,
+    occupied: Vec<u64>,
+    len: usize,
+}
+
+impl<T> Level<T> {
+    fn new(n: u64) -> Self {
+        Self {
+            buckets: (0..n).map(|_| Vec::new()).collect(),
+            occupied: vec![0; n.div_ceil(64) as usize],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, i: usize, item: T) {
+        self.buckets[i].push(item);
+        self.occupied[i / 64] |= 1 << (i % 64);
+        self.len += 1;
+    }
+
+    /// The first non-empty bucket among the `n` buckets from `from` on (wrapping around), as
+    /// an offset from `from`.
+    fn first_from(&self, from: usize, n: usize) -> Option<usize> {
+        let size = self.buckets.len();
+        let (mut i, mut scanned) = (from % size, 0usize);
+        while scanned < n {
+            let bit = i % 64;
+            let bits = self.occupied[i / 64] >> bit;
+            if bits != 0 {
+                let offset = scanned + bits.trailing_zeros() as usize;
+                return (offset < n).then_some(offset);
+            }
+            let step = 64 - bit;
+            scanned += step;
+            i = (i + step) % size;
+        }
+        None
+    }
+
+    /// Empties bucket `i` into `out`'s place: the bucket's buffer is swapped in when `out` is
+    /// empty, so a drained buffer goes back to the bucket for reuse.
+    fn take_into(&mut self, i: usize, out: &mut Vec<T>) {
+        if self.occupied[i / 64] & (1 << (i % 64)) == 0 {
+            return;
+        }
+        self.occupied[i / 64] &= !(1 << (i % 64));
+        self.len -= self.buckets[i].len();
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.buckets[i]);
+        } else {
+            out.append(&mut self.buckets[i]);
+        }
+        if self.buckets[i].capacity() > SPARE_MAX {
+            self.buckets[i] = Vec::new();
+        }
+    }
+}
+
 /// A priority queue of events.
 pub struct Queue<E> {
     seq: u64,
-    /// The time of `current`; every wheel entry's time is in `cursor + 1 .. cursor + WHEEL_MS`.
+    /// The time of `current`.
     cursor: u64,
     /// The events of time `cursor`, sorted by key; those before `head` already ran.
     current: Vec<(u64, E)>,
     head: usize,
-    buckets: Vec<Vec<(u64, E)>>,
-    occupied: Vec<u64>,
-    in_wheel: usize,
+    /// Events of the cursor's block after the cursor, by ms.
+    near: Level<(u64, E)>,
+    /// Events of the next `blocks - 1` blocks, by block, with their times.
+    later: Level<(u64, u64, E)>,
+    /// The earliest time in each `later` bucket.
+    later_min: Vec<u64>,
     far: BinaryHeap<Far<E>>,
-    /// The wheel's span, ms (a power of two, at least 64).
-    span: u64,
+    /// log2 of the block span, ms.
+    block_bits: u32,
+    /// Level-1 buckets.
+    blocks: u64,
+    /// A spare buffer for spreading a block.
+    spread: Vec<(u64, u64, E)>,
 }
 
 impl<E: Copy> Default for Queue<E> {
@@ -80,26 +153,43 @@ impl<E: Copy> Default for Queue<E> {
 }
 
 impl<E: Copy> Queue<E> {
-    /// A queue whose wheel spans about `span_ms` (rounded up to a power of two within
-    /// `64..=WHEEL_MS_MAX`). A busy run wants a span that holds most of its timers; a sparse
-    /// one a small wheel that stays in cache. The span never changes the order of events.
+    /// A queue whose blocks span about `span_ms` (rounded up to a power of two within
+    /// `64..=WHEEL_MS_MAX`). The span never changes the order of events.
     pub fn with_span(span_ms: u64) -> Self {
+        Self::with_levels(span_ms, BLOCKS)
+    }
+
+    fn with_levels(span_ms: u64, blocks: u64) -> Self {
         let span = span_ms.clamp(64, WHEEL_MS_MAX).next_power_of_two();
+        let blocks = blocks.clamp(64, 1 << 16).next_power_of_two();
         Self {
             seq: 0,
             cursor: 0,
             current: Vec::new(),
             head: 0,
-            buckets: (0..span).map(|_| Vec::new()).collect(),
-            occupied: vec![0; (span / 64) as usize],
-            in_wheel: 0,
+            near: Level::new(span),
+            later: Level::new(blocks),
+            later_min: vec![u64::MAX; blocks as usize],
             far: BinaryHeap::new(),
-            span,
+            block_bits: span.trailing_zeros(),
+            blocks,
+            spread: Vec::new(),
         }
     }
 
-    fn index(&self, time: u64) -> usize {
-        (time & (self.span - 1)) as usize
+    #[inline]
+    fn block(&self, time: u64) -> u64 {
+        time >> self.block_bits
+    }
+
+    #[inline]
+    fn near_index(&self, time: u64) -> usize {
+        (time & ((1 << self.block_bits) - 1)) as usize
+    }
+
+    #[inline]
+    fn later_index(&self, block: u64) -> usize {
+        (block & (self.blocks - 1)) as usize
     }
 
     /// Schedules `event` at `at_ms` (not before the time of the last event popped).
@@ -111,38 +201,24 @@ impl<E: Copy> Queue<E> {
         if at_ms == self.cursor {
             let pos = self.current[self.head..].iter().rposition(|(k, _)| *k < key).map_or(0, |p| p + 1);
             self.current.insert(self.head + pos, (key, event));
-        } else if at_ms - self.cursor < self.span {
-            self.put_in_wheel(at_ms, key, event);
         } else {
-            self.far.push(Far { time: at_ms, key, event });
+            self.place(at_ms, key, event);
         }
     }
 
-    fn put_in_wheel(&mut self, time: u64, key: u64, event: E) {
-        let i = self.index(time);
-        self.buckets[i].push((key, event));
-        self.occupied[i / 64] |= 1 << (i % 64);
-        self.in_wheel += 1;
-    }
-
-    /// The first non-empty wheel bucket after the cursor, as a time.
-    fn next_in_wheel(&self) -> Option<u64> {
-        if self.in_wheel == 0 {
-            return None;
+    /// Puts an event after the cursor into its level.
+    #[inline]
+    fn place(&mut self, time: u64, key: u64, event: E) {
+        let (block, now_block) = (self.block(time), self.block(self.cursor));
+        if block == now_block {
+            self.near.push(self.near_index(time), (key, event));
+        } else if block - now_block < self.blocks {
+            let i = self.later_index(block);
+            self.later.push(i, (time, key, event));
+            self.later_min[i] = self.later_min[i].min(time);
+        } else {
+            self.far.push(Far { time, key, event });
         }
-        let mut i = self.index(self.cursor + 1);
-        let mut scanned = 0u64;
-        while scanned < self.span {
-            let bit = i % 64;
-            let bits = self.occupied[i / 64] >> bit;
-            if bits != 0 {
-                return Some(self.cursor + 1 + scanned + u64::from(bits.trailing_zeros()));
-            }
-            let step = 64 - bit;
-            scanned += step as u64;
-            i = (i + step) % self.span as usize;
-        }
-        None
     }
 
     /// The time of the earliest event.
@@ -150,43 +226,57 @@ impl<E: Copy> Queue<E> {
         if self.head < self.current.len() {
             return Some(self.cursor);
         }
-        match (self.next_in_wheel(), self.far.peek().map(|f| f.time)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        if self.near.len > 0 {
+            let from = self.near_index(self.cursor) + 1;
+            let n = (1usize << self.block_bits).saturating_sub(from);
+            if let Some(offset) = self.near.first_from(from, n) {
+                return Some(self.cursor + 1 + offset as u64);
+            }
         }
+        if self.later.len > 0 {
+            let from = self.later_index(self.block(self.cursor) + 1);
+            if let Some(offset) = self.later.first_from(from, self.blocks as usize - 1) {
+                return Some(self.later_min[(from + offset) % self.blocks as usize]);
+            }
+        }
+        self.far.peek().map(|f| f.time)
     }
 
-    /// Moves the cursor to `time`: far events now within the wheel's span move in, and the
-    /// bucket of `time` becomes `current`.
+    /// Moves the cursor to `time` (the earliest event's): entering a new block spreads its
+    /// level-1 bucket into level 0 and pulls heap entries within reach into level 1; the bucket
+    /// of `time` becomes `current`.
     fn advance(&mut self, time: u64) {
         self.current.clear();
         self.head = 0;
         if self.current.capacity() > SPARE_MAX {
             self.current = Vec::new();
         }
+        let (block, old_block) = (self.block(time), self.block(self.cursor));
         self.cursor = time;
-        while self.far.peek().is_some_and(|f| f.time - time < self.span) {
-            let Some(f) = self.far.pop() else { break };
-            if f.time == time {
-                self.current.push((f.key, f.event));
-            } else {
-                self.put_in_wheel(f.time, f.key, f.event);
+        if block != old_block {
+            debug_assert_eq!(self.near.len, 0, "level 0 is empty when its block is over");
+            let i = self.later_index(block);
+            let mut spread = std::mem::take(&mut self.spread);
+            self.later.take_into(i, &mut spread);
+            self.later_min[i] = u64::MAX;
+            for (t, key, event) in spread.drain(..) {
+                debug_assert_eq!(self.block(t), block);
+                self.near.push(self.near_index(t), (key, event));
+            }
+            if spread.capacity() <= SPARE_MAX {
+                self.spread = spread;
+            }
+            while self.far.peek().is_some_and(|f| self.block(f.time) - block < self.blocks) {
+                let Some(f) = self.far.pop() else { break };
+                if f.time == time {
+                    self.current.push((f.key, f.event));
+                } else {
+                    self.place(f.time, f.key, f.event);
+                }
             }
         }
-        let i = self.index(time);
-        if self.occupied[i / 64] & (1 << (i % 64)) != 0 {
-            self.occupied[i / 64] &= !(1 << (i % 64));
-            self.in_wheel -= self.buckets[i].len();
-            if self.current.is_empty() {
-                // The drained buffer goes back to the bucket for reuse.
-                std::mem::swap(&mut self.current, &mut self.buckets[i]);
-            } else {
-                self.current.append(&mut self.buckets[i]);
-            }
-            if self.buckets[i].capacity() > SPARE_MAX {
-                self.buckets[i] = Vec::new();
-            }
-        }
+        let i = self.near_index(time);
+        self.near.take_into(i, &mut self.current);
         self.current.sort_unstable_by_key(|(k, _)| *k);
     }
 
@@ -203,7 +293,7 @@ impl<E: Copy> Queue<E> {
 
     /// Events waiting.
     pub fn len(&self) -> usize {
-        self.current.len() - self.head + self.in_wheel + self.far.len()
+        self.current.len() - self.head + self.near.len + self.later.len + self.far.len()
     }
 
     /// Whether nothing waits.
@@ -233,23 +323,24 @@ mod tests {
     /// current time while it is being drained.
     #[test]
     fn the_wheel_pops_in_the_same_order_as_a_heap() {
-        for span in [64, WHEEL_MS, 1 << 16] {
-            same_order_as_a_heap(span);
+        for (span, blocks) in [(64, 64), (WHEEL_MS, 64), (WHEEL_MS, BLOCKS), (1 << 16, BLOCKS)] {
+            same_order_as_a_heap(span, blocks);
         }
     }
 
-    fn same_order_as_a_heap(span: u64) {
+    fn same_order_as_a_heap(span: u64, blocks: u64) {
         let mut rng = SimRng::new(11);
-        let mut wheel = Queue::with_span(span);
+        let mut wheel = Queue::with_levels(span, blocks);
         let mut heap = std::collections::BTreeMap::new();
         let (mut now, mut seq, mut popped) = (0u64, 0u64, 0usize);
         for round in 0..100_000u64 {
             if rng.chance(0.55) {
-                let delay = match rng.below(4) {
+                let delay = match rng.below(5) {
                     0 => 0,
                     1 => rng.below(100),
                     2 => rng.below(span * 2),
-                    _ => rng.below(span * 40),
+                    3 => rng.below(span * 40),
+                    _ => rng.below(span * blocks * 2),
                 };
                 let class = if delay > 0 && rng.chance(0.3) { Class::Command } else { Class::Machine };
                 seq += 1;

@@ -132,7 +132,7 @@ impl Trace {
     #[inline]
     pub fn record(&mut self, record: &Record<'_>) {
         self.records += 1;
-        self.hasher.record(record);
+        self.hasher.fold(record);
         if let Some(w) = self.writer.as_mut() {
             let result = serde_json::to_writer(&mut *w, record)
                 .map_err(|e| e.to_string())

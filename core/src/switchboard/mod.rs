@@ -191,10 +191,7 @@ impl Switchboard {
 
     /// Whether the switchboard holds `device` as connected.
     pub fn is_connected(&self, device: DeviceId) -> bool {
-        self.users
-            .get(device.user.0 as usize)
-            .and_then(|u| u.devices.get(device.index as usize))
-            .is_some_and(|d| d.connected)
+        self.users.get(device.user.0 as usize).is_some_and(|u| u.is_connected(device.index))
     }
 
     /// A retained call (live, or terminal and not yet evicted).
@@ -235,8 +232,9 @@ impl Switchboard {
     /// A device's connection came up: the device gets a snapshot of its user's calls.
     pub fn handle_connect(&mut self, now_ms: u64, device: DeviceId) -> Result<(), SwitchboardError> {
         self.advance(now_ms)?;
-        self.device_mut(device)?.connected = true;
+        self.check_device(device)?;
         let user = &mut self.users[device.user.0 as usize];
+        user.connected |= 1 << device.index;
         if user.grace_deadline_ms.take().is_some() {
             self.outputs.push_back(Output::CancelTimer { timer: Timer::Grace(device.user) });
         }
@@ -247,12 +245,12 @@ impl Switchboard {
     /// A device's connection went down. When it was the user's last, the grace starts.
     pub fn handle_disconnect(&mut self, now_ms: u64, device: DeviceId) -> Result<(), SwitchboardError> {
         self.advance(now_ms)?;
-        let record = self.device_mut(device)?;
-        if !record.connected {
+        self.check_device(device)?;
+        if !self.users[device.user.0 as usize].is_connected(device.index) {
             return Err(self.drop_input(SwitchboardError::AlreadyDisconnected(device)));
         }
-        record.connected = false;
         let user = &mut self.users[device.user.0 as usize];
+        user.connected &= !(1 << device.index);
         if !user.any_connected() {
             let at_ms = now_ms.saturating_add(self.config.reconnect_grace_ms);
             user.grace_deadline_ms = Some(at_ms);
@@ -269,7 +267,8 @@ impl Switchboard {
         msg: ClientMsg,
     ) -> Result<(), SwitchboardError> {
         self.advance(now_ms)?;
-        if !self.device_mut(from)?.connected {
+        self.check_device(from)?;
+        if !self.users[from.user.0 as usize].is_connected(from.index) {
             return Err(self.drop_input(SwitchboardError::DeviceNotConnected(from)));
         }
         match msg {
@@ -306,20 +305,26 @@ impl Switchboard {
         error
     }
 
-    fn device_mut(&mut self, device: DeviceId) -> Result<&mut DeviceRecord, SwitchboardError> {
+    /// Drops input naming an unregistered user or a device index out of range.
+    fn check_device(&mut self, device: DeviceId) -> Result<(), SwitchboardError> {
         if !self.is_user(device.user) {
             return Err(self.drop_input(SwitchboardError::UnknownUser(device.user)));
         }
         if device.index >= DEVICES_PER_USER_MAX {
             return Err(self.drop_input(SwitchboardError::DeviceOutOfRange(device)));
         }
+        Ok(())
+    }
+
+    /// The dedup state of a checked device, created on first use.
+    fn device_mut(&mut self, device: DeviceId) -> &mut DeviceRecord {
         let devices = &mut self.users[device.user.0 as usize].devices;
         if devices.len() <= device.index as usize {
             // Exact: most users have one or two devices, and there may be millions of users.
             devices.reserve_exact(device.index as usize + 1 - devices.len());
             devices.resize_with(device.index as usize + 1, DeviceRecord::default);
         }
-        Ok(&mut devices[device.index as usize])
+        &mut devices[device.index as usize]
     }
 
     fn record(&self, session: SessionId) -> Option<&CallRecord> {
@@ -455,11 +460,8 @@ impl Switchboard {
         let party = record.parties[index];
         debug_assert!(party.rung, "only the audience is notified");
         let user = &self.users[party.user.0 as usize];
-        for (i, device) in user.devices.iter().enumerate() {
-            if !device.connected {
-                continue;
-            }
-            let id = DeviceId::new(party.user, i as u16);
+        for i in user.connected_devices() {
+            let id = DeviceId::new(party.user, i);
             let callback = record.notice_for(index, id);
             if callback.is_none() && skip == Some(id) {
                 continue;
@@ -481,7 +483,7 @@ impl Switchboard {
     fn send_snapshot(&mut self, device: DeviceId) {
         let user = &self.users[device.user.0 as usize];
         let mut notices = Vec::new();
-        for &session in &user.calls {
+        for &session in user.calls.as_slice() {
             let Some(record) = self.record(session) else { continue };
             let Some(index) = record.party_index(device.user) else { continue };
             if record.parties[index].rung && notices.len() < SNAPSHOT_CALLS_MAX {
@@ -529,7 +531,7 @@ impl Switchboard {
         }
         record.grace_deadline_ms = None;
         for i in 0..record.calls.len() {
-            let session = self.users[user.0 as usize].calls[i];
+            let session = self.users[user.0 as usize].calls.as_slice()[i];
             if let Some(slot) = self.slot_of(session) {
                 self.lose_party(slot, user);
             }
@@ -576,7 +578,7 @@ impl Switchboard {
             if !party.rung {
                 continue;
             }
-            let mut list = std::mem::take(&mut self.users[party.user.0 as usize].calls);
+            let mut list = self.users[party.user.0 as usize].calls;
             users::enlist(
                 &mut list,
                 session,

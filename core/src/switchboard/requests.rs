@@ -18,7 +18,7 @@ impl Switchboard {
         id: RequestId,
         request: Request,
     ) -> Result<(), SwitchboardError> {
-        let seen = self.users[from.user.0 as usize].devices[from.index as usize].seen(id);
+        let seen = self.device_mut(from).seen(id);
         match seen {
             Seen::Stale => Err(self.drop_input(SwitchboardError::StaleRequest { device: from, request: id })),
             Seen::Repeat(result) => {
@@ -34,7 +34,7 @@ impl Switchboard {
             Seen::New => {
                 self.stats.requests += 1;
                 let answer = self.act(from, id, request);
-                self.users[from.user.0 as usize].devices[from.index as usize].remember(id, answer);
+                self.device_mut(from).remember(id, answer);
                 Ok(())
             }
         }

@@ -49,7 +49,6 @@ pub(crate) enum Seen {
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DeviceRecord {
-    pub connected: bool,
     last_id: u64,
     answers: [StoredAnswer; DEDUP_WINDOW],
     next: u8,
@@ -60,7 +59,8 @@ impl DeviceRecord {
         if id.0 > self.last_id {
             return Seen::New;
         }
-        match self.answers.iter().find(|a| a.id == id.0) {
+        // Id 0 marks an empty slot (clients number requests from 1): never a repeat.
+        match self.answers.iter().find(|a| a.id == id.0 && id.0 != 0) {
             Some(answer) => Seen::Repeat(answer.result()),
             None => Seen::Stale,
         }
@@ -77,30 +77,90 @@ impl DeviceRecord {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct UserRecord {
     pub registered: bool,
+    /// Bit `i`: device `i` is connected.
+    pub connected: u16,
+    /// The devices' request dedup state, by index (created on a device's first message).
     pub devices: Vec<DeviceRecord>,
     /// Calls in this user's audience, oldest first, at most `CALLS_PER_USER_MAX`.
-    pub calls: Vec<SessionId>,
+    pub calls: CallList,
     /// When the grace runs out, while no device is connected after one was.
     pub grace_deadline_ms: Option<u64>,
 }
 
 impl UserRecord {
     pub fn any_connected(&self) -> bool {
-        self.devices.iter().any(|d| d.connected)
+        self.connected != 0
+    }
+
+    pub fn is_connected(&self, index: u16) -> bool {
+        index < 16 && self.connected & (1 << index) != 0
+    }
+
+    /// Connected device indexes, in order.
+    pub fn connected_devices(&self) -> impl Iterator<Item = u16> {
+        let mask = self.connected;
+        (0..16u16).filter(move |i| mask & (1 << i) != 0)
+    }
+}
+
+/// A user's audience list, kept inline (no allocation per user): at most `CALLS_PER_USER_MAX`
+/// sessions, oldest first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallList {
+    len: u8,
+    items: [SessionId; CALLS_PER_USER_MAX],
+}
+
+impl Default for CallList {
+    fn default() -> Self {
+        Self { len: 0, items: [SessionId(0); CALLS_PER_USER_MAX] }
+    }
+}
+
+impl CallList {
+    pub fn as_slice(&self) -> &[SessionId] {
+        &self.items[..self.len as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn retain(&mut self, keep: impl Fn(&SessionId) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.len as usize {
+            if keep(&self.items[i]) {
+                self.items[kept] = self.items[i];
+                kept += 1;
+            }
+        }
+        self.len = kept as u8;
+    }
+
+    fn remove(&mut self, index: usize) {
+        let len = self.len as usize;
+        self.items.copy_within(index + 1..len, index);
+        self.len -= 1;
+    }
+
+    fn push(&mut self, session: SessionId) {
+        assert!((self.len as usize) < CALLS_PER_USER_MAX, "audience list full");
+        self.items[self.len as usize] = session;
+        self.len += 1;
     }
 }
 
 /// Adds `session` to an audience list, first dropping `gone` entries (evicted calls), then, if
 /// still full, the oldest entry for which `droppable` holds, else the oldest.
 pub(crate) fn enlist(
-    calls: &mut Vec<SessionId>,
+    calls: &mut CallList,
     session: SessionId,
     gone: impl Fn(SessionId) -> bool,
     droppable: impl Fn(SessionId) -> bool,
 ) {
     calls.retain(|s| !gone(*s));
     if calls.len() >= CALLS_PER_USER_MAX {
-        let victim = calls.iter().position(|s| droppable(*s)).unwrap_or(0);
+        let victim = calls.as_slice().iter().position(|s| droppable(*s)).unwrap_or(0);
         calls.remove(victim);
     }
     calls.push(session);
