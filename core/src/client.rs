@@ -163,6 +163,12 @@ impl Client {
         self.pending.len()
     }
 
+    /// Whether request `id` still waits for its answer: its timer is set and neither fired
+    /// nor cancelled (a caller that skips cancellations can ask this instead of keeping them).
+    pub fn is_pending(&self, id: RequestId) -> bool {
+        self.pending.iter().any(|p| p.id == id)
+    }
+
     /// The next output, or `None` when drained.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()

@@ -107,7 +107,11 @@ impl Checker {
     }
 
     /// Invariant 4 over every client.
-    pub fn convergence(&mut self, sb: &Switchboard, clients: &[Client]) -> Result<(), Violation> {
+    pub fn convergence<'a>(
+        &mut self,
+        sb: &Switchboard,
+        clients: impl IntoIterator<Item = &'a Client>,
+    ) -> Result<(), Violation> {
         self.checks += 1;
         check_convergence(sb, clients)
     }

@@ -20,7 +20,6 @@ use callcore::{
     client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId, ErrorCode,
     GroupId, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
 };
-use std::collections::BTreeSet;
 
 /// What the driver sees of the run, after each input.
 #[derive(Clone, Debug)]
@@ -114,16 +113,22 @@ pub enum Executed {
     Disconnect,
 }
 
+/// One device as the world keeps it.
+struct Device {
+    client: Client,
+    link: Link,
+}
+
 /// Everything but the driver.
 pub struct World<A> {
     now_ms: u64,
     queue: Queue<Event<A>>,
     /// The switchboard.
     pub switchboard: Switchboard,
-    clients: Vec<Client>,
+    /// Each device's client and connection, by slot (together: an event touches both).
+    devices: Vec<Device>,
     /// Slot of each registered user's first device; the user's devices are contiguous.
     first_device: Vec<u32>,
-    links: Vec<Link>,
     net: Network,
     up: Slab<ClientMsg>,
     down: Slab<ServerMsg>,
@@ -136,10 +141,6 @@ pub struct World<A> {
     counters: Counters,
     /// When set, every command and connection change run by a driver event is logged here.
     pub executed: Option<Vec<(u64, DeviceId, Executed)>>,
-    /// Request timers the clients cancelled (their answer came): skipped when due.
-    cancelled_requests: BTreeSet<(u32, u64)>,
-    /// Ring timers the switchboard cancelled: skipped when due.
-    cancelled_rings: BTreeSet<SessionId>,
 }
 
 impl<A: Copy> World<A> {
@@ -155,9 +156,8 @@ impl<A: Copy> World<A> {
             now_ms: 0,
             queue: Queue::with_span(span_ms),
             switchboard: Switchboard::new(config),
-            clients: Vec::new(),
+            devices: Vec::new(),
             first_device: vec![0],
-            links: Vec::new(),
             net: Network::new(latency, seed),
             up: Slab::default(),
             down: Slab::default(),
@@ -168,8 +168,6 @@ impl<A: Copy> World<A> {
             failure: None,
             counters: Counters::default(),
             executed: None,
-            cancelled_requests: BTreeSet::new(),
-            cancelled_rings: BTreeSet::new(),
         }
     }
 
@@ -209,8 +207,18 @@ impl<A: Copy> World<A> {
     }
 
     /// Every client, by device slot.
-    pub fn clients(&self) -> &[Client] {
-        &self.clients
+    pub fn clients(&self) -> impl ExactSizeIterator<Item = &Client> + '_ {
+        self.devices.iter().map(|d| &d.client)
+    }
+
+    /// Devices (slots).
+    pub fn device_slots(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// The client in `slot`.
+    pub fn client_at(&self, slot: usize) -> &Client {
+        &self.devices[slot].client
     }
 
     /// Events waiting in the queue.
@@ -233,10 +241,10 @@ impl<A: Copy> World<A> {
         let user = self.switchboard.add_user();
         let config = *self.switchboard.config();
         for index in 0..devices {
-            self.clients.push(Client::new(DeviceId::new(user, index), config));
-            self.links.push(Link::default());
+            let client = Client::new(DeviceId::new(user, index), config);
+            self.devices.push(Device { client, link: Link::default() });
         }
-        let end = u32::try_from(self.clients.len()).expect("fewer than 2^32 devices");
+        let end = u32::try_from(self.devices.len()).expect("fewer than 2^32 devices");
         self.first_device.push(end);
         user
     }
@@ -268,7 +276,7 @@ impl<A: Copy> World<A> {
 
     /// A device's client.
     pub fn client(&self, device: DeviceId) -> Option<&Client> {
-        self.slot(device).map(|s| &self.clients[s as usize])
+        self.slot(device).map(|s| &self.devices[s as usize].client)
     }
 
     /// Schedules a driver event (application commands run first among same-time events).
@@ -288,14 +296,14 @@ impl<A: Copy> World<A> {
         let Some(slot) = self.slot(device) else { return };
         self.log(device, Executed::Connect);
         let s = slot as usize;
-        self.links[s].epoch += 1;
-        let epoch = self.links[s].epoch;
+        self.devices[s].link.epoch += 1;
+        let epoch = self.devices[s].link.epoch;
         let at = self.up_arrival(s);
         self.queue.push(at, Class::Machine, Event::LearnConnect { device: slot, epoch });
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Connected { at_ms: self.now_ms, device });
-        self.clients[s].handle_connected(self.now_ms);
+        self.devices[s].client.handle_connected(self.now_ms);
         self.drain_client(slot);
     }
 
@@ -305,13 +313,13 @@ impl<A: Copy> World<A> {
         let Some(slot) = self.slot(device) else { return };
         self.log(device, Executed::Disconnect);
         let s = slot as usize;
-        self.links[s].epoch += 1;
+        self.devices[s].link.epoch += 1;
         let at = self.up_arrival(s);
         self.queue.push(at, Class::Machine, Event::LearnDisconnect { device: slot });
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Disconnected { at_ms: self.now_ms, device });
-        self.clients[s].handle_disconnected(self.now_ms);
+        self.devices[s].client.handle_disconnected(self.now_ms);
         self.drain_client(slot);
     }
 
@@ -321,7 +329,7 @@ impl<A: Copy> World<A> {
         self.counters.events += 1;
         self.counters.commands += 1;
         self.trace.record(&Record::Command { at_ms: self.now_ms, device, request: &request });
-        let result = self.clients[slot as usize].command(self.now_ms, request);
+        let result = self.devices[slot as usize].client.command(self.now_ms, request);
         self.log(device, Executed::Command(request, result.ok()));
         self.drain_client(slot);
         result
@@ -330,19 +338,19 @@ impl<A: Copy> World<A> {
     #[inline]
     fn up_arrival(&mut self, slot: usize) -> u64 {
         let delay = self.net.draw();
-        self.links[slot].up_arrival(self.now_ms, delay)
+        self.devices[slot].link.up_arrival(self.now_ms, delay)
     }
 
     fn drain_client(&mut self, slot: u32) {
         let s = slot as usize;
-        let device = self.clients[s].device();
+        let device = self.devices[s].client.device();
         let mut compact = false;
-        while let Some(output) = self.clients[s].poll_output() {
+        while let Some(output) = self.devices[s].client.poll_output() {
             self.trace.record(&Record::ClientOutput { at_ms: self.now_ms, device, output: &output });
             match output {
                 client::Output::Send(msg) => {
                     self.counters.messages += 1;
-                    let epoch = self.links[s].epoch;
+                    let epoch = self.devices[s].link.epoch;
                     let at = self.up_arrival(s);
                     let slot_msg = self.up.insert(msg);
                     let event = Event::ToSwitchboard { device: slot, epoch, slot: slot_msg };
@@ -361,13 +369,11 @@ impl<A: Copy> World<A> {
                 client::Output::SetTimer { timer, at_ms } => {
                     self.queue.push(at_ms, Class::Machine, Event::ClientTimer { device: slot, timer });
                 }
-                client::Output::CancelTimer { timer: client::Timer::Request(id) } => {
-                    self.cancelled_requests.insert((slot, id.0));
-                    compact = true;
-                }
+                // A cancelled request timer is skipped when due (the client no longer waits).
+                client::Output::CancelTimer { .. } => compact = true,
             }
         }
-        if compact && self.clients[s].pending_requests() == 0 {
+        if compact && self.devices[s].client.pending_requests() == 0 {
             self.compact(s);
         }
     }
@@ -375,8 +381,8 @@ impl<A: Copy> World<A> {
     /// Re-allocates an idle client at its exact size (a clone keeps no spare capacity), so
     /// a million idle clients do not keep the buffers their busiest moment needed.
     fn compact(&mut self, s: usize) {
-        let tight = self.clients[s].clone();
-        self.clients[s] = tight;
+        let tight = self.devices[s].client.clone();
+        self.devices[s].client = tight;
     }
 
     fn drain_switchboard(&mut self) {
@@ -387,9 +393,7 @@ impl<A: Copy> World<A> {
                 switchboard::Output::SetTimer { timer, at_ms } => {
                     self.queue.push(at_ms, Class::Machine, Event::SwitchboardTimer(timer));
                 }
-                switchboard::Output::CancelTimer { timer: switchboard::Timer::Ring(session) } => {
-                    self.cancelled_rings.insert(session);
-                }
+                // A cancelled ring timer is skipped when due (the switchboard no longer has it set).
                 switchboard::Output::CancelTimer { .. } => {}
                 switchboard::Output::Status(change) => self.status_change(change),
             }
@@ -400,9 +404,9 @@ impl<A: Copy> World<A> {
         let Some(slot) = self.slot(to) else { return };
         self.counters.messages += 1;
         let s = slot as usize;
-        let epoch = self.links[s].switchboard_epoch;
+        let epoch = self.devices[s].link.switchboard_epoch;
         let delay = self.net.draw();
-        let at = self.links[s].down_arrival(self.now_ms, delay);
+        let at = self.devices[s].link.down_arrival(self.now_ms, delay);
         let slot_msg = self.down.insert(msg);
         self.queue.push(at, Class::Machine, Event::ToClient { device: slot, epoch, slot: slot_msg });
     }
@@ -434,7 +438,7 @@ impl<A: Copy> World<A> {
 
     /// Runs invariant 4 over every client now.
     pub fn check_convergence(&mut self) {
-        if let Err(v) = self.checker.convergence(&self.switchboard, &self.clients) {
+        if let Err(v) = self.checker.convergence(&self.switchboard, self.devices.iter().map(|d| &d.client)) {
             self.fail(v);
         }
     }
@@ -447,8 +451,8 @@ impl<A: Copy> World<A> {
             Event::ToSwitchboard { device, epoch, slot } => {
                 let msg = self.up.take(slot)?;
                 let s = device as usize;
-                let id = self.clients[s].device();
-                if self.links[s].epoch != epoch || !self.clients[s].is_connected() {
+                let id = self.devices[s].client.device();
+                if self.devices[s].link.epoch != epoch || !self.devices[s].client.is_connected() {
                     self.lost(id, true);
                     return None;
                 }
@@ -465,27 +469,27 @@ impl<A: Copy> World<A> {
             Event::ToClient { device, epoch, slot } => {
                 let msg = self.down.take(slot)?;
                 let s = device as usize;
-                let id = self.clients[s].device();
-                if self.links[s].epoch != epoch || !self.clients[s].is_connected() {
+                let id = self.devices[s].client.device();
+                if self.devices[s].link.epoch != epoch || !self.devices[s].client.is_connected() {
                     self.lost(id, false);
                     return None;
                 }
                 self.counters.events += 1;
                 self.trace.record(&Record::ToClient { at_ms: now, to: id, msg: &msg });
-                let _ = self.clients[s].handle_message(now, msg);
+                let _ = self.devices[s].client.handle_message(now, msg);
                 self.drain_client(device);
             }
             Event::LearnConnect { device, epoch } => {
                 let s = device as usize;
-                self.links[s].switchboard_epoch = epoch;
-                let id = self.clients[s].device();
+                self.devices[s].link.switchboard_epoch = epoch;
+                let id = self.devices[s].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardConnect { at_ms: now, device: id });
                 let _ = self.switchboard.handle_connect(now, id);
                 self.drain_switchboard();
             }
             Event::LearnDisconnect { device } => {
-                let id = self.clients[device as usize].device();
+                let id = self.devices[device as usize].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardDisconnect { at_ms: now, device: id });
                 let _ = self.switchboard.handle_disconnect(now, id);
@@ -493,8 +497,8 @@ impl<A: Copy> World<A> {
             }
             Event::SwitchboardTimer(timer) => {
                 if let switchboard::Timer::Ring(session) = timer {
-                    if self.cancelled_rings.remove(&session) {
-                        return None;
+                    if !self.switchboard.ring_timer_set(session) {
+                        return None; // cancelled
                     }
                 }
                 self.counters.events += 1;
@@ -510,13 +514,13 @@ impl<A: Copy> World<A> {
             }
             Event::ClientTimer { device, timer } => {
                 let client::Timer::Request(request) = timer;
-                if self.cancelled_requests.remove(&(device, request.0)) {
-                    return None;
+                if !self.devices[device as usize].client.is_pending(request) {
+                    return None; // cancelled (answered)
                 }
-                let id = self.clients[device as usize].device();
+                let id = self.devices[device as usize].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::ClientTimer { at_ms: now, device: id, timer });
-                self.clients[device as usize].handle_timeout(now, timer);
+                self.devices[device as usize].client.handle_timeout(now, timer);
                 self.drain_client(device);
             }
         }

@@ -150,9 +150,8 @@ fn mean_ms(per_hour_total: f64) -> f64 {
 /// Builds the world (users, devices, groups, initial connects) and the driver.
 pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
     let p = &opts.profile;
-    // A wheel of ~4 s for 10,000 users (stays in cache), ~65 s for a million (most timers fit).
-    let span_ms = (u64::from(opts.users) / 16).max(4096);
-    let mut world = World::with_queue_span(p.config, p.latency_ms, opts.seed, trace, span_ms);
+    // The wheel's default blocks (~4 s) suit every population: later timers wait in level 1.
+    let mut world = World::new(p.config, p.latency_ms, opts.seed, trace);
     let mut setup = SimRng::stream(opts.seed, Stream::Setup);
     let whole = p.devices_per_user.floor();
     let frac = p.devices_per_user - whole;
@@ -161,7 +160,7 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
         world.add_user(devices.clamp(1, callcore::DEVICES_PER_USER_MAX));
     }
     let group_of = make_groups(&mut world, &mut setup, opts.users, p.group_size);
-    let devices = world.clients().len() as f64;
+    let devices = world.device_slots() as f64;
     let mut driver = Population {
         profile: p.clone(),
         seed: opts.seed,
@@ -270,7 +269,7 @@ impl Population {
     fn fault(&mut self, world: &mut World<Act>) {
         let until = (world.now_ms() + 1) as f64;
         while self.next_fault_ms < until {
-            let slot = self.faults.below(world.clients().len() as u64) as usize;
+            let slot = self.faults.below(world.device_slots() as u64) as usize;
             self.drop_device(world, slot, self.profile.reconnect_delay_ms);
             self.next_fault_ms += self.faults.exp_f64(self.fault_mean_ms);
         }
@@ -284,7 +283,7 @@ impl Population {
                 self.faults.range(self.profile.partition_devices.min, self.profile.partition_devices.max);
             let lasts = self.faults.range(self.profile.partition_ms.min, self.profile.partition_ms.max);
             for _ in 0..size {
-                let slot = self.faults.below(world.clients().len() as u64) as usize;
+                let slot = self.faults.below(world.device_slots() as u64) as usize;
                 self.drop_device(world, slot, Range { min: lasts, max: lasts });
             }
             self.next_partition_ms += self.faults.exp_f64(self.partition_mean_ms);
@@ -294,18 +293,18 @@ impl Population {
 
     fn drop_device(&mut self, world: &mut World<Act>, slot: usize, away: Range) {
         let delay = self.faults.range(away.min, away.max);
-        let device = world.clients()[slot].device();
-        if world.clients()[slot].is_connected() {
+        let device = world.client_at(slot).device();
+        if world.client_at(slot).is_connected() {
             world.disconnect(device);
             world.schedule(world.now_ms() + delay, Act::Reconnect(device));
         }
     }
 
     fn login_wave(&mut self, world: &mut World<Act>) {
-        let n = world.clients().len();
+        let n = world.device_slots();
         let now = world.now_ms();
         while self.logged_in < n && (self.logged_in as u64 * LOGIN_MS) / n as u64 <= now {
-            let device = world.clients()[self.logged_in].device();
+            let device = world.client_at(self.logged_in).device();
             world.connect(device);
             self.logged_in += 1;
         }
@@ -317,9 +316,9 @@ impl Population {
 
     fn liveness_start(&mut self, world: &mut World<Act>) {
         self.phase = Phase::Liveness;
-        for slot in 0..world.clients().len() {
-            if !world.clients()[slot].is_connected() {
-                let device = world.clients()[slot].device();
+        for slot in 0..world.device_slots() {
+            if !world.client_at(slot).is_connected() {
+                let device = world.client_at(slot).device();
                 world.connect(device);
             }
         }

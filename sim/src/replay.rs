@@ -183,7 +183,7 @@ impl ScenarioDriver {
                 Resolved { device, what }
             })
             .collect();
-        let devices = world.clients().len();
+        let devices = world.device_slots();
         Self {
             steps,
             session_label: BTreeMap::new(),
@@ -230,7 +230,7 @@ impl ScenarioDriver {
         }
         let mut callbacks = BTreeMap::new();
         for (slot, list) in self.callbacks.iter().enumerate() {
-            let device = world.clients()[slot].device();
+            let device = world.client_at(slot).device();
             let name = scenario::device_name(&names[&device.user], device.index);
             let lines = list.iter().map(|&(kind, s)| callback_line(kind, &self.label_of(s))).collect();
             callbacks.insert(name, lines);

@@ -154,7 +154,7 @@ fn summarize(engine: &mut Engine<Population>, opts: &Options, end_ms: u64, wall_
     Summary {
         seed: opts.seed,
         users: opts.users,
-        devices: engine.world.clients().len() as u64,
+        devices: engine.world.device_slots() as u64,
         duration_s: opts.duration_ms / 1000,
         end_ms,
         events: counters.events,

@@ -204,6 +204,12 @@ impl Switchboard {
         self.calls.iter().filter(|r| r.in_use).map(|r| CallInfo { view: &r.view, parties: &r.parties })
     }
 
+    /// Whether the call's ring timer is set: neither fired nor cancelled (a caller that skips
+    /// cancellations can ask this instead of keeping them).
+    pub fn ring_timer_set(&self, session: SessionId) -> bool {
+        self.record(session).is_some_and(|r| r.ring_deadline_ms > 0)
+    }
+
     /// Calls kept now (live and retained terminal ones).
     pub fn record_count(&self) -> usize {
         self.calls.len() - self.free_slots.len()
