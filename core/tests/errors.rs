@@ -280,3 +280,26 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
         .collect();
     assert_eq!(raised, [CallbackKind::OutgoingCallAccepted]);
 }
+
+/// Regression (fuzz finding F5): request id 0 (clients number from 1) matched an empty slot of
+/// the dedup window and was answered as a repeat with someone else's call. It is dropped as a
+/// stale request instead, and nothing is answered.
+#[test]
+fn request_id_zero_is_dropped_not_answered_from_an_empty_slot() {
+    let mut sb = Switchboard::new(callcore::Config::default());
+    let alex = sb.add_user();
+    let bob = sb.add_user();
+    let eve = sb.add_user();
+    let (a, e) = (DeviceId::new(alex, 0), DeviceId::new(eve, 0));
+    sb.handle_connect(0, a).unwrap();
+    sb.handle_connect(0, e).unwrap();
+    let call = ClientMsg::Request { id: RequestId(1), request: call_user(bob) };
+    sb.handle_message(1, a, call).unwrap();
+    while sb.poll_output().is_some() {}
+    let zero = ClientMsg::Request { id: RequestId(0), request: accept(SessionId(0)) };
+    assert_eq!(
+        sb.handle_message(2, e, zero),
+        Err(SwitchboardError::StaleRequest { device: e, request: RequestId(0) })
+    );
+    assert_eq!(sb.poll_output(), None, "nothing is sent to eve");
+}
