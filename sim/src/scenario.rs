@@ -518,11 +518,46 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// Checks what serde cannot: references between parts of the file.
+/// The latest virtual time a scenario may name (about 31 years): every time and duration in a
+/// file is at most this, so that sums of them (a step plus the ring timeout plus the grace, a send
+/// time plus a latency) cannot overflow.
+pub const TIME_MS_MAX: u64 = 1_000_000_000_000;
+
+fn check_time(what: &str, ms: Option<u64>) -> Result<(), String> {
+    match ms {
+        Some(ms) if ms > TIME_MS_MAX => Err(format!("{what}: {ms} is beyond {TIME_MS_MAX} ms")),
+        _ => Ok(()),
+    }
+}
+
+/// Every time and duration of the file is within `TIME_MS_MAX`.
+fn validate_times(s: &Scenario) -> Result<(), String> {
+    let c = &s.config;
+    check_time("config.ring_timeout_ms", c.ring_timeout_ms)?;
+    check_time("config.reconnect_grace_ms", c.reconnect_grace_ms)?;
+    check_time("config.request_timeout_ms", c.request_timeout_ms)?;
+    check_time("config.call_retention_ms", c.call_retention_ms)?;
+    match c.latency_ms {
+        Some(Latency::Uniform { max, .. }) => check_time("config.latency_ms.max", Some(max))?,
+        Some(Latency::Fixed(ms)) => check_time("config.latency_ms", Some(ms))?,
+        None => {}
+    }
+    check_time("run_until_ms", s.run_until_ms)?;
+    for (i, step) in s.steps.iter().enumerate() {
+        check_time(&format!("step {}: at_ms", i + 1), Some(step.at_ms))?;
+        if let Action::Initiate { ring_timeout_ms, .. } = &step.action {
+            check_time(&format!("step {}: ring_timeout_ms", i + 1), *ring_timeout_ms)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks what serde cannot: references between parts of the file, and bounds on every time.
 pub fn validate(s: &Scenario) -> Result<(), String> {
     if s.format != 1 {
         return Err(format!("format {} is not supported (only 1)", s.format));
     }
+    validate_times(s)?;
     if let Some(Latency::Uniform { min, max }) = s.config.latency_ms {
         if min > max {
             return Err(format!("latency_ms: min {min} > max {max}"));
@@ -618,7 +653,10 @@ pub fn run_until_ms(s: &Scenario) -> u64 {
     s.run_until_ms.unwrap_or_else(|| {
         let config = s.config.core();
         let last = s.steps.iter().map(|st| st.at_ms).max().unwrap_or(0);
-        last + config.ring_timeout_ms + config.reconnect_grace_ms + 1000
+        // Validated files keep every term within TIME_MS_MAX; saturate for unvalidated ones.
+        last.saturating_add(config.ring_timeout_ms)
+            .saturating_add(config.reconnect_grace_ms)
+            .saturating_add(1000)
     })
 }
 
@@ -676,5 +714,19 @@ mod tests {
         let s = parse(&s, Path::new("t.json")).unwrap();
         assert_eq!(s.config.latency(), Latency::Uniform { min: 5, max: 60 });
         assert_eq!(s.config.seed, Some(7));
+    }
+
+    /// Regression (fuzz finding F6): a step near the end of time overflowed the run's end. Every
+    /// time in a file is bounded, so the file is refused with a message instead.
+    #[test]
+    fn times_beyond_the_bound_are_refused() {
+        let step = |at: u64| {
+            format!(
+                r#"{{"format":1,"name":"n","users":{{"a":{{}},"b":{{}}}},"steps":[{{"at_ms":{at},"user":"a","do":"initiate","to":{{"user":"b"}},"call_type":"audio","call":"c1"}}]}}"#
+            )
+        };
+        assert!(err(&step(u64::MAX)).contains("step 1: at_ms: 18446744073709551615 is beyond"));
+        let ok = parse(&step(TIME_MS_MAX), Path::new("t.json")).expect("the bound itself is fine");
+        assert_eq!(run_until_ms(&ok), TIME_MS_MAX + 45_000 + 10_000 + 1_000);
     }
 }
