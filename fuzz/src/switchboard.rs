@@ -210,16 +210,11 @@ impl Driver {
     fn request(&mut self, dev: DeviceId, sel: IdSel, req: ReqSel) {
         let now = self.clock_ms;
         let (last, window) = self.requests.get(&dev).cloned().unwrap_or_default();
-        // Finding F5 (docs/fuzzing.md): id 0 is taken for a repeat of an empty dedup slot.
-        // Clients number requests from 1; the driver does too until the core fixes it.
-        let id = RequestId(
-            match sel {
-                IdSel::Next => last.saturating_add(1),
-                IdSel::Back(n) => last.saturating_sub(u64::from(n)),
-                IdSel::Raw(raw) => raw,
-            }
-            .max(1),
-        );
+        let id = RequestId(match sel {
+            IdSel::Next => last.saturating_add(1),
+            IdSel::Back(n) => last.saturating_sub(u64::from(n)),
+            IdSel::Raw(raw) => raw,
+        });
         let request = req.request(&self.known);
         let cause = if id.0 > last {
             Cause::NewRequest(dev, id)
