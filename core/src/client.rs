@@ -78,6 +78,10 @@ const RINGING: u8 = 2;
 const ACCEPTED: u8 = 4;
 const TERMINAL: u8 = 8;
 const JOINED: u8 = 16;
+/// Left out of a snapshot: the device no longer knows the call's status (the switchboard evicted
+/// it, or it fell out of the user's bounded audience list). Hidden from `call`/`calls` until a
+/// notice about it arrives again.
+const GONE: u8 = 32;
 
 /// One call as this device knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,12 +154,12 @@ impl Client {
 
     /// The device's view of a call, if it knows it.
     pub fn call(&self, session: SessionId) -> Option<&CallView> {
-        self.calls.iter().find(|c| c.view.session == session).map(|c| &c.view)
+        self.calls.iter().find(|c| c.view.session == session && c.flags & GONE == 0).map(|c| &c.view)
     }
 
     /// Every call the device knows, as it sees them.
     pub fn calls(&self) -> impl Iterator<Item = &CallView> {
-        self.calls.iter().map(|c| &c.view)
+        self.calls.iter().filter(|c| c.flags & GONE == 0).map(|c| &c.view)
     }
 
     /// Requests waiting for an answer.
@@ -299,6 +303,7 @@ impl Client {
                 *local = view;
             }
             let call = &mut self.calls[i];
+            call.flags &= !GONE; // the switchboard speaks of it again: the view is vouched for
             if call.view.status.is_terminal() && call.terminal_seen_ms.is_none() {
                 call.terminal_seen_ms = Some(self.now_ms);
             }
@@ -410,23 +415,30 @@ impl Client {
         Ok(())
     }
 
-    /// After a snapshot: a call the device holds as live but the switchboard no longer keeps is
-    /// over; raise its terminal callback as fits the device's part.
+    /// After a snapshot: a call the device holds as live but the snapshot leaves out is over for
+    /// this device (the switchboard evicted it, or, after more than `CALLS_PER_USER_MAX` newer
+    /// calls for the user, no longer lists it): raise its terminal callback as fits the device's
+    /// part, with the reason `connection_lost` (the real one is not known), and stop vouching for
+    /// its status.
     fn close_missing(&mut self, notices: &[Notice]) {
         for index in 0..self.calls.len() {
             let call = self.calls[index];
-            if call.flags & TERMINAL != 0 || notices.iter().any(|n| n.call.session == call.view.session) {
-                continue;
+            let listed = notices.iter().any(|n| n.call.session == call.view.session);
+            if listed || call.view.status.is_terminal() || call.flags & GONE != 0 {
+                continue; // up to date, or its final status is known
             }
             let in_call = call.flags & JOINED != 0 || call.outgoing && call.flags & ACCEPTED != 0;
-            if in_call {
+            if call.flags & TERMINAL != 0 {
+                // The device was done with it already: nothing to raise.
+            } else if in_call {
                 self.raise(index, CallbackKind::CallEnded(EndReason::ConnectionLost));
             } else if !call.outgoing && call.flags & RECEIVED != 0 {
                 self.raise(index, CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost));
             } else {
                 self.calls[index].flags |= TERMINAL;
             }
-            // The switchboard no longer keeps it: it is over, and may be dropped a retention on.
+            // Over for this device: hidden, and dropped a retention on.
+            self.calls[index].flags |= GONE;
             self.calls[index].terminal_seen_ms.get_or_insert(self.now_ms);
         }
     }

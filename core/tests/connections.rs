@@ -261,3 +261,36 @@ fn an_initiator_that_lost_its_answer_hears_the_accept_from_the_snapshot() {
     assert_eq!(answer_code(&h, dev(alex, 0), id), Ok(()));
     assert_eq!(h.switchboard.stats().created, 1);
 }
+
+/// Regression (fuzz finding F7): bob's phone rings for alex's call (ring timeout 1000 ms), goes
+/// offline at 500; that call and eight more to bob end unanswered while it is away, so the first
+/// falls out of bob's audience list (`CALLS_PER_USER_MAX` = 8), though the switchboard retains it.
+/// On reconnect the snapshot leaves it out: the device closes it (`connection_lost`, the real
+/// reason being unknown to it) and stops vouching for its status, so the views still converge.
+#[test]
+fn a_call_left_out_of_the_snapshot_is_closed_and_no_longer_vouched_for() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    let request = callcore::Request::Initiate {
+        to: callcore::Receiver::User(bob),
+        call_type: callcore::CallType::Audio,
+        ring_timeout_ms: Some(1_000),
+    };
+    let id = at(&mut h, 100, dev(alex, 0), request);
+    h.run_until(500, MAX_STEPS);
+    let first = session_of(&h, dev(alex, 0), id);
+    h.disconnect(dev(bob, 0));
+    for i in 1..=8 {
+        at(&mut h, 2_000 * i, dev(alex, 0), request);
+    }
+    h.run_until(20_000, MAX_STEPS);
+    assert_eq!(h.switchboard.user_calls(bob).len(), callcore::CALLS_PER_USER_MAX);
+    assert!(!h.switchboard.user_calls(bob).contains(&first), "the first call fell out of the list");
+    assert_eq!(status(&h, first), Status::Unanswered, "but it is still retained");
+    h.connect(dev(bob, 0));
+    h.run_until(21_000, MAX_STEPS);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled connection_lost"]);
+    assert_eq!(h.clients[&dev(bob, 0)].call(first), None, "no longer vouched for");
+    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
+}

@@ -29,3 +29,11 @@ fn f3_a_hang_up_tried_on_a_stale_view_is_retried() {
 fn f4_an_initiator_that_lost_its_answer_still_hangs_up() {
     passes(7_022_922_033_808_697_855, 28, 505, "fuzz/findings/f4-profile.json");
 }
+
+/// F7: a device away while more than `CALLS_PER_USER_MAX` newer calls came for its user got a
+/// snapshot without a retained call it still saw ringing; it closed it but kept the stale status,
+/// and the views differed once quiet (invariant 4).
+#[test]
+fn f7_a_call_left_out_of_the_snapshot_does_not_break_convergence() {
+    passes(18_446_708_889_337_458_442, 15, 735, "fuzz/findings/f7-profile.json");
+}
