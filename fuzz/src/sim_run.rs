@@ -1,8 +1,8 @@
 //! The `sim_run` target: a whole callsim population run (`callsim::runner::run`) from an
 //! arbitrary small seed, population and behaviour/fault profile: a safety phase with drops and
 //! partitions, then the liveness phase. The simulator checks the contract's invariants after
-//! every step; the target panics with the first violation it reports (but see F7 in
-//! `docs/fuzzing.md`), or with a panic of the simulator itself.
+//! every step; the target panics with the first violation it reports, or with a panic of the
+//! simulator itself.
 
 use crate::ConfigSel;
 use arbitrary::Arbitrary;
@@ -130,17 +130,6 @@ impl Input {
     }
 }
 
-/// Finding F7 (docs/fuzzing.md): a call the switchboard still keeps but left out of a snapshot
-/// (beyond the user's audience list) is closed by the client with a stale live status, so a
-/// device sees a live status where the switchboard has a terminal one. Let through until fixed.
-fn is_f7(v: &callcore::invariants::Violation) -> bool {
-    let live = ["initiated", "ringing", "accepted"];
-    let terminal = ["rejected", "busy", "cancelled", "unanswered", "ended"];
-    v.invariant == 4
-        && live.iter().any(|s| v.what.contains(&format!(" as {s}, ")))
-        && terminal.iter().any(|s| v.what.ends_with(&format!("switchboard as {s}")))
-}
-
 /// Runs one input; panics on the first violation.
 pub fn run(input: &Input) {
     let opts = input.options();
@@ -149,9 +138,6 @@ pub fn run(input: &Input) {
     }
     let out = callsim::runner::run(&opts, callsim::trace::Trace::default(), false, &mut |_, _| {});
     if let Some(f) = out.failure {
-        if is_f7(&f.violation) {
-            return;
-        }
         panic!("{} at {} ms (virtual); options {opts:?}", f.violation, f.at_ms);
     }
     assert!(out.summary.violations.is_empty(), "violations: {:?}", out.summary.violations);
