@@ -72,6 +72,9 @@ pub struct Stats {
 
 /// Timed-out requests remembered so that a late answer still updates the device's view.
 const TIMED_OUT_KEPT: usize = 8;
+/// Sessions of calls dropped early from a full view, remembered so that a later notice about
+/// one of them raises nothing again.
+const FORGOTTEN_MAX: usize = 64;
 
 const RECEIVED: u8 = 1;
 const RINGING: u8 = 2;
@@ -102,6 +105,15 @@ struct Pending {
     request: Request,
 }
 
+/// The client's state for unusual histories.
+#[derive(Clone, Debug, Default)]
+struct Rare {
+    /// The last `TIMED_OUT_KEPT` requests that timed out.
+    timed_out: Vec<Pending>,
+    /// Calls dropped early from a full view, at most `FORGOTTEN_MAX`.
+    forgotten: Vec<SessionId>,
+}
+
 /// One device's client. Starts disconnected.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -111,8 +123,9 @@ pub struct Client {
     connected: bool,
     next_request: u64,
     pending: Vec<Pending>,
-    /// The last `TIMED_OUT_KEPT` requests that timed out (allocated on the first timeout).
-    timed_out: Vec<Pending>,
+    /// What only an unusual history needs (allocated the first time): kept out of line so that
+    /// a million idle clients stay small.
+    rare: Option<Box<Rare>>,
     calls: Vec<LocalCall>,
     outputs: VecDeque<Output>,
     stats: Stats,
@@ -129,7 +142,7 @@ impl Client {
             connected: false,
             next_request: 1,
             pending: Vec::new(),
-            timed_out: Vec::new(),
+            rare: None,
             calls: Vec::new(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
@@ -227,10 +240,11 @@ impl Client {
             self.stats.timeouts += 1;
             let result = Err(ErrorCode::Timeout);
             self.outputs.push_back(Output::Answer { id, request: p.request, result });
-            if self.timed_out.len() == TIMED_OUT_KEPT {
-                self.timed_out.remove(0);
+            let timed_out = &mut self.rare.get_or_insert_with(Box::default).timed_out;
+            if timed_out.len() == TIMED_OUT_KEPT {
+                timed_out.remove(0);
             }
-            self.timed_out.push(p);
+            timed_out.push(p);
         }
     }
 
@@ -275,11 +289,14 @@ impl Client {
                 // An answer after the request timed out: the application was told `timeout`
                 // already and is not told twice, but the device's view takes the call object
                 // (the switchboard sends the requester nothing else about its own action).
-                let Some(late) = self.timed_out.iter().position(|p| p.id == id) else {
+                let timed_out = self.rare.as_mut().map(|r| &mut r.timed_out);
+                let Some((timed_out, late)) =
+                    timed_out.and_then(|t| t.iter().position(|p| p.id == id).map(|i| (t, i)))
+                else {
                     self.stats.dropped += 1;
                     return Err(ClientError::UnknownRequest(id));
                 };
-                let Pending { request, .. } = self.timed_out.remove(late);
+                let Pending { request, .. } = timed_out.remove(late);
                 self.stats.late_answers += 1;
                 request
             }
@@ -317,18 +334,25 @@ impl Client {
     }
 
     /// Drops calls seen terminal longer than the retention ago (the switchboard has evicted
-    /// them too), then, if still full, the one seen terminal first.
+    /// them too), then, if still full, the one seen terminal first, remembering its session so
+    /// that a later notice about it is not taken for a new call. Never drops one that became
+    /// terminal at this very ms: a message (a snapshot) may name it again, even with no retention.
     fn make_room(&mut self, session: SessionId) -> Result<(), ClientError> {
         let retention_ms = self.call_retention_ms;
         let now_ms = self.now_ms;
-        self.calls.retain(|c| c.terminal_seen_ms.is_none_or(|t| t.saturating_add(retention_ms) > now_ms));
+        self.calls.retain(|c| c.terminal_seen_ms.is_none_or(|t| t.saturating_add(retention_ms) >= now_ms));
         if self.calls.len() < CLIENT_CALLS_MAX {
             return Ok(());
         }
         let oldest = self.calls.iter().enumerate().filter_map(|(i, c)| Some((c.terminal_seen_ms?, i))).min();
         match oldest.map(|(_, i)| i) {
             Some(i) => {
-                self.calls.remove(i);
+                let session = self.calls.remove(i).view.session;
+                let forgotten = &mut self.rare.get_or_insert_with(Box::default).forgotten;
+                if forgotten.len() == FORGOTTEN_MAX {
+                    forgotten.remove(0);
+                }
+                forgotten.push(session);
                 Ok(())
             }
             None => {
@@ -358,6 +382,9 @@ impl Client {
             return Err(ClientError::NotMyCall(call.session));
         }
         let known = self.calls.iter().any(|c| c.view.session == call.session);
+        if !known && self.rare.as_ref().is_some_and(|r| r.forgotten.contains(&call.session)) {
+            return Ok(()); // closed and dropped from a full view: nothing more to raise
+        }
         let index = self.upsert(call)?;
         // A snapshot entry for a call this device never heard of: its user's own live outgoing
         // call is news the device must raise (it may be the very device whose initiate answer

@@ -303,3 +303,54 @@ fn request_id_zero_is_dropped_not_answered_from_an_empty_slot() {
     );
     assert_eq!(sb.poll_output(), None, "nothing is sent to eve");
 }
+
+/// Regression (fuzz, client target): with `call_retention_ms` = 0, a call that turned terminal
+/// inside a snapshot was pruned before the snapshot's next entry named it again, which then
+/// looked new and raised `outgoing_call_accepted` a second time. Nothing is pruned at the ms it
+/// turned terminal.
+#[test]
+fn a_snapshot_naming_a_call_twice_raises_its_callbacks_once() {
+    use callcore::{CallbackKind, EndReason, Notice};
+    let config = callcore::Config { call_retention_ms: 0, ..callcore::Config::default() };
+    let me = UserId(1);
+    let mut client = callcore::Client::new(DeviceId::new(me, 0), config);
+    client.handle_connected(0);
+    let view = |session: u64, status| callcore::CallView {
+        session: SessionId(session),
+        initiator: me,
+        receiver: Receiver::User(UserId(3)),
+        call_type: callcore::CallType::Audio,
+        status,
+        reason: None,
+        created_at_ms: 0,
+        ringing_at_ms: None,
+        accepted_at_ms: None,
+        terminal_at_ms: None,
+    };
+    let ended = Some(CallbackKind::CallEnded(EndReason::Hangup));
+    // My own call 5 is known (ringing); the snapshot says it ended, names call 6 (making the
+    // client look for room), then names call 5 again, with a stale status (malformed input).
+    client
+        .handle_message(0, ServerMsg::Notify(Notice { call: view(5, Status::Ringing), callback: None }))
+        .unwrap();
+    let snapshot = vec![
+        Notice { call: view(5, Status::Ended), callback: ended },
+        Notice { call: view(6, Status::Ringing), callback: Some(CallbackKind::OutgoingCallRinging) },
+        Notice { call: view(5, Status::Ringing), callback: ended },
+    ];
+    client.handle_message(0, ServerMsg::Snapshot(snapshot)).unwrap();
+    let raised: Vec<_> = std::iter::from_fn(|| client.poll_output())
+        .filter_map(|o| match o {
+            callcore::client::Output::Callback(cb) => Some((cb.call.session.0, cb.kind)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        raised,
+        [
+            (5, CallbackKind::OutgoingCallAccepted),
+            (5, CallbackKind::CallEnded(EndReason::Hangup)),
+            (6, CallbackKind::OutgoingCallRinging)
+        ]
+    );
+}
