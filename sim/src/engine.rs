@@ -132,6 +132,8 @@ pub struct World<A> {
     net: Network,
     up: Slab<ClientMsg>,
     down: Slab<ServerMsg>,
+    /// Connection changes the switchboard has not learned of yet.
+    unlearned: usize,
     trace: Trace,
     checker: Checker,
     observed: Vec<Observation>,
@@ -161,6 +163,7 @@ impl<A: Copy> World<A> {
             net: Network::new(latency, seed),
             up: Slab::default(),
             down: Slab::default(),
+            unlearned: 0,
             trace,
             checker: Checker::default(),
             observed: Vec::new(),
@@ -226,9 +229,10 @@ impl<A: Copy> World<A> {
         self.queue.len()
     }
 
-    /// Messages in flight either way.
+    /// Messages in flight either way, and connection changes the switchboard has yet to learn
+    /// of (until then a device and the switchboard may disagree: the run is not quiet).
     pub fn in_flight(&self) -> usize {
-        self.up.len() + self.down.len()
+        self.up.len() + self.down.len() + self.unlearned
     }
 
     /// The latency model.
@@ -300,6 +304,7 @@ impl<A: Copy> World<A> {
         let epoch = self.devices[s].link.epoch;
         let at = self.up_arrival(s);
         self.queue.push(at, Class::Machine, Event::LearnConnect { device: slot, epoch });
+        self.unlearned += 1;
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Connected { at_ms: self.now_ms, device });
@@ -316,6 +321,7 @@ impl<A: Copy> World<A> {
         self.devices[s].link.epoch += 1;
         let at = self.up_arrival(s);
         self.queue.push(at, Class::Machine, Event::LearnDisconnect { device: slot });
+        self.unlearned += 1;
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Disconnected { at_ms: self.now_ms, device });
@@ -480,6 +486,7 @@ impl<A: Copy> World<A> {
                 self.drain_client(device);
             }
             Event::LearnConnect { device, epoch } => {
+                self.unlearned -= 1;
                 let s = device as usize;
                 self.devices[s].link.switchboard_epoch = epoch;
                 let id = self.devices[s].client.device();
@@ -489,6 +496,7 @@ impl<A: Copy> World<A> {
                 self.drain_switchboard();
             }
             Event::LearnDisconnect { device } => {
+                self.unlearned -= 1;
                 let id = self.devices[device as usize].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardDisconnect { at_ms: now, device: id });

@@ -37,3 +37,12 @@ fn f4_an_initiator_that_lost_its_answer_still_hangs_up() {
 fn f7_a_call_left_out_of_the_snapshot_does_not_break_convergence() {
     passes(18_446_708_889_337_458_442, 15, 735, "fuzz/findings/f7-profile.json");
 }
+
+/// F9: the liveness phase reconnects every device at once; the run took "no message in flight"
+/// for quiet and checked convergence before the switchboard had learned of the new connections
+/// (and of a disconnect just before), so a device whose snapshot was still to come looked
+/// stale (invariant 4). Connection changes not yet learned now count as in flight.
+#[test]
+fn f9_convergence_waits_for_connection_changes_to_be_learned() {
+    passes(7_809_653_253_023_071_498, 22, 1_075, "fuzz/findings/f9-profile.json");
+}
