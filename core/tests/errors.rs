@@ -187,18 +187,7 @@ fn bad_input_to_the_client_is_a_typed_error_and_counted() {
     client.handle_connected(0);
     assert_eq!(client.handle_message(0, answer), Err(ClientError::UnknownRequest(RequestId(9))));
     // A notice about a call between two other users: a message for the wrong device.
-    let view = callcore::CallView {
-        session: SessionId(1),
-        initiator: UserId(5),
-        receiver: Receiver::User(UserId(6)),
-        call_type: callcore::CallType::Audio,
-        status: Status::Initiated,
-        reason: None,
-        created_at_ms: 0,
-        ringing_at_ms: None,
-        accepted_at_ms: None,
-        terminal_at_ms: None,
-    };
+    let view = one_to_one_view(1, UserId(5), UserId(6), Status::Initiated);
     let notice =
         callcore::Notice { call: view, callback: Some(callcore::CallbackKind::IncomingCallReceived) };
     assert_eq!(
@@ -240,17 +229,8 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
     let me = UserId(1);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), callcore::Config::default());
     client.handle_connected(0);
-    let view = |initiator: u32, receiver: u32, status| callcore::CallView {
-        session: SessionId(7),
-        initiator: UserId(initiator),
-        receiver: Receiver::User(UserId(receiver)),
-        call_type: callcore::CallType::Audio,
-        status,
-        reason: None,
-        created_at_ms: 0,
-        ringing_at_ms: None,
-        accepted_at_ms: None,
-        terminal_at_ms: None,
+    let view = |initiator: u32, receiver: u32, status| {
+        one_to_one_view(7, UserId(initiator), UserId(receiver), status)
     };
     let notify = |call, callback| ServerMsg::Notify(callcore::Notice { call, callback: Some(callback) });
     // Someone else's call to me, but "outgoing ringing": wrong role.
@@ -315,18 +295,7 @@ fn a_snapshot_naming_a_call_twice_raises_its_callbacks_once() {
     let me = UserId(1);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), config);
     client.handle_connected(0);
-    let view = |session: u64, status| callcore::CallView {
-        session: SessionId(session),
-        initiator: me,
-        receiver: Receiver::User(UserId(3)),
-        call_type: callcore::CallType::Audio,
-        status,
-        reason: None,
-        created_at_ms: 0,
-        ringing_at_ms: None,
-        accepted_at_ms: None,
-        terminal_at_ms: None,
-    };
+    let view = |session: u64, status| one_to_one_view(session, me, UserId(3), status);
     let ended = Some(CallbackKind::CallEnded(EndReason::Hangup));
     // My own call 5 is known (ringing); the snapshot says it ended, names call 6 (making the
     // client look for room), then names call 5 again, with a stale status (malformed input).

@@ -68,3 +68,24 @@ pub fn answer_code(h: &Harness, device: DeviceId, id: RequestId) -> Result<(), E
 pub fn names(h: &Harness, device: DeviceId) -> Vec<String> {
     h.callback_names(device)
 }
+
+/// A one-to-one audio call object as a switchboard would send it, for feeding a client directly.
+pub fn one_to_one_view(
+    session: u64,
+    initiator: UserId,
+    receiver: UserId,
+    status: Status,
+) -> callcore::CallView {
+    callcore::CallView {
+        session: SessionId(session),
+        initiator,
+        receiver: Receiver::User(receiver),
+        call_type: CallType::Audio,
+        status,
+        reason: None,
+        created_at_ms: 0,
+        ringing_at_ms: None,
+        accepted_at_ms: None,
+        terminal_at_ms: None,
+    }
+}
