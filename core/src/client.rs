@@ -8,6 +8,7 @@
 use crate::call::{CallView, Callback, CallbackKind, CancelReason, EndReason, Receiver, Status};
 use crate::config::{Config, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX};
 use crate::error::{ClientError, CommandError, ErrorCode};
+use crate::hint;
 use crate::ids::{DeviceId, RequestId, SessionId};
 use crate::message::{ClientMsg, Notice, Request, ServerMsg};
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,8 @@ pub struct Stats {
 
 /// Timed-out requests remembered so that a late answer still updates the device's view.
 const TIMED_OUT_KEPT: usize = 8;
+/// Calls whose records [`Client::prefetch_buffers`] starts loading (most devices have one).
+const CALLS_PREFETCHED: usize = 2;
 /// Sessions of calls dropped early from a full view, remembered so that a later notice about
 /// one of them raises nothing again.
 const FORGOTTEN_MAX: usize = 64;
@@ -189,6 +192,55 @@ impl Client {
     /// The next output, or `None` when drained.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
+    }
+
+    /// Exchanges the client's output queue with `buffer`; outputs already queued move with
+    /// the queue they are in.
+    ///
+    /// A caller that drives many clients and drains each one right after every input can lend
+    /// all of them one buffer: swap it in before the input, drain, swap it back. An idle client
+    /// then holds no output buffer at all, and the one in use stays warm in the cache.
+    pub fn swap_outputs(&mut self, buffer: &mut VecDeque<Output>) {
+        std::mem::swap(&mut self.outputs, buffer);
+    }
+
+    /// Gives back the spare capacity of the client's buffers (its calls, pending requests and
+    /// output queue), so that a device that is idle again does not keep what its busiest moment
+    /// needed. It changes nothing else.
+    pub fn shrink_to_fit(&mut self) {
+        // A fresh exact allocation rather than `Vec::shrink_to_fit`: shrinking in place leaves
+        // the allocator small fragments, which across a million clients cost more than the copy.
+        if self.calls.capacity() > self.calls.len() {
+            self.calls = self.calls.to_vec();
+        }
+        if self.pending.capacity() > self.pending.len() {
+            self.pending = self.pending.to_vec();
+        }
+        if self.outputs.capacity() > self.outputs.len() {
+            self.outputs = self.outputs.iter().cloned().collect();
+        }
+    }
+
+    /// Cache hint: starts loading the client's own fields, which any input reads. It never
+    /// changes what the client does.
+    #[inline]
+    pub fn prefetch(&self) {
+        hint::line(&self.device);
+        hint::line(&self.calls);
+        hint::line(&self.pending);
+        hint::line(&self.outputs);
+        hint::line(&self.rare);
+        hint::line(&self.stats);
+        hint::line(&self.now_ms);
+    }
+
+    /// Cache hint, second stage: starts loading the buffers the client's calls and pending
+    /// requests are kept in. It reads the client's fields, so it helps most once the loads
+    /// that [`Client::prefetch`] started have landed. It never changes what the client does.
+    #[inline]
+    pub fn prefetch_buffers(&self) {
+        hint::buffer(&self.calls, CALLS_PREFETCHED);
+        hint::buffer(&self.pending, 1);
     }
 
     /// An application command. Returns the request id its answer will carry. Without a

@@ -102,6 +102,7 @@ mod config;
 mod directory;
 mod error;
 pub mod harness;
+mod hint;
 mod ids;
 pub mod invariants;
 pub mod lifecycle;

@@ -86,6 +86,16 @@ pub enum ClientMsg {
     },
 }
 
+impl ClientMsg {
+    /// The call the message is about (none for an initiate).
+    pub const fn session(&self) -> Option<SessionId> {
+        match self {
+            ClientMsg::Request { request, .. } => request.session(),
+            ClientMsg::Ack { session } => Some(*session),
+        }
+    }
+}
+
 /// The call as one device should now see it, and the callback it should raise (if any).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {

@@ -63,6 +63,17 @@ impl Checker {
         CallbackLedger::observe_flags(&mut devices[i].1, device, session, outgoing, callback.kind)
     }
 
+    /// Cache hint: starts loading the callback state of `session` (a callback about it is
+    /// due soon). It changes nothing.
+    #[inline]
+    pub fn prefetch(&self, session: SessionId) {
+        let slot = session.0 as u32 as usize;
+        prefetch_index::prefetch_index(&self.callbacks, slot);
+        if let Some((_, devices)) = self.callbacks.get(slot) {
+            prefetch_index::prefetch_index(devices, 0);
+        }
+    }
+
     /// After one input: authority (6) and involvement (1) for every changed call and for
     /// `requester`, conservation (7) when anything changed.
     pub fn after_input(&mut self, sb: &Switchboard, requester: Option<UserId>) -> Result<(), Violation> {

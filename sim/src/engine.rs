@@ -20,6 +20,7 @@ use callcore::{
     client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId, ErrorCode,
     GroupId, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
 };
+use std::collections::VecDeque;
 
 /// What the driver sees of the run, after each input.
 #[derive(Clone, Debug)]
@@ -65,7 +66,50 @@ pub trait Driver {
     fn act(&mut self, world: &mut World<Self::Action>, action: Self::Action);
     /// Sees one observation (after the input that caused it was fully handled).
     fn observe(&mut self, world: &mut World<Self::Action>, observation: &Observation);
+
+    /// Cache hint for one of the driver's events that is due soon (see [`Stage`]): start
+    /// loading what `action` will read. It must change nothing; the default does nothing.
+    fn prefetch(&self, world: &World<Self::Action>, action: Self::Action, stage: Stage) {
+        let _ = (world, action, stage);
+    }
 }
+
+/// The stages of the cache hints given for the events due soon. An event's data is reached
+/// through a chain of records (a device slot leads to its client, a message to the call's
+/// record, the record to its parties), and each link can only be read once the one before it
+/// has been loaded. So the engine asks, at each step, for the first link of the event
+/// [`PREFETCH_EVENTS_APART`] × 3 places ahead, the second of the one × 2 places ahead, and the
+/// third of the next-but-[`PREFETCH_EVENTS_APART`]: by the time an event runs, its loads have
+/// overlapped with the steps before it instead of stalling it one after the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// What the event names directly (a device's client and link, a message, a user's record).
+    Named,
+    /// What those records lead to (the call's record, the switchboard's user records).
+    Linked,
+    /// The buffers those point to (a call's parties, a client's calls).
+    Buffers,
+}
+
+impl Stage {
+    /// Every stage, farthest ahead first.
+    pub const ALL: [Stage; 3] = [Stage::Named, Stage::Linked, Stage::Buffers];
+
+    /// How many places ahead of the event about to run this stage's hints are given.
+    pub const fn distance(self) -> usize {
+        PREFETCH_EVENTS_APART
+            * match self {
+                Stage::Named => 3,
+                Stage::Linked => 2,
+                Stage::Buffers => 1,
+            }
+    }
+}
+
+/// Events between two stages of the cache hints (see [`Stage`]). Long enough for a load from
+/// memory to land while the events in between run; short enough that the loaded lines are
+/// still in the cache when their event runs.
+pub const PREFETCH_EVENTS_APART: usize = 2;
 
 /// A broken invariant, and when.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +183,9 @@ pub struct World<A> {
     observed: Vec<Observation>,
     /// The request being handled by the switchboard now.
     context: Option<(DeviceId, RequestId)>,
+    /// The one output queue every client borrows for the input it is handling (see
+    /// [`Client::swap_outputs`]): idle clients hold none.
+    client_outputs: VecDeque<client::Output>,
     failure: Option<Failure>,
     counters: Counters,
     /// When set, every command and connection change run by a driver event is logged here.
@@ -168,6 +215,7 @@ impl<A: Copy> World<A> {
             checker: Checker::default(),
             observed: Vec::new(),
             context: None,
+            client_outputs: VecDeque::new(),
             failure: None,
             counters: Counters::default(),
             executed: None,
@@ -308,6 +356,7 @@ impl<A: Copy> World<A> {
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Connected { at_ms: self.now_ms, device });
+        self.lend_outputs(s);
         self.devices[s].client.handle_connected(self.now_ms);
         self.drain_client(slot);
     }
@@ -325,6 +374,7 @@ impl<A: Copy> World<A> {
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Disconnected { at_ms: self.now_ms, device });
+        self.lend_outputs(s);
         self.devices[s].client.handle_disconnected(self.now_ms);
         self.drain_client(slot);
     }
@@ -335,6 +385,7 @@ impl<A: Copy> World<A> {
         self.counters.events += 1;
         self.counters.commands += 1;
         self.trace.record(&Record::Command { at_ms: self.now_ms, device, request: &request });
+        self.lend_outputs(slot as usize);
         let result = self.devices[slot as usize].client.command(self.now_ms, request);
         self.log(device, Executed::Command(request, result.ok()));
         self.drain_client(slot);
@@ -345,6 +396,13 @@ impl<A: Copy> World<A> {
     fn up_arrival(&mut self, slot: usize) -> u64 {
         let delay = self.net.draw();
         self.devices[slot].link.up_arrival(self.now_ms, delay)
+    }
+
+    /// Lends the shared output queue to the client in slot `s` for one input; [`World::drain_client`]
+    /// takes it back.
+    fn lend_outputs(&mut self, s: usize) {
+        debug_assert!(self.client_outputs.is_empty(), "the shared output queue is drained");
+        self.devices[s].client.swap_outputs(&mut self.client_outputs);
     }
 
     fn drain_client(&mut self, slot: u32) {
@@ -379,16 +437,11 @@ impl<A: Copy> World<A> {
                 client::Output::CancelTimer { .. } => compact = true,
             }
         }
+        self.devices[s].client.swap_outputs(&mut self.client_outputs);
+        // A million idle clients must not keep the buffers their busiest moment needed.
         if compact && self.devices[s].client.pending_requests() == 0 {
-            self.compact(s);
+            self.devices[s].client.shrink_to_fit();
         }
-    }
-
-    /// Re-allocates an idle client at its exact size (a clone keeps no spare capacity), so
-    /// a million idle clients do not keep the buffers their busiest moment needed.
-    fn compact(&mut self, s: usize) {
-        let tight = self.devices[s].client.clone();
-        self.devices[s].client = tight;
     }
 
     fn drain_switchboard(&mut self) {
@@ -482,6 +535,7 @@ impl<A: Copy> World<A> {
                 }
                 self.counters.events += 1;
                 self.trace.record(&Record::ToClient { at_ms: now, to: id, msg: &msg });
+                self.lend_outputs(s);
                 let _ = self.devices[s].client.handle_message(now, msg);
                 self.drain_client(device);
             }
@@ -528,6 +582,7 @@ impl<A: Copy> World<A> {
                 let id = self.devices[device as usize].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::ClientTimer { at_ms: now, device: id, timer });
+                self.lend_outputs(device as usize);
                 self.devices[device as usize].client.handle_timeout(now, timer);
                 self.drain_client(device);
             }
@@ -536,6 +591,93 @@ impl<A: Copy> World<A> {
             self.fail(v);
         }
         None
+    }
+
+    /// Cache hint for an event of the engine's own that is due soon (see [`Stage`]).
+    fn prefetch(&self, event: &Event<A>, stage: Stage) {
+        match (*event, stage) {
+            (
+                Event::ToSwitchboard { device, .. }
+                | Event::ToClient { device, .. }
+                | Event::ClientTimer { device, .. }
+                | Event::LearnConnect { device, .. }
+                | Event::LearnDisconnect { device },
+                Stage::Named,
+            ) => {
+                self.prefetch_slot(device);
+                match *event {
+                    Event::ToSwitchboard { slot, .. } => self.up.prefetch(slot),
+                    Event::ToClient { slot, .. } => self.down.prefetch(slot),
+                    _ => {}
+                }
+            }
+            (Event::ToSwitchboard { device, slot, .. }, Stage::Linked | Stage::Buffers) => {
+                let (Some(d), Some(msg)) = (self.devices.get(device as usize), self.up.get(slot)) else {
+                    return;
+                };
+                if stage == Stage::Linked {
+                    self.switchboard.prefetch_message(d.client.device(), msg);
+                } else {
+                    self.switchboard.prefetch_message_buffers(d.client.device(), msg);
+                }
+            }
+            (Event::ToClient { device, slot, .. }, Stage::Linked) => {
+                self.prefetch_client_buffers(device);
+                if let Some(ServerMsg::Notify(notice)) = self.down.get(slot) {
+                    self.checker.prefetch(notice.call.session);
+                }
+            }
+            (Event::ClientTimer { device, .. }, Stage::Linked) => self.prefetch_client_buffers(device),
+            (Event::LearnConnect { device, .. } | Event::LearnDisconnect { device }, Stage::Linked) => {
+                if let Some(d) = self.devices.get(device as usize) {
+                    self.switchboard.prefetch_user(d.client.device().user);
+                }
+            }
+            (Event::SwitchboardTimer(timer), Stage::Linked) => self.switchboard.prefetch_timer(timer),
+            (Event::SwitchboardTimer(timer), Stage::Buffers) => {
+                self.switchboard.prefetch_timer_buffers(timer)
+            }
+            _ => {}
+        }
+    }
+
+    /// Cache hint: starts loading the client and link in `slot`.
+    #[inline]
+    fn prefetch_slot(&self, slot: u32) {
+        if let Some(d) = self.devices.get(slot as usize) {
+            d.client.prefetch();
+            prefetch_index::prefetch_index(std::slice::from_ref(&d.link), 0);
+        }
+    }
+
+    #[inline]
+    fn prefetch_client_buffers(&self, slot: u32) {
+        if let Some(d) = self.devices.get(slot as usize) {
+            d.client.prefetch_buffers();
+        }
+    }
+
+    /// Cache hint for a driver event about `device` (first stage): where its slot is found.
+    #[inline]
+    pub fn prefetch_device_index(&self, device: DeviceId) {
+        prefetch_index::prefetch_index(&self.first_device, device.user.0 as usize);
+    }
+
+    /// Cache hint for a driver event about `device` (second stage): its client and link
+    /// (reads where its slot is found).
+    #[inline]
+    pub fn prefetch_device(&self, device: DeviceId) {
+        if let Some(slot) = self.slot(device) {
+            self.prefetch_slot(slot);
+        }
+    }
+
+    /// Cache hint for a driver event about `device` (third stage): its client's buffers.
+    #[inline]
+    pub fn prefetch_device_buffers(&self, device: DeviceId) {
+        if let Some(slot) = self.slot(device) {
+            self.prefetch_client_buffers(slot);
+        }
     }
 
     fn lost(&mut self, device: DeviceId, upstream: bool) {
@@ -581,6 +723,7 @@ impl<D: Driver> Engine<D> {
             _ => return false,
         }
         let Some((at_ms, event)) = self.world.queue.pop() else { return false };
+        self.prefetch_ahead();
         debug_assert!(at_ms >= self.world.now_ms, "time never goes back");
         self.world.now_ms = at_ms;
         if let Some(action) = self.world.run_event(event) {
@@ -588,6 +731,18 @@ impl<D: Driver> Engine<D> {
         }
         self.deliver_observations();
         true
+    }
+
+    /// Gives the cache hints of every [`Stage`] for the events due soon.
+    #[inline]
+    fn prefetch_ahead(&self) {
+        for stage in Stage::ALL {
+            match self.world.queue.peek_ahead(stage.distance()) {
+                Some(Event::App(action)) => self.driver.prefetch(&self.world, *action, stage),
+                Some(event) => self.world.prefetch(event, stage),
+                None => {}
+            }
+        }
     }
 
     /// Runs every event due by `end_ms` (or until an invariant breaks), then sets the time to

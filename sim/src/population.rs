@@ -11,7 +11,7 @@
 //! after how long, talk time, who hangs up) come from a generator keyed by the call and the
 //! user, so they do not depend on what other calls did.
 
-use crate::engine::{Driver, Engine, Observation, World};
+use crate::engine::{Driver, Engine, Observation, Stage, World};
 use crate::profile::{Profile, Range};
 use crate::rng::{derive, SimRng, Stream};
 use crate::stats::Samples;
@@ -547,6 +547,25 @@ impl Driver for Population {
             Act::End(d, s) => self.end(world, d, s),
             Act::LivenessStart => self.liveness_start(world),
             Act::LoginWave => self.login_wave(world),
+        }
+    }
+
+    fn prefetch(&self, world: &World<Act>, action: Act, stage: Stage) {
+        let device = match action {
+            Act::Reconnect(d)
+            | Act::Accept(d, _)
+            | Act::Reject(d, _, _)
+            | Act::Cancel(d, _)
+            | Act::End(d, _) => d,
+            _ => return,
+        };
+        match stage {
+            Stage::Named => {
+                world.prefetch_device_index(device);
+                prefetch_index::prefetch_index(&self.users, device.user.0 as usize);
+            }
+            Stage::Linked => world.prefetch_device(device),
+            Stage::Buffers => world.prefetch_device_buffers(device),
         }
     }
 

@@ -280,6 +280,21 @@ impl<E: Copy> Queue<E> {
         self.current.sort_unstable_by_key(|(k, _)| *k);
     }
 
+    /// An event that is due soon: the one `d` places after the next in the current
+    /// millisecond, or, past its end, one of the next millisecond that has any (in no
+    /// particular order). For cache hints only: events pushed later may run before it.
+    #[inline]
+    pub fn peek_ahead(&self, d: usize) -> Option<&E> {
+        let i = self.head + d;
+        if let Some((_, event)) = self.current.get(i) {
+            return Some(event);
+        }
+        let from = self.near_index(self.cursor) + 1;
+        let n = (1usize << self.block_bits).saturating_sub(from);
+        let offset = self.near.first_from(from, n)?;
+        self.near.buckets[from + offset].get(i - self.current.len()).map(|(_, event)| event)
+    }
+
     /// Removes the earliest event.
     pub fn pop(&mut self) -> Option<(u64, E)> {
         if self.head == self.current.len() {
@@ -326,6 +341,31 @@ mod tests {
         for (span, blocks) in [(64, 64), (WHEEL_MS, 64), (WHEEL_MS, BLOCKS), (1 << 16, BLOCKS)] {
             same_order_as_a_heap(span, blocks);
         }
+    }
+
+    /// `peek_ahead` sees the events of the current millisecond in the order they will pop,
+    /// then those of the next busy millisecond (in any order), and nothing beyond.
+    #[test]
+    fn peeking_ahead_sees_the_current_millisecond_then_the_next_busy_one() {
+        let mut q = Queue::default();
+        q.push(7, Class::Machine, "a");
+        q.push(7, Class::Machine, "b");
+        q.push(7, Class::Command, "c");
+        q.push(9, Class::Machine, "d");
+        q.push(9, Class::Machine, "e");
+        q.push(5_000, Class::Machine, "far");
+        let mut first: Vec<_> = (0..4).filter_map(|d| q.peek_ahead(d)).copied().collect();
+        first.sort_unstable();
+        assert_eq!(first, ["a", "b", "c"], "before the first pop, the first busy millisecond");
+        assert_eq!(q.pop(), Some((7, "c")));
+        assert_eq!([q.peek_ahead(0), q.peek_ahead(1)], [Some(&"a"), Some(&"b")]);
+        let mut next: Vec<_> = [q.peek_ahead(2), q.peek_ahead(3)].into_iter().flatten().copied().collect();
+        next.sort_unstable();
+        assert_eq!(next, ["d", "e"]);
+        assert_eq!(q.peek_ahead(4), None, "only one millisecond past the current one");
+        assert_eq!(q.pop(), Some((7, "a")));
+        assert_eq!(q.peek_ahead(0), Some(&"b"), "the window moves with the pops");
+        assert_eq!(q.len(), 4, "peeking takes nothing");
     }
 
     fn same_order_as_a_heap(span: u64, blocks: u64) {

@@ -37,6 +37,17 @@ impl<T> Slab<T> {
         value
     }
 
+    /// The value in `slot`, if any.
+    pub fn get(&self, slot: u32) -> Option<&T> {
+        self.items.get(slot as usize)?.as_ref()
+    }
+
+    /// Cache hint: starts loading `slot`. It changes nothing.
+    #[inline]
+    pub fn prefetch(&self, slot: u32) {
+        prefetch_index::prefetch_index(&self.items, slot as usize);
+    }
+
     /// Values stored now.
     pub fn len(&self) -> usize {
         self.items.len() - self.free.len()

@@ -12,16 +12,21 @@ mod users;
 
 pub use record::Party;
 
-use crate::call::{CallView, Part, Status};
+use crate::call::{CallView, Part, Receiver, Status};
 use crate::config::{Config, DEVICES_PER_USER_MAX, GROUP_MEMBERS_MAX, SNAPSHOT_CALLS_MAX};
 use crate::error::{ErrorCode, SwitchboardError};
+use crate::hint;
 use crate::ids::{DeviceId, GroupId, SessionId, UserId};
 use crate::lifecycle::{CallMachine, Event};
-use crate::message::{ClientMsg, Notice, ServerMsg};
+use crate::message::{ClientMsg, Notice, Request, ServerMsg};
 use record::{reason_of, CallRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use users::{DeviceRecord, UserRecord};
+
+/// Parties whose user records [`Switchboard::prefetch_message_buffers`] starts loading (a
+/// one-to-one call has two).
+const PARTIES_PREFETCHED: usize = 2;
 
 /// A switchboard timer. Firing one that is no longer due is a safe no-op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -208,6 +213,96 @@ impl Switchboard {
     /// cancellations can ask this instead of keeping them).
     pub fn ring_timer_set(&self, session: SessionId) -> bool {
         self.record(session).is_some_and(|r| r.ring_deadline_ms > 0)
+    }
+
+    /// Cache hint: starts loading the records that `msg` from `from` reads first (the sender's
+    /// user record; the call's record, or the called user's for an initiate). It never changes
+    /// what the switchboard does.
+    #[inline]
+    pub fn prefetch_message(&self, from: DeviceId, msg: &ClientMsg) {
+        self.prefetch_user(from.user);
+        match msg.session() {
+            Some(session) => self.prefetch_call(session),
+            None => {
+                if let ClientMsg::Request {
+                    request: Request::Initiate { to: Receiver::User(to), .. }, ..
+                } = msg
+                {
+                    self.prefetch_user(*to);
+                }
+            }
+        }
+    }
+
+    /// Cache hint, second stage: starts loading what the records [`Switchboard::prefetch_message`]
+    /// asked for point to (the sender's dedup window, the call's parties and their user
+    /// records). It reads those records, so it helps most once their loads have landed. It
+    /// never changes what the switchboard does.
+    #[inline]
+    pub fn prefetch_message_buffers(&self, from: DeviceId, msg: &ClientMsg) {
+        if let Some(user) = self.users.get(from.user.0 as usize) {
+            if let Some(device) = user.devices.get(usize::from(from.index)) {
+                hint::line(device);
+            }
+        }
+        if let Some(session) = msg.session() {
+            self.prefetch_parties(session);
+        }
+    }
+
+    /// Cache hint: starts loading `user`'s record (a connection change of one of its devices
+    /// reads it first). It never changes what the switchboard does.
+    #[inline]
+    pub fn prefetch_user(&self, user: UserId) {
+        if let Some(record) = self.users.get(user.0 as usize) {
+            hint::line(&record.registered);
+            hint::line(&record.devices);
+            hint::line(&record.calls);
+            hint::line(&record.grace_deadline_ms);
+        }
+    }
+
+    /// Cache hint: starts loading the record of the call `timer` is about. It never changes
+    /// what the switchboard does.
+    #[inline]
+    pub fn prefetch_timer(&self, timer: Timer) {
+        match timer {
+            Timer::Ring(session) | Timer::Evict(session) => self.prefetch_call(session),
+            Timer::Grace(user) => self.prefetch_user(user),
+        }
+    }
+
+    /// Cache hint, second stage for a timer: the call's parties and their user records.
+    #[inline]
+    pub fn prefetch_timer_buffers(&self, timer: Timer) {
+        if let Timer::Ring(session) | Timer::Evict(session) = timer {
+            self.prefetch_parties(session);
+        }
+    }
+
+    #[inline]
+    fn prefetch_call(&self, session: SessionId) {
+        if let Some(record) = self.calls.get(session.slot() as usize) {
+            hint::line(&record.generation);
+            hint::line(&record.machine);
+            hint::line(&record.view.session);
+            hint::line(&record.view.terminal_at_ms);
+            hint::line(&record.parties);
+            hint::line(&record.ring_deadline_ms);
+            hint::line(&record.evict_at_ms);
+        }
+    }
+
+    #[inline]
+    fn prefetch_parties(&self, session: SessionId) {
+        let Some(record) = self.calls.get(session.slot() as usize) else { return };
+        hint::buffer(&record.parties, 1);
+        for party in record.parties.iter().take(PARTIES_PREFETCHED) {
+            if let Some(user) = self.users.get(party.user.0 as usize) {
+                hint::line(&user.connected);
+                hint::line(&user.calls);
+            }
+        }
     }
 
     /// Calls kept now (live and retained terminal ones).
