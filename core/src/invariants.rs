@@ -180,6 +180,14 @@ impl StatusLedger {
         self.live.iter()
     }
 
+    /// Cache hint: starts loading what a change of `session` will read. It changes nothing.
+    #[inline]
+    pub fn prefetch(&self, session: SessionId) {
+        if let Some(i) = LiveCalls::index(session) {
+            prefetch_index::prefetch_index(&self.live.by_slot, i);
+        }
+    }
+
     /// Records one change.
     pub fn observe(&mut self, change: &StatusChange) -> Result<(), Violation> {
         match change.from {

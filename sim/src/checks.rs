@@ -74,6 +74,13 @@ impl Checker {
         }
     }
 
+    /// Cache hint: starts loading the status state of `session` (a status change of it may
+    /// be due soon). It changes nothing.
+    #[inline]
+    pub fn prefetch_status(&self, session: SessionId) {
+        self.statuses.prefetch(session);
+    }
+
     /// After one input: authority (6) and involvement (1) for every changed call and for
     /// `requester`, conservation (7) when anything changed.
     pub fn after_input(&mut self, sb: &Switchboard, requester: Option<UserId>) -> Result<(), Violation> {

@@ -18,7 +18,7 @@ use crate::trace::{Record, Trace};
 use callcore::invariants::Violation;
 use callcore::{
     client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId, ErrorCode,
-    GroupId, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
+    GroupId, Receiver, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
 };
 use std::collections::VecDeque;
 
@@ -72,15 +72,21 @@ pub trait Driver {
     fn prefetch(&self, world: &World<Self::Action>, action: Self::Action, stage: Stage) {
         let _ = (world, action, stage);
     }
+
+    /// Cache hint: `device` gets an input soon, and the driver may observe what it raises.
+    /// It must change nothing; the default does nothing.
+    fn prefetch_observer(&self, device: DeviceId) {
+        let _ = device;
+    }
 }
 
 /// The stages of the cache hints given for the events due soon. An event's data is reached
 /// through a chain of records (a device slot leads to its client, a message to the call's
-/// record, the record to its parties), and each link can only be read once the one before it
-/// has been loaded. So the engine asks, at each step, for the first link of the event
-/// [`PREFETCH_EVENTS_APART`] × 3 places ahead, the second of the one × 2 places ahead, and the
-/// third of the next-but-[`PREFETCH_EVENTS_APART`]: by the time an event runs, its loads have
-/// overlapped with the steps before it instead of stalling it one after the other.
+/// record, the record to its parties, a party to its devices), and each link can only be read
+/// once the one before it has been loaded. So at each step the engine asks for the first link
+/// of the event 4 × [`PREFETCH_EVENTS_APART`] places ahead, the second of the one 3 × as far,
+/// and so on: by the time an event runs, its loads have overlapped with the steps before it
+/// instead of stalling it one after the other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     /// What the event names directly (a device's client and link, a message, a user's record).
@@ -89,19 +95,22 @@ pub enum Stage {
     Linked,
     /// The buffers those point to (a call's parties, a client's calls).
     Buffers,
+    /// Where the messages the event sends will go (the parties' devices).
+    Recipients,
 }
 
 impl Stage {
     /// Every stage, farthest ahead first.
-    pub const ALL: [Stage; 3] = [Stage::Named, Stage::Linked, Stage::Buffers];
+    pub const ALL: [Stage; 4] = [Stage::Named, Stage::Linked, Stage::Buffers, Stage::Recipients];
 
     /// How many places ahead of the event about to run this stage's hints are given.
     pub const fn distance(self) -> usize {
         PREFETCH_EVENTS_APART
             * match self {
-                Stage::Named => 3,
-                Stage::Linked => 2,
-                Stage::Buffers => 1,
+                Stage::Named => 4,
+                Stage::Linked => 3,
+                Stage::Buffers => 2,
+                Stage::Recipients => 1,
             }
     }
 }
@@ -611,14 +620,30 @@ impl<A: Copy> World<A> {
                     _ => {}
                 }
             }
-            (Event::ToSwitchboard { device, slot, .. }, Stage::Linked | Stage::Buffers) => {
+            (Event::ToSwitchboard { device, slot, .. }, _) => {
                 let (Some(d), Some(msg)) = (self.devices.get(device as usize), self.up.get(slot)) else {
                     return;
                 };
-                if stage == Stage::Linked {
-                    self.switchboard.prefetch_message(d.client.device(), msg);
-                } else {
-                    self.switchboard.prefetch_message_buffers(d.client.device(), msg);
+                let from = d.client.device();
+                match stage {
+                    Stage::Named => {}
+                    Stage::Linked => {
+                        self.switchboard.prefetch_message(from, msg);
+                        if let Some(session) = msg.session() {
+                            self.checker.prefetch_status(session);
+                        }
+                    }
+                    Stage::Buffers => {
+                        self.switchboard.prefetch_message_buffers(from, msg);
+                        for user in self.call_users(from.user, msg).into_iter().flatten() {
+                            prefetch_index::prefetch_index(&self.first_device, user.0 as usize);
+                        }
+                    }
+                    Stage::Recipients => {
+                        for user in self.call_users(from.user, msg).into_iter().flatten() {
+                            self.prefetch_links(user);
+                        }
+                    }
                 }
             }
             (Event::ToClient { device, slot, .. }, Stage::Linked) => {
@@ -633,11 +658,50 @@ impl<A: Copy> World<A> {
                     self.switchboard.prefetch_user(d.client.device().user);
                 }
             }
-            (Event::SwitchboardTimer(timer), Stage::Linked) => self.switchboard.prefetch_timer(timer),
+            (Event::SwitchboardTimer(timer), Stage::Linked) => {
+                self.switchboard.prefetch_timer(timer);
+                if let switchboard::Timer::Ring(session) = timer {
+                    self.checker.prefetch_status(session);
+                }
+            }
             (Event::SwitchboardTimer(timer), Stage::Buffers) => {
                 self.switchboard.prefetch_timer_buffers(timer)
             }
             _ => {}
+        }
+    }
+
+    /// The users of the call `msg` is about whose devices its answer and notices mostly go
+    /// to: the initiator and a receiving user (the sender and the called user for an initiate).
+    #[inline]
+    fn call_users(&self, from: UserId, msg: &ClientMsg) -> [Option<UserId>; 2] {
+        let (initiator, receiver) = match msg {
+            ClientMsg::Request { request: Request::Initiate { to, .. }, .. } => (from, *to),
+            _ => {
+                let Some(call) = msg.session().and_then(|s| self.switchboard.call(s)) else {
+                    return [None; 2];
+                };
+                (call.view.initiator, call.view.receiver)
+            }
+        };
+        let receiver = match receiver {
+            Receiver::User(user) => Some(user),
+            Receiver::Group(_) => None,
+        };
+        [Some(initiator), receiver]
+    }
+
+    /// Cache hint: starts loading the links of `user`'s devices (reads where they are).
+    #[inline]
+    fn prefetch_links(&self, user: UserId) {
+        let u = user.0 as usize;
+        let (Some(&first), Some(&end)) = (self.first_device.get(u), self.first_device.get(u + 1)) else {
+            return;
+        };
+        for slot in first..end.min(first + LINKS_PREFETCHED) {
+            if let Some(d) = self.devices.get(slot as usize) {
+                prefetch_index::prefetch_index(std::slice::from_ref(&d.link), 0);
+            }
         }
     }
 
@@ -686,6 +750,9 @@ impl<A: Copy> World<A> {
     }
 }
 
+/// Devices of one user whose links a cache hint starts loading (most users have one or two).
+const LINKS_PREFETCHED: u32 = 3;
+
 /// A world and its driver.
 pub struct Engine<D: Driver> {
     /// Everything but the driver.
@@ -718,11 +785,7 @@ impl<D: Driver> Engine<D> {
 
     /// Runs the next event if it is due by `end_ms`. Returns false when none is.
     pub fn step(&mut self, end_ms: u64) -> bool {
-        match self.world.queue.next_at_ms() {
-            Some(at) if at <= end_ms => {}
-            _ => return false,
-        }
-        let Some((at_ms, event)) = self.world.queue.pop() else { return false };
+        let Some((at_ms, event)) = self.world.queue.pop_due(end_ms) else { return false };
         self.prefetch_ahead();
         debug_assert!(at_ms >= self.world.now_ms, "time never goes back");
         self.world.now_ms = at_ms;
@@ -736,9 +799,16 @@ impl<D: Driver> Engine<D> {
     /// Gives the cache hints of every [`Stage`] for the events due soon.
     #[inline]
     fn prefetch_ahead(&self) {
+        let upcoming = self.world.queue.upcoming();
         for stage in Stage::ALL {
-            match self.world.queue.peek_ahead(stage.distance()) {
+            match upcoming.get(stage.distance()) {
                 Some(Event::App(action)) => self.driver.prefetch(&self.world, *action, stage),
+                Some(event @ Event::ToClient { device, .. }) if stage == Stage::Linked => {
+                    self.world.prefetch(event, stage);
+                    if let Some(d) = self.world.devices.get(*device as usize) {
+                        self.driver.prefetch_observer(d.client.device());
+                    }
+                }
                 Some(event) => self.world.prefetch(event, stage),
                 None => {}
             }

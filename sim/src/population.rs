@@ -566,7 +566,12 @@ impl Driver for Population {
             }
             Stage::Linked => world.prefetch_device(device),
             Stage::Buffers => world.prefetch_device_buffers(device),
+            Stage::Recipients => {}
         }
+    }
+
+    fn prefetch_observer(&self, device: DeviceId) {
+        prefetch_index::prefetch_index(&self.users, device.user.0 as usize);
     }
 
     fn observe(&mut self, world: &mut World<Act>, observation: &Observation) {

@@ -123,6 +123,23 @@ impl<T> Level<T> {
     }
 }
 
+/// The events due soon, as [`Queue::upcoming`] sees them.
+pub struct Upcoming<'a, E> {
+    current: &'a [(u64, E)],
+    next: &'a [(u64, E)],
+}
+
+impl<'a, E> Upcoming<'a, E> {
+    /// The event `d` places after the next one to pop, if the window reaches that far.
+    #[inline]
+    pub fn get(&self, d: usize) -> Option<&'a E> {
+        match self.current.get(d) {
+            Some((_, event)) => Some(event),
+            None => self.next.get(d - self.current.len()).map(|(_, event)| event),
+        }
+    }
+}
+
 /// A priority queue of events.
 pub struct Queue<E> {
     seq: u64,
@@ -280,19 +297,35 @@ impl<E: Copy> Queue<E> {
         self.current.sort_unstable_by_key(|(k, _)| *k);
     }
 
-    /// An event that is due soon: the one `d` places after the next in the current
-    /// millisecond, or, past its end, one of the next millisecond that has any (in no
-    /// particular order). For cache hints only: events pushed later may run before it.
+    /// The events due soon: those of the current millisecond not yet popped (in the order
+    /// they will pop), then those of the next millisecond that has any (in no particular
+    /// order). For cache hints only: events pushed later may run before some of them.
     #[inline]
-    pub fn peek_ahead(&self, d: usize) -> Option<&E> {
-        let i = self.head + d;
-        if let Some((_, event)) = self.current.get(i) {
-            return Some(event);
-        }
+    pub fn upcoming(&self) -> Upcoming<'_, E> {
+        let current = &self.current[self.head..];
         let from = self.near_index(self.cursor) + 1;
         let n = (1usize << self.block_bits).saturating_sub(from);
-        let offset = self.near.first_from(from, n)?;
-        self.near.buckets[from + offset].get(i - self.current.len()).map(|(_, event)| event)
+        let next = match self.near.first_from(from, n) {
+            Some(offset) => &self.near.buckets[from + offset][..],
+            None => &[],
+        };
+        Upcoming { current, next }
+    }
+
+    /// Removes the earliest event if it is due by `end_ms`.
+    pub fn pop_due(&mut self, end_ms: u64) -> Option<(u64, E)> {
+        if self.head == self.current.len() {
+            let next = self.next_at_ms()?;
+            if next > end_ms {
+                return None;
+            }
+            self.advance(next);
+        } else if self.cursor > end_ms {
+            return None;
+        }
+        let (_, event) = *self.current.get(self.head)?;
+        self.head += 1;
+        Some((self.cursor, event))
     }
 
     /// Removes the earliest event.
@@ -343,10 +376,10 @@ mod tests {
         }
     }
 
-    /// `peek_ahead` sees the events of the current millisecond in the order they will pop,
+    /// `upcoming` sees the events of the current millisecond in the order they will pop,
     /// then those of the next busy millisecond (in any order), and nothing beyond.
     #[test]
-    fn peeking_ahead_sees_the_current_millisecond_then_the_next_busy_one() {
+    fn the_upcoming_window_is_the_current_millisecond_then_the_next_busy_one() {
         let mut q = Queue::default();
         q.push(7, Class::Machine, "a");
         q.push(7, Class::Machine, "b");
@@ -354,18 +387,33 @@ mod tests {
         q.push(9, Class::Machine, "d");
         q.push(9, Class::Machine, "e");
         q.push(5_000, Class::Machine, "far");
-        let mut first: Vec<_> = (0..4).filter_map(|d| q.peek_ahead(d)).copied().collect();
-        first.sort_unstable();
-        assert_eq!(first, ["a", "b", "c"], "before the first pop, the first busy millisecond");
+        let sorted = |q: &Queue<&'static str>, range: std::ops::Range<usize>| {
+            let mut seen: Vec<_> = range.filter_map(|d| q.upcoming().get(d)).copied().collect();
+            seen.sort_unstable();
+            seen
+        };
+        assert_eq!(sorted(&q, 0..4), ["a", "b", "c"], "before the first pop, the first busy millisecond");
         assert_eq!(q.pop(), Some((7, "c")));
-        assert_eq!([q.peek_ahead(0), q.peek_ahead(1)], [Some(&"a"), Some(&"b")]);
-        let mut next: Vec<_> = [q.peek_ahead(2), q.peek_ahead(3)].into_iter().flatten().copied().collect();
-        next.sort_unstable();
-        assert_eq!(next, ["d", "e"]);
-        assert_eq!(q.peek_ahead(4), None, "only one millisecond past the current one");
+        assert_eq!([q.upcoming().get(0), q.upcoming().get(1)], [Some(&"a"), Some(&"b")]);
+        assert_eq!(sorted(&q, 2..4), ["d", "e"]);
+        assert_eq!(q.upcoming().get(4), None, "only one millisecond past the current one");
         assert_eq!(q.pop(), Some((7, "a")));
-        assert_eq!(q.peek_ahead(0), Some(&"b"), "the window moves with the pops");
-        assert_eq!(q.len(), 4, "peeking takes nothing");
+        assert_eq!(q.upcoming().get(0), Some(&"b"), "the window moves with the pops");
+        assert_eq!(q.len(), 4, "looking takes nothing");
+    }
+
+    #[test]
+    fn pop_due_stops_at_the_end_time() {
+        let mut q = Queue::default();
+        q.push(7, Class::Machine, "a");
+        q.push(7, Class::Machine, "b");
+        q.push(9, Class::Machine, "c");
+        assert_eq!(q.pop_due(6), None);
+        assert_eq!(q.pop_due(7), Some((7, "a")));
+        assert_eq!(q.pop_due(7), Some((7, "b")));
+        assert_eq!(q.pop_due(8), None);
+        assert_eq!(q.pop_due(9), Some((9, "c")));
+        assert_eq!(q.pop_due(u64::MAX), None);
     }
 
     fn same_order_as_a_heap(span: u64, blocks: u64) {
