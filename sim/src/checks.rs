@@ -13,9 +13,14 @@ use callcore::invariants::{
 };
 use callcore::switchboard::StatusChange;
 use callcore::{Callback, Client, DeviceId, SessionId, Status, Switchboard, UserId};
+use smallvec::SmallVec;
 
-/// Each device's callback flags for one call (see [`CallbackLedger::observe_flags`]).
-type DeviceFlags = Vec<(DeviceId, u8)>;
+/// Each device's callback flags for one call (see [`CallbackLedger::observe_flags`]); the
+/// devices of a one-to-one call fit inline, so a callback reads one record, not two.
+type DeviceFlags = SmallVec<[(DeviceId, u8); DEVICES_INLINE]>;
+
+/// Devices whose callback flags a call keeps inline (two users with two devices each).
+const DEVICES_INLINE: usize = 4;
 
 /// The checker of one run.
 #[derive(Default)]
@@ -46,7 +51,7 @@ impl Checker {
         let outgoing = callback.call.initiator == device.user;
         let slot = session.0 as u32 as usize;
         if self.callbacks.len() <= slot {
-            self.callbacks.resize_with(slot + 1, || (None, Vec::new()));
+            self.callbacks.resize_with(slot + 1, || (None, SmallVec::new()));
         }
         let (owner, devices) = &mut self.callbacks[slot];
         if *owner != Some(session) {
@@ -69,9 +74,6 @@ impl Checker {
     pub fn prefetch(&self, session: SessionId) {
         let slot = session.0 as u32 as usize;
         prefetch_index::prefetch_index(&self.callbacks, slot);
-        if let Some((_, devices)) = self.callbacks.get(slot) {
-            prefetch_index::prefetch_index(devices, 0);
-        }
     }
 
     /// Cache hint: starts loading the status state of `session` (a status change of it may
