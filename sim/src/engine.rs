@@ -84,9 +84,11 @@ pub trait Driver {
 /// through a chain of records (a device slot leads to its client, a message to the call's
 /// record, the record to its parties, a party to its devices), and each link can only be read
 /// once the one before it has been loaded. So at each step the engine asks for the first link
-/// of the event 4 × [`PREFETCH_EVENTS_APART`] places ahead, the second of the one 3 × as far,
-/// and so on: by the time an event runs, its loads have overlapped with the steps before it
-/// instead of stalling it one after the other.
+/// of the event 4 × [`PREFETCH_EVENTS_APART`] places ahead, for the second link of the event
+/// 3 × as many places ahead, and so on: by the time an event runs, its loads have overlapped
+/// with the steps before it instead of stalling it one after the other. Hints take the world
+/// and the driver by shared reference (nothing in them has interior mutability), so they
+/// cannot change a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     /// What the event names directly (a device's client and link, a message, a user's record).
