@@ -700,7 +700,7 @@ impl<A: Copy> World<A> {
         let (Some(&first), Some(&end)) = (self.first_device.get(u), self.first_device.get(u + 1)) else {
             return;
         };
-        for slot in first..end.min(first + LINKS_PREFETCHED) {
+        for slot in first..end.min(first.saturating_add(LINKS_PREFETCHED)) {
             if let Some(d) = self.devices.get(slot as usize) {
                 prefetch_index::prefetch_index(std::slice::from_ref(&d.link), 0);
             }
