@@ -562,7 +562,7 @@ impl Driver for Population {
         match stage {
             Stage::Named => {
                 world.prefetch_device_index(device);
-                prefetch_index::prefetch_index(&self.users, device.user.0 as usize);
+                self.prefetch_observer(device);
             }
             Stage::Linked => world.prefetch_device(device),
             Stage::Buffers => world.prefetch_device_buffers(device),

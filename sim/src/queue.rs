@@ -330,13 +330,7 @@ impl<E: Copy> Queue<E> {
 
     /// Removes the earliest event.
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        if self.head == self.current.len() {
-            let next = self.next_at_ms()?;
-            self.advance(next);
-        }
-        let (_, event) = *self.current.get(self.head)?;
-        self.head += 1;
-        Some((self.cursor, event))
+        self.pop_due(u64::MAX)
     }
 
     /// Events waiting.
