@@ -10,8 +10,33 @@ use crate::trace::Trace;
 use crate::{replay, sweep};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{ErrorKind, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Prints one line on stdout like `println!`, without its panic when stdout fails (see
+/// [`write_line`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_line(format_args!($($arg)*))
+    };
+}
+
+/// Set when a line could not be written to stdout for a reason other than a closed reader.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line on stdout. A reader that went away (`callsim run | head -1`) is not an error:
+/// the rest of the output is dropped and the exit code still tells the command's result. Any
+/// other write error is reported once on stderr and makes the exit code 2.
+fn write_line(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args).and_then(|()| stdout.write_all(b"\n"));
+    if let Err(e) = written {
+        if e.kind() != ErrorKind::BrokenPipe && !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
+            eprintln!("callsim: cannot write to stdout: {e}");
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -150,10 +175,21 @@ pub fn main() -> i32 {
         trace: None,
         no_shrink: false,
     }));
-    match command {
+    let code = match command {
         Command::Run(args) => run(&args),
         Command::Replay(args) => replay_cmd(&args),
         Command::Check(args) => check(&args),
+    };
+    let flushed = std::io::stdout().flush();
+    if let Some(e) = flushed.as_ref().err().filter(|e| e.kind() != ErrorKind::BrokenPipe) {
+        if !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
+            eprintln!("callsim: cannot write to stdout: {e}");
+        }
+    }
+    if STDOUT_FAILED.load(Ordering::Relaxed) {
+        2
+    } else {
+        code
     }
 }
 
@@ -323,35 +359,42 @@ fn print_json(s: &Summary, repro: &str) {
     if let Some(map) = value.as_object_mut() {
         map.insert("reproduce".into(), serde_json::Value::String(repro.to_owned()));
     }
-    println!("{value}");
+    out!("{value}");
 }
 
 fn print_summary(s: &Summary) {
-    println!(
+    out!(
         "callsim run: seed {}, {} users on {} devices, {} s virtual (+ liveness phase to {} ms)",
-        s.seed, s.users, s.devices, s.duration_s, s.end_ms
+        s.seed,
+        s.users,
+        s.devices,
+        s.duration_s,
+        s.end_ms
     );
-    println!("calls: {} created", s.calls);
+    out!("calls: {} created", s.calls);
     for (status, n) in &s.calls_by_status {
-        println!("  {status:<12} {n:>10}  {:>5.1}%", pct(*n, s.calls));
+        out!("  {status:<12} {n:>10}  {:>5.1}%", pct(*n, s.calls));
     }
     let errors: u64 = s.errors.values().sum();
-    println!("errors: {errors} answers");
+    out!("errors: {errors} answers");
     for (code, n) in s.errors.iter().filter(|(_, n)| **n > 0) {
-        println!("  {code:<17} {n:>10}");
+        out!("  {code:<17} {n:>10}");
     }
-    println!("times (ms)         count      p50      p90      p99      max");
+    out!("times (ms)         count      p50      p90      p99      max");
     for (name, p) in [("setup", &s.setup_ms), ("ring", &s.ring_ms), ("talk", &s.talk_ms)] {
-        println!("  {name:<10} {:>10} {:>8} {:>8} {:>8} {:>8}", p.count, p.p50, p.p90, p.p99, p.max);
+        out!("  {name:<10} {:>10} {:>8} {:>8} {:>8} {:>8}", p.count, p.p50, p.p90, p.p99, p.max);
     }
-    println!(
+    out!(
         "messages: {} sent, {} lost in flight; commands: {}; attempts skipped (offline or busy): {}",
-        s.messages, s.messages_lost, s.commands, s.attempts_skipped
+        s.messages,
+        s.messages_lost,
+        s.commands,
+        s.attempts_skipped
     );
-    println!("events: {} in {:.2} s wall = {:.0} events/s", s.events, s.wall_s, s.events_per_s);
+    out!("events: {} in {:.2} s wall = {:.0} events/s", s.events, s.wall_s, s.events_per_s);
     let verdict = if s.violations.is_empty() { "all passed".to_owned() } else { s.violations.join("; ") };
-    println!("invariant checks: {} ({verdict})", s.invariant_checks);
-    println!("trace hash: {}", s.trace_hash);
+    out!("invariant checks: {} ({verdict})", s.invariant_checks);
+    out!("trace hash: {}", s.trace_hash);
 }
 
 fn pct(n: u64, total: u64) -> f64 {
@@ -405,16 +448,16 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         let (report, t) = replay::run_keeping_trace(&s, t);
         trace = Some(t);
         if report.passed() {
-            println!("PASS {}", report.name);
+            out!("PASS {}", report.name);
             continue;
         }
         failed += 1;
-        println!("FAIL {}", report.name);
+        out!("FAIL {}", report.name);
         if let Some(f) = &report.failure {
-            println!("    {} at {} ms", f.violation, f.at_ms);
+            out!("    {} at {} ms", f.violation, f.at_ms);
         }
         for d in &report.differences {
-            println!("    {d}");
+            out!("    {d}");
         }
     }
     if let Some(e) = trace.as_mut().and_then(|t| t.finish().err()) {
@@ -439,13 +482,13 @@ fn check(args: &CheckArgs) -> i32 {
         let Some(f) = &r.failure else { continue };
         failures += 1;
         let opts = Options { seed: r.seed, ..base.clone() };
-        println!("FAIL seed {}: {} at {} ms", r.seed, f.violation, f.at_ms);
-        println!("    reproduce with: {}", args.population.reproduce(&opts));
+        out!("FAIL seed {}: {} at {} ms", r.seed, f.violation, f.at_ms);
+        out!("    reproduce with: {}", args.population.reproduce(&opts));
         if !args.no_shrink {
             shrink_and_write(&opts, f.violation.invariant);
         }
     }
     let events: u64 = results.iter().map(|r| r.events).sum();
-    println!("{} seeds, {} failed, {} events", results.len(), failures, events);
+    out!("{} seeds, {} failed, {} events", results.len(), failures, events);
     i32::from(failures > 0)
 }

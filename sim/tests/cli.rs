@@ -33,15 +33,21 @@ fn a_file_that_does_not_parse_exits_2_naming_file_line_and_column() {
     assert!(err.contains(&want) && err.contains("nmae"), "{err}");
 }
 
+/// A scenario that expects `invalid_receiver` where the initiate succeeds (b is a registered,
+/// connected user).
+fn failing_scenario() -> String {
+    r#"{"format":1,"name":"wrong on purpose","users":{"a":{},"b":{}},"steps":[
+      {"at_ms":0,"user":"a","do":"initiate","to":{"user":"b"},"call_type":"audio","call":"c1","expect":"invalid_receiver"}]}"#
+        .to_owned()
+}
+
 #[test]
 fn a_failing_scenario_exits_1_with_its_differences_indented() {
-    let text = r#"{"format":1,"name":"wrong on purpose","users":{"a":{},"b":{}},"steps":[
-      {"at_ms":0,"user":"a","do":"initiate","to":{"user":"b"},"call_type":"audio","call":"c1","expect":"busy_signal"}]}"#;
-    let path = temp("typo-code.json", text);
+    let text = failing_scenario().replace("invalid_receiver", "busy_signal");
+    let path = temp("typo-code.json", &text);
     let (code, _, err) = callsim(&["replay", path.to_str().unwrap()]);
     assert_eq!(code, 2, "an unknown error code is a parse error: {err}");
-    let text = text.replace("busy_signal", "invalid_receiver");
-    let path = temp("wrong.json", &text);
+    let path = temp("wrong.json", &failing_scenario());
     let (code, out, _) = callsim(&["replay", path.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
@@ -85,4 +91,43 @@ fn check_runs_a_shard_of_seeds() {
         callsim(&["check", "--seeds", "0..6", "--shard", "1/3", "--users", "30", "--duration-s", "300"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("2 seeds, 0 failed"), "{out}");
+}
+
+/// Runs callsim with its stdout going to `stdout`; returns the exit code and stderr.
+fn callsim_to(stdout: std::process::Stdio, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_callsim"))
+        .args(args)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stderr).expect("utf-8"))
+}
+
+#[test]
+fn a_reader_that_went_away_is_not_a_crash() {
+    // `callsim run | head -1`: the reader is gone before the summary is printed (its end of the
+    // pipe is closed before callsim starts, so every write fails). The run still succeeded.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let (code, err) = callsim_to(writer.into(), &["run", "--users", "20", "--duration-s", "60"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // A failing replay still says so in its exit code when nobody reads its FAIL lines.
+    let bad = temp("unread-failure.json", &failing_scenario());
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let (code, err) = callsim_to(writer.into(), &["replay", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_under_stdout_is_reported_with_exit_code_2() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full on Linux");
+    let (code, err) = callsim_to(full.into(), &["run", "--users", "20", "--duration-s", "60"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.matches("callsim: cannot write to stdout").count(), 1, "reported once: {err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
