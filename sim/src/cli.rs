@@ -1,7 +1,7 @@
 //! The command line: `callsim run`, `callsim replay`, `callsim check`.
 
 use crate::net::Latency;
-use crate::population::Options;
+use crate::population::{Options, DURATION_S_MAX};
 use crate::profile::Profile;
 use crate::runner::{self, RunOutput, Summary};
 use crate::scenario::{self, Scenario, ScenarioError};
@@ -219,7 +219,11 @@ impl PopulationArgs {
         if users == 0 {
             return Err("--users must be at least 1".into());
         }
-        let duration_ms = self.duration_s.unwrap_or(duration_s).saturating_mul(1000);
+        let duration_s = self.duration_s.unwrap_or(duration_s);
+        if duration_s > DURATION_S_MAX {
+            return Err(format!("--duration-s must be at most {DURATION_S_MAX} (366 days)"));
+        }
+        let duration_ms = duration_s * 1000;
         Ok(Options { users, duration_ms, seed, profile })
     }
 

@@ -22,12 +22,16 @@ use callcore::{
     UserId,
 };
 
+/// The longest safety phase the command line runs, virtual s (366 days).
+pub const DURATION_S_MAX: u64 = 366 * 24 * 3600;
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Virtual users.
     pub users: u32,
-    /// Length of the safety phase, virtual ms.
+    /// Length of the safety phase, virtual ms (the command line takes at most
+    /// [`DURATION_S_MAX`]).
     pub duration_ms: u64,
     /// The seed.
     pub seed: u64,
@@ -132,11 +136,16 @@ pub const LOGIN_MS: u64 = 1_000;
 /// The liveness bound: ring timeout + longest talk + reconnect grace + network slack.
 pub fn liveness_bound_ms(profile: &Profile) -> u64 {
     let c = &profile.config;
-    c.ring_timeout_ms
-        + profile.talk_ms.max
-        + c.reconnect_grace_ms
-        + RETRY_MS
-        + 4 * profile.latency_ms.max_ms()
+    // Saturating for a profile that skipped `Profile::validate` (a validated one is far below).
+    [
+        c.ring_timeout_ms,
+        profile.talk_ms.max,
+        c.reconnect_grace_ms,
+        RETRY_MS,
+        profile.latency_ms.max_ms().saturating_mul(4),
+    ]
+    .into_iter()
+    .fold(0, u64::saturating_add)
 }
 
 fn mean_ms(per_hour_total: f64) -> f64 {

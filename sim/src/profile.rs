@@ -7,6 +7,12 @@ use callcore::Config;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// The longest time a profile may give any delay, talk time, partition or timeout, ms (one day).
+/// Runs add these up (the liveness bound is a sum of several), so each is bounded.
+pub const PROFILE_MS_MAX: u64 = 24 * 3600 * 1000;
+/// The longest one-way latency a profile may give a message, ms.
+pub const LATENCY_MS_MAX: u64 = 60_000;
+
 /// An inclusive range of milliseconds (or counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,10 +192,34 @@ impl Profile {
         if self.group_size.min < 2 || self.group_size.max as usize > callcore::GROUP_MEMBERS_MAX {
             return bad("group_size must be within 2..=256");
         }
+        let times = [
+            ("answer_delay_ms", self.answer_delay_ms.max),
+            ("cancel_after_ms", self.cancel_after_ms.max),
+            ("talk_ms", self.talk_ms.max),
+            ("reconnect_delay_ms", self.reconnect_delay_ms.max),
+            ("partition_ms", self.partition_ms.max),
+            ("config.reconnect_grace_ms", self.config.reconnect_grace_ms),
+            ("config.request_timeout_ms", self.config.request_timeout_ms),
+            ("config.call_retention_ms", self.config.call_retention_ms),
+        ];
+        for (name, ms) in times {
+            if ms > PROFILE_MS_MAX {
+                return bad(&format!("{name} must be at most {PROFILE_MS_MAX} ms (one day)"));
+            }
+        }
+        if self.config.ring_timeout_ms > callcore::RING_TIMEOUT_MS_MAX {
+            return bad(&format!(
+                "config.ring_timeout_ms must be at most {} ms",
+                callcore::RING_TIMEOUT_MS_MAX
+            ));
+        }
         if let Latency::Uniform { min, max } = self.latency_ms {
             if min > max {
                 return bad("latency_ms: min > max");
             }
+        }
+        if self.latency_ms.max_ms() > LATENCY_MS_MAX {
+            return bad(&format!("latency_ms must be at most {LATENCY_MS_MAX} ms"));
         }
         Ok(())
     }
@@ -202,6 +232,42 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         Profile::default().validate().unwrap();
+    }
+
+    /// The profile with one field changed through its JSON form (as a profile file would).
+    fn with(json: &str) -> Profile {
+        serde_json::from_str(json).expect("parses")
+    }
+
+    #[test]
+    fn every_time_is_bounded_so_that_sums_of_them_cannot_overflow() {
+        let day = PROFILE_MS_MAX;
+        for field in ["answer_delay_ms", "cancel_after_ms", "talk_ms", "reconnect_delay_ms", "partition_ms"] {
+            let at_max = with(&format!(r#"{{"{field}": {{"min": 1, "max": {day}}}}}"#));
+            at_max.validate().unwrap_or_else(|e| panic!("{field} of one day: {e}"));
+            let over = with(&format!(r#"{{"{field}": {{"min": 1, "max": {}}}}}"#, u64::MAX));
+            let e = over.validate().expect_err(field).to_string();
+            assert_eq!(e, format!("profile: {field} must be at most 86400000 ms (one day)"));
+        }
+        for field in ["reconnect_grace_ms", "request_timeout_ms", "call_retention_ms"] {
+            with(&format!(r#"{{"config": {{"{field}": {day}}}}}"#)).validate().unwrap();
+            let e =
+                with(&format!(r#"{{"config": {{"{field}": {}}}}}"#, day + 1)).validate().expect_err(field);
+            assert!(e.to_string().contains(&format!("config.{field} must be at most")), "{e}");
+        }
+        with(r#"{"config": {"ring_timeout_ms": 600000}}"#).validate().unwrap();
+        let e = with(r#"{"config": {"ring_timeout_ms": 600001}}"#).validate().unwrap_err();
+        assert_eq!(e.to_string(), "profile: config.ring_timeout_ms must be at most 600000 ms");
+    }
+
+    #[test]
+    fn latency_is_bounded_whichever_form_it_takes() {
+        with(r#"{"latency_ms": 60000}"#).validate().unwrap();
+        with(r#"{"latency_ms": {"min": 0, "max": 60000}}"#).validate().unwrap();
+        for json in [r#"{"latency_ms": 60001}"#, r#"{"latency_ms": {"min": 5, "max": 60001}}"#] {
+            let e = with(json).validate().unwrap_err();
+            assert_eq!(e.to_string(), "profile: latency_ms must be at most 60000 ms", "{json}");
+        }
     }
 
     #[test]

@@ -81,7 +81,9 @@ pub fn run(opts: &Options, trace: Trace, record: bool, progress: &mut dyn FnMut(
         engine.world.executed = Some(Vec::new());
         engine.driver.recorder = Some(Recorder::default());
     }
-    let deadline = opts.duration_ms + population::liveness_bound_ms(&opts.profile);
+    // Saturating: a deadline that wrapped around would end the run early and report live calls
+    // as stuck.
+    let deadline = opts.duration_ms.saturating_add(population::liveness_bound_ms(&opts.profile));
     drive(&mut engine, deadline, progress);
     if engine.world.failure().is_none() {
         Population::check_liveness(&mut engine.world, deadline);

@@ -131,3 +131,24 @@ fn a_full_disk_under_stdout_is_reported_with_exit_code_2() {
     assert_eq!(err.matches("callsim: cannot write to stdout").count(), 1, "reported once: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_duration_beyond_the_bound_is_a_usage_error_not_a_false_violation() {
+    // u64::MAX seconds once wrapped the liveness deadline to a few minutes and reported calls
+    // in progress as stuck.
+    for duration in ["31622401", "18446744073709551615"] {
+        let (code, out, err) = callsim(&["run", "--users", "10", "--duration-s", duration]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert_eq!(err.trim(), "callsim: --duration-s must be at most 31622400 (366 days)");
+        assert!(!out.contains("VIOLATION") && !err.contains("VIOLATION"), "{out}{err}");
+    }
+}
+
+#[test]
+fn a_profile_time_beyond_the_bound_is_a_usage_error_not_a_false_violation() {
+    let profile = temp("long-talk.json", r#"{"talk_ms": {"min": 1, "max": 18446744073709551615}}"#);
+    let (code, out, err) =
+        callsim(&["run", "--users", "50", "--duration-s", "600", "--profile", profile.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(err.trim(), "callsim: profile: talk_ms must be at most 86400000 ms (one day)");
+}
