@@ -214,17 +214,14 @@ impl PopulationArgs {
         if let Some(x) = self.latency_ms {
             profile.latency_ms = x;
         }
-        profile.validate().map_err(|e| e.to_string())?;
         let users = self.users.unwrap_or(users);
-        if users == 0 {
-            return Err("--users must be at least 1".into());
-        }
         let duration_s = self.duration_s.unwrap_or(duration_s);
         if duration_s > DURATION_S_MAX {
             return Err(format!("--duration-s must be at most {DURATION_S_MAX} (366 days)"));
         }
-        let duration_ms = duration_s * 1000;
-        Ok(Options { users, duration_ms, seed, profile })
+        let options = Options { users, duration_ms: duration_s * 1000, seed, profile };
+        options.validate()?;
+        Ok(options)
     }
 
     /// The flags that reproduce these options with another seed.

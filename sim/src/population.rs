@@ -24,6 +24,10 @@ use callcore::{
 
 /// The longest safety phase the command line runs, virtual s (366 days).
 pub const DURATION_S_MAX: u64 = 366 * 24 * 3600;
+/// The most calls, or disconnects, the whole population may start per virtual hour (a million a
+/// virtual second). Beyond it the gap between two arrivals can fall below what an f64 time can
+/// add, and the arrivals would never get past one millisecond.
+pub const STARTS_PER_HOUR_MAX: f64 = 3.6e9;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -37,6 +41,37 @@ pub struct Options {
     pub seed: u64,
     /// Behaviour.
     pub profile: Profile,
+}
+
+impl Options {
+    /// Checks the bounds a run needs to end: the profile's ([`Profile::validate`]), the
+    /// duration's ([`DURATION_S_MAX`]) and the population-wide rates ([`STARTS_PER_HOUR_MAX`]).
+    pub fn validate(&self) -> Result<(), String> {
+        self.profile.validate().map_err(|e| e.to_string())?;
+        if self.users == 0 {
+            return Err("--users must be at least 1".into());
+        }
+        if self.duration_ms > DURATION_S_MAX * 1000 {
+            return Err(format!("--duration-s must be at most {DURATION_S_MAX} (366 days)"));
+        }
+        let users = f64::from(self.users);
+        let devices = users * self.profile.devices_per_user.ceil();
+        let totals = [
+            ("users x calls_per_user_per_hour", users * self.profile.calls_per_user_per_hour),
+            (
+                "devices x disconnects_per_device_per_hour",
+                devices * self.profile.disconnects_per_device_per_hour,
+            ),
+        ];
+        for (name, total) in totals {
+            if total > STARTS_PER_HOUR_MAX {
+                return Err(format!(
+                    "{name} must be at most {STARTS_PER_HOUR_MAX:e} per hour (got {total:e})"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 const NONE: SessionId = SessionId(u64::MAX);

@@ -12,6 +12,10 @@ use std::path::Path;
 pub const PROFILE_MS_MAX: u64 = 24 * 3600 * 1000;
 /// The longest one-way latency a profile may give a message, ms.
 pub const LATENCY_MS_MAX: u64 = 60_000;
+/// The highest per-user call rate and per-device disconnect rate, per hour (one a second).
+pub const RATE_PER_HOUR_MAX: f64 = 3_600.0;
+/// The highest partition rate (the whole population's), per hour (one a millisecond).
+pub const PARTITIONS_PER_HOUR_MAX: f64 = 3_600_000.0;
 
 /// An inclusive range of milliseconds (or counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +176,16 @@ impl Profile {
                 return bad(&format!("{name} must be a finite number >= 0"));
             }
         }
+        let capped = [
+            ("calls_per_user_per_hour", self.calls_per_user_per_hour, RATE_PER_HOUR_MAX),
+            ("disconnects_per_device_per_hour", self.disconnects_per_device_per_hour, RATE_PER_HOUR_MAX),
+            ("partitions_per_hour", self.partitions_per_hour, PARTITIONS_PER_HOUR_MAX),
+        ];
+        for (name, r, max) in capped {
+            if r > max {
+                return bad(&format!("{name} must be at most {max}"));
+            }
+        }
         if !(1.0..=f64::from(callcore::DEVICES_PER_USER_MAX)).contains(&self.devices_per_user) {
             return bad("devices_per_user must be within 1..=16");
         }
@@ -258,6 +272,25 @@ mod tests {
         with(r#"{"config": {"ring_timeout_ms": 600000}}"#).validate().unwrap();
         let e = with(r#"{"config": {"ring_timeout_ms": 600001}}"#).validate().unwrap_err();
         assert_eq!(e.to_string(), "profile: config.ring_timeout_ms must be at most 600000 ms");
+    }
+
+    #[test]
+    fn rates_are_bounded_so_that_a_typo_is_not_a_run_that_never_ends() {
+        with(r#"{"calls_per_user_per_hour": 3600, "disconnects_per_device_per_hour": 3600}"#)
+            .validate()
+            .unwrap();
+        with(r#"{"partitions_per_hour": 3600000}"#).validate().unwrap();
+        let cases = [
+            (r#"{"calls_per_user_per_hour": 3600.5}"#, "calls_per_user_per_hour must be at most 3600"),
+            (
+                r#"{"disconnects_per_device_per_hour": 1e300}"#,
+                "disconnects_per_device_per_hour must be at most 3600",
+            ),
+            (r#"{"partitions_per_hour": 3600001}"#, "partitions_per_hour must be at most 3600000"),
+        ];
+        for (json, message) in cases {
+            assert_eq!(with(json).validate().unwrap_err().to_string(), format!("profile: {message}"));
+        }
     }
 
     #[test]

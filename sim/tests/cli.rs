@@ -152,3 +152,20 @@ fn a_profile_time_beyond_the_bound_is_a_usage_error_not_a_false_violation() {
     assert_eq!(code, 2, "{out}{err}");
     assert_eq!(err.trim(), "callsim: profile: talk_ms must be at most 86400000 ms (one day)");
 }
+
+#[test]
+fn rates_that_would_never_let_a_run_end_are_usage_errors() {
+    // `--calls-per-hour 1e300` once spun forever at the first millisecond.
+    let (code, _, err) =
+        callsim(&["run", "--users", "10", "--duration-s", "60", "--calls-per-hour", "1e300"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim(), "callsim: profile: calls_per_user_per_hour must be at most 3600");
+    // Within the per-user bound, but a million users at 3,600 calls an hour is 3.6e9 an hour.
+    let (code, _, err) =
+        callsim(&["run", "--users", "1000001", "--duration-s", "60", "--calls-per-hour", "3600"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("callsim: users x calls_per_user_per_hour must be at most 3.6e9 per hour"),
+        "{err}"
+    );
+}
