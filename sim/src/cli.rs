@@ -308,7 +308,7 @@ fn run(args: &RunArgs) -> i32 {
         }
         eprintln!("recorded the run to {}", path.display());
     }
-    match &out.failure {
+    let verdict = match &out.failure {
         None => 0,
         Some(f) => {
             report_failure(&opts, f, &repro);
@@ -317,6 +317,10 @@ fn run(args: &RunArgs) -> i32 {
             }
             1
         }
+    };
+    match &out.trace_error {
+        Some(e) => usage_error(&format!("trace: {e}")),
+        None => verdict,
     }
 }
 
@@ -462,7 +466,7 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         }
     }
     if let Some(e) = trace.as_mut().and_then(|t| t.finish().err()) {
-        eprintln!("callsim: trace: {e}");
+        return usage_error(&format!("trace: {e}"));
     }
     if unreadable > 0 {
         2

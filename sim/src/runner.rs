@@ -67,6 +67,8 @@ pub struct RunOutput {
     pub failure: Option<Failure>,
     /// The run as a scenario, when recording.
     pub scenario: Option<Scenario>,
+    /// The first error writing the trace, if one was written and failed.
+    pub trace_error: Option<String>,
 }
 
 /// How often the progress callback is called, in events.
@@ -94,9 +96,9 @@ pub fn run(opts: &Options, trace: Trace, record: bool, progress: &mut dyn FnMut(
         let recorder = engine.driver.recorder.take().unwrap_or_default();
         recorder.scenario(&engine.world, &name, opts.seed, end_ms).ok()
     });
-    let _ = engine.world.trace().finish();
+    let trace_error = engine.world.trace().finish().err();
     let summary = summarize(&mut engine, opts, end_ms, started.elapsed().as_secs_f64());
-    RunOutput { summary, failure: engine.world.failure().cloned(), scenario: scenario.flatten() }
+    RunOutput { summary, failure: engine.world.failure().cloned(), scenario: scenario.flatten(), trace_error }
 }
 
 /// Runs to the deadline; in the liveness phase, checks convergence the first time it is quiet.

@@ -169,3 +169,17 @@ fn rates_that_would_never_let_a_run_end_are_usage_errors() {
         "{err}"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_trace_that_cannot_be_written_is_an_error_not_a_silent_success() {
+    // The trace file opens (so the run starts) but every write to it fails.
+    let (code, _, err) = callsim(&["run", "--users", "10", "--duration-s", "60", "--trace", "/dev/full"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.starts_with("callsim: trace: "), "{err}");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/01_accept_and_end.json");
+    let (code, out, err) = callsim(&["replay", scenario, "--trace", "/dev/full"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.starts_with("PASS "), "the verdict is still printed: {out}");
+    assert!(err.starts_with("callsim: trace: "), "{err}");
+}
