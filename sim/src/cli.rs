@@ -285,6 +285,15 @@ fn run(args: &RunArgs) -> i32 {
         Ok(t) => t,
         Err(e) => return usage_error(&e),
     };
+    // The record file is created before the run, so that a path that cannot be written fails in
+    // a moment rather than after the whole run.
+    let record_file = match args.record.as_deref().map(std::fs::File::create).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            let path = args.record.as_deref().unwrap_or(Path::new(""));
+            return usage_error(&format!("{}: {e}", path.display()));
+        }
+    };
     let bar = progress_bar(&opts);
     let mut progress = |now: u64, end: u64| {
         if let Some(b) = &bar {
@@ -301,10 +310,9 @@ fn run(args: &RunArgs) -> i32 {
     } else {
         print_summary(&out.summary);
     }
-    if let (Some(path), Some(s)) = (&args.record, &out.scenario) {
-        if let Err(e) = write_scenario(path, s) {
-            eprintln!("{e}");
-            return 2;
+    if let (Some(path), Some(file), Some(s)) = (&args.record, record_file, &out.scenario) {
+        if let Err(e) = write_scenario_to(file, s) {
+            return usage_error(&format!("{}: {e}", path.display()));
         }
         eprintln!("recorded the run to {}", path.display());
     }
@@ -355,8 +363,13 @@ fn shrink_and_write(opts: &Options, invariant: u8) {
 }
 
 fn write_scenario(path: &Path, s: &Scenario) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_scenario_to(file, s).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_scenario_to(mut file: std::fs::File, s: &Scenario) -> Result<(), String> {
     let text = serde_json::to_string_pretty(s).map_err(|e| e.to_string())?;
-    std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+    file.write_all((text + "\n").as_bytes()).map_err(|e| e.to_string())
 }
 
 fn print_json(s: &Summary, repro: &str) {

@@ -183,3 +183,13 @@ fn a_trace_that_cannot_be_written_is_an_error_not_a_silent_success() {
     assert!(out.starts_with("PASS "), "the verdict is still printed: {out}");
     assert!(err.starts_with("callsim: trace: "), "{err}");
 }
+
+#[test]
+fn a_record_path_that_cannot_be_written_fails_before_the_run() {
+    let missing = std::env::temp_dir().join("callsim-no-such-dir").join("run.json");
+    let (code, out, err) =
+        callsim(&["run", "--users", "10", "--duration-s", "60", "--record", missing.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "no run was made: {out}");
+    assert!(err.starts_with(&format!("callsim: {}: ", missing.display())), "{err}");
+}
