@@ -149,6 +149,38 @@ fn retry_after_reconnect_is_answered_once_without_acting_twice() {
 }
 
 #[test]
+fn retries_beyond_the_dedup_window_are_dropped_not_acted_on_twice() {
+    let mut h = harness();
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    // At 100 alex sends request 1 (call bob) and DEDUP_WINDOW more (call bob again: the answer is
+    // already_in_call, since request 1 makes alex involved). They reach the switchboard at 120; the
+    // answers would reach alex at 140, but alex disconnects at 130 and loses them all. At 200
+    // alex reconnects and resends every request (arriving at 220): the newest DEDUP_WINDOW are
+    // answered from memory; request 1 is older than the window and dropped, so the client
+    // answers it timeout at 100 + 10000. Nothing is acted on twice: one call exists.
+    let first = at(&mut h, 100, dev(alex, 0), call_user(bob));
+    let rest: Vec<_> = (0..callcore::DEDUP_WINDOW).map(|_| h.command(dev(alex, 0), call_user(bob))).collect();
+    h.run_until(130, MAX_STEPS);
+    h.disconnect(dev(alex, 0));
+    h.run_until(200, MAX_STEPS);
+    h.connect(dev(alex, 0));
+    h.run_until(300, MAX_STEPS);
+    for id in &rest {
+        assert_eq!(answer_code(&h, dev(alex, 0), *id), Err(ErrorCode::AlreadyInCall), "request {id:?}");
+    }
+    assert!(h.answer(dev(alex, 0), first).is_none(), "no answer yet for the dropped repeat");
+    assert_eq!(h.switchboard.stats().created, 1, "acted once");
+    assert_eq!(h.switchboard.stats().repeats, callcore::DEDUP_WINDOW as u64);
+    assert_eq!(h.clients[&dev(alex, 0)].stats().resent as usize, callcore::DEDUP_WINDOW + 1);
+    // The snapshot sent on reconnect still told alex's device about the call it created.
+    let session = h.switchboard.calls().next().map(|c| c.view.session).expect("one call");
+    assert!(h.clients[&dev(alex, 0)].call(session).is_some(), "the device knows its call");
+    h.run_until(10_100, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), first), Err(ErrorCode::Timeout));
+}
+
+#[test]
 fn bad_input_to_the_switchboard_is_a_typed_error_and_counted() {
     let mut sb = Switchboard::new(callcore::Config::default());
     let alex = sb.add_user();
