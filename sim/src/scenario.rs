@@ -1,6 +1,7 @@
 //! The scenario file format (version 1): a cast, a script of commands at virtual times, and
 //! what must come out. See `docs/scenarios.md`. Unknown fields are an error everywhere.
 
+use crate::locate::{locate, Key};
 use crate::net::Latency;
 use callcore::{CallType, Config, Status};
 use serde::{Deserialize, Serialize};
@@ -470,11 +471,16 @@ pub enum ScenarioError {
         /// What is wrong.
         message: String,
     },
-    /// The file parses but says something impossible.
-    #[error("{path}: {message}")]
+    /// The file parses but says something impossible (a reference to a user or call it does
+    /// not have, a time out of bounds); the position is that of the value at fault.
+    #[error("{path}:{line}:{column}: {message}")]
     Invalid {
         /// The file.
         path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
         /// What is wrong.
         message: String,
     },
@@ -506,7 +512,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
-    validate(&scenario).map_err(|message| ScenarioError::Invalid { path: path.to_owned(), message })?;
+    validate(&scenario).map_err(|e| {
+        let (line, column) = locate(text, &e.at);
+        ScenarioError::Invalid { path: path.to_owned(), line, column, message: e.message }
+    })?;
     Ok(scenario)
 }
 
@@ -523,57 +532,91 @@ fn strip_position(message: &str) -> String {
 /// time plus a latency) cannot overflow.
 pub const TIME_MS_MAX: u64 = 1_000_000_000_000;
 
-fn check_time(what: &str, ms: Option<u64>) -> Result<(), String> {
+/// What is impossible in a scenario that parses, and the path to the value at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// Keys and indexes from the document's root to the value at fault.
+    pub at: Vec<Key>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// An [`Invalid`] at `at` (keys and indexes from the root).
+fn invalid<const N: usize>(at: [Key; N], message: String) -> Invalid {
+    Invalid { at: at.into(), message }
+}
+
+fn check_time<const N: usize>(at: [Key; N], what: &str, ms: Option<u64>) -> Result<(), Invalid> {
     match ms {
-        Some(ms) if ms > TIME_MS_MAX => Err(format!("{what}: {ms} is beyond {TIME_MS_MAX} ms")),
+        Some(ms) if ms > TIME_MS_MAX => Err(invalid(at, format!("{what}: {ms} is beyond {TIME_MS_MAX} ms"))),
         _ => Ok(()),
     }
 }
 
 /// Every time and duration of the file is within `TIME_MS_MAX`.
-fn validate_times(s: &Scenario) -> Result<(), String> {
+fn validate_times(s: &Scenario) -> Result<(), Invalid> {
     let c = &s.config;
-    check_time("config.ring_timeout_ms", c.ring_timeout_ms)?;
-    check_time("config.reconnect_grace_ms", c.reconnect_grace_ms)?;
-    check_time("config.request_timeout_ms", c.request_timeout_ms)?;
-    check_time("config.call_retention_ms", c.call_retention_ms)?;
+    let config = |field: &str| ["config".into(), field.into()];
+    check_time(config("ring_timeout_ms"), "config.ring_timeout_ms", c.ring_timeout_ms)?;
+    check_time(config("reconnect_grace_ms"), "config.reconnect_grace_ms", c.reconnect_grace_ms)?;
+    check_time(config("request_timeout_ms"), "config.request_timeout_ms", c.request_timeout_ms)?;
+    check_time(config("call_retention_ms"), "config.call_retention_ms", c.call_retention_ms)?;
     match c.latency_ms {
-        Some(Latency::Uniform { max, .. }) => check_time("config.latency_ms.max", Some(max))?,
-        Some(Latency::Fixed(ms)) => check_time("config.latency_ms", Some(ms))?,
+        Some(Latency::Uniform { max, .. }) => check_time(
+            ["config".into(), "latency_ms".into(), "max".into()],
+            "config.latency_ms.max",
+            Some(max),
+        )?,
+        Some(Latency::Fixed(ms)) => check_time(config("latency_ms"), "config.latency_ms", Some(ms))?,
         None => {}
     }
-    check_time("run_until_ms", s.run_until_ms)?;
+    check_time(["run_until_ms".into()], "run_until_ms", s.run_until_ms)?;
     for (i, step) in s.steps.iter().enumerate() {
-        check_time(&format!("step {}: at_ms", i + 1), Some(step.at_ms))?;
+        let field = |name: &str| ["steps".into(), i.into(), name.into()];
+        check_time(field("at_ms"), &format!("step {}: at_ms", i + 1), Some(step.at_ms))?;
         if let Action::Initiate { ring_timeout_ms, .. } = &step.action {
-            check_time(&format!("step {}: ring_timeout_ms", i + 1), *ring_timeout_ms)?;
+            check_time(
+                field("ring_timeout_ms"),
+                &format!("step {}: ring_timeout_ms", i + 1),
+                *ring_timeout_ms,
+            )?;
         }
     }
     Ok(())
 }
 
 /// Checks what serde cannot: references between parts of the file, and bounds on every time.
-pub fn validate(s: &Scenario) -> Result<(), String> {
+pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     if s.format != 1 {
-        return Err(format!("format {} is not supported (only 1)", s.format));
+        return Err(invalid(["format".into()], format!("format {} is not supported (only 1)", s.format)));
     }
     validate_times(s)?;
     if let Some(Latency::Uniform { min, max }) = s.config.latency_ms {
         if min > max {
-            return Err(format!("latency_ms: min {min} > max {max}"));
+            let at = ["config".into(), "latency_ms".into()];
+            return Err(invalid(at, format!("latency_ms: min {min} > max {max}")));
         }
     }
     for (uid, spec) in &s.users {
         if spec.devices == 0 || spec.devices > callcore::DEVICES_PER_USER_MAX {
-            return Err(format!("user {uid}: devices must be 1..={}", callcore::DEVICES_PER_USER_MAX));
+            let at = ["users".into(), uid.as_str().into(), "devices".into()];
+            return Err(invalid(
+                at,
+                format!("user {uid}: devices must be 1..={}", callcore::DEVICES_PER_USER_MAX),
+            ));
         }
     }
     for (guid, members) in &s.groups {
-        if let Some(m) = members.iter().find(|m| !s.users.contains_key(*m)) {
-            return Err(format!("group {guid}: member {m} is not listed in users"));
+        if let Some(i) = members.iter().position(|m| !s.users.contains_key(m)) {
+            let at = ["groups".into(), guid.as_str().into(), i.into()];
+            return Err(invalid(at, format!("group {guid}: member {} is not listed in users", members[i])));
         }
         if members.len() > callcore::GROUP_MEMBERS_MAX {
-            return Err(format!("group {guid}: more than {} members", callcore::GROUP_MEMBERS_MAX));
+            let at = ["groups".into(), guid.as_str().into()];
+            return Err(invalid(
+                at,
+                format!("group {guid}: more than {} members", callcore::GROUP_MEMBERS_MAX),
+            ));
         }
     }
     let mut labels = BTreeMap::new();
@@ -583,16 +626,19 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     for (i, step) in s.steps.iter().enumerate() {
         if let Some(label) = step.action.label() {
             if !labels.contains_key(label) {
-                return Err(format!("step {}: call {label} is never initiated", i + 1));
+                let at = ["steps".into(), i.into(), "call".into()];
+                return Err(invalid(at, format!("step {}: call {label} is never initiated", i + 1)));
             }
         }
     }
     if let Some(expect) = &s.expect {
         if let Some(label) = expect.calls.keys().find(|l| !labels.contains_key(l.as_str())) {
-            return Err(format!("expect.calls: call {label} is never initiated"));
+            let at = ["expect".into(), "calls".into(), label.as_str().into()];
+            return Err(invalid(at, format!("expect.calls: call {label} is never initiated")));
         }
         for device in expect.callbacks.keys() {
-            device_key(s, device)?;
+            device_key(s, device)
+                .map_err(|m| invalid(["expect".into(), "callbacks".into(), device.as_str().into()], m))?;
         }
     }
     Ok(())
@@ -603,22 +649,24 @@ fn validate_step(
     i: usize,
     step: &Step,
     labels: &mut BTreeMap<String, usize>,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     let n = i + 1;
+    let field = |name: &str| ["steps".into(), i.into(), name.into()];
     let Some(spec) = s.users.get(&step.user) else {
-        return Err(format!("step {n}: user {} is not listed in users", step.user));
+        return Err(invalid(field("user"), format!("step {n}: user {} is not listed in users", step.user)));
     };
     let device = step.device.unwrap_or(0);
     if device >= spec.devices {
-        return Err(format!("step {n}: {} has no device {device}", step.user));
+        return Err(invalid(field("device"), format!("step {n}: {} has no device {device}", step.user)));
     }
     if let Action::Initiate { call, .. } = &step.action {
         if labels.insert(call.clone(), i).is_some() {
-            return Err(format!("step {n}: call label {call} is initiated twice"));
+            return Err(invalid(field("call"), format!("step {n}: call label {call} is initiated twice")));
         }
     }
     if matches!(step.action, Action::Connect | Action::Disconnect) && step.expect.is_some() {
-        return Err(format!("step {n}: {} has no answer to expect", step.action.name()));
+        let message = format!("step {n}: {} has no answer to expect", step.action.name());
+        return Err(invalid(field("expect"), message));
     }
     Ok(())
 }
@@ -705,6 +753,24 @@ mod tests {
         assert!(err(&text).contains("zed is not listed"), "{}", err(&text));
         let text = MINIMAL.replace(r#""user":"a","do""#, r#""user":"a","device":1,"do""#);
         assert!(err(&text).contains("no device 1"));
+    }
+
+    /// A valid scenario over several lines, for errors that name a position.
+    const LINES: &str = r#"{"format":1,"name":"n","users":{"a":{},"b":{"devices":2}},
+ "groups":{"g":["a","b"]},
+ "steps":[
+  {"at_ms":0,"user":"a","do":"initiate","to":{"user":"b"},"call_type":"audio","call":"c1"},
+  {"at_ms":5,"user":"b","device":1,"do":"accept","call":"c1"}]}"#;
+
+    #[test]
+    fn reference_errors_name_the_line_and_column_of_the_value_at_fault() {
+        assert!(parse(LINES, Path::new("t.json")).is_ok());
+        let zed = LINES.replace(r#"["a","b"]"#, r#"["a","zed"]"#);
+        assert_eq!(err(&zed), "t.json:2:21: group g: member zed is not listed in users");
+        let device = LINES.replace(r#""device":1"#, r#""device":2"#);
+        assert_eq!(err(&device), "t.json:5:25: step 2: b has no device 2");
+        let label = LINES.replace(r#""accept","call":"c1""#, r#""accept","call":"c9""#);
+        assert_eq!(err(&label), "t.json:5:50: step 2: call c9 is never initiated");
     }
 
     #[test]
