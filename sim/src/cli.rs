@@ -4,7 +4,7 @@ use crate::net::Latency;
 use crate::population::{Options, DURATION_S_MAX};
 use crate::profile::Profile;
 use crate::runner::{self, RunOutput, Summary};
-use crate::scenario::{self, Scenario, ScenarioError};
+use crate::scenario::{self, Scenario};
 use crate::shrink::{self, Budget};
 use crate::trace::Trace;
 use crate::{replay, sweep};
@@ -424,20 +424,26 @@ fn pct(n: u64, total: u64) -> f64 {
 }
 
 /// Every scenario file named: files as given, folders as their sorted `*.json` files.
-fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+/// The scenario files named: each file as given, and every `*.json` under each folder, at any
+/// depth, in sorted order (a folder's entries by name, depth first; symbolic links not followed).
+/// A folder without any is an error, so that a wrong folder is not a silent pass.
+fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let entries =
-                std::fs::read_dir(p).map_err(|source| ScenarioError::Read { path: p.clone(), source })?;
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "json"))
-                .collect();
-            files.sort();
-            out.extend(files);
-        } else {
+        if !p.is_dir() {
             out.push(p.clone());
+            continue;
+        }
+        let before = out.len();
+        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
+            let entry = entry.map_err(|e| format!("{}: {e}", p.display()))?;
+            let path = entry.path();
+            if entry.file_type().is_file() && path.extension().is_some_and(|x| x == "json") {
+                out.push(path.to_owned());
+            }
+        }
+        if out.len() == before {
+            return Err(format!("{}: no scenario (*.json) under this folder", p.display()));
         }
     }
     Ok(out)
@@ -446,7 +452,7 @@ fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
 fn replay_cmd(args: &ReplayArgs) -> i32 {
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(e) => return usage_error(&e),
     };
     let mut trace = match trace_to(args.trace.as_deref()) {
         Ok(t) => Some(t),

@@ -193,3 +193,21 @@ fn a_record_path_that_cannot_be_written_fails_before_the_run() {
     assert!(out.is_empty(), "no run was made: {out}");
     assert!(err.starts_with(&format!("callsim: {}: ", missing.display())), "{err}");
 }
+
+#[test]
+fn replay_of_a_folder_finds_scenarios_at_any_depth_and_an_empty_folder_is_an_error() {
+    let root = std::env::temp_dir().join(format!("callsim-cli-tree-{}", std::process::id()));
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    std::fs::create_dir_all(root.join("one/two")).unwrap();
+    std::fs::copy(format!("{suite}/01_accept_and_end.json"), root.join("one/two/01.json")).unwrap();
+    std::fs::copy(format!("{suite}/07_cancel.json"), root.join("07.json")).unwrap();
+    std::fs::write(root.join("notes.txt"), "not a scenario").unwrap();
+    let (code, out, err) = callsim(&["replay", root.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("PASS ")).count(), 2, "{out}");
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, out, err) = callsim(&["replay", empty.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(err.trim(), format!("callsim: {}: no scenario (*.json) under this folder", empty.display()));
+}
