@@ -310,8 +310,15 @@ fn run(args: &RunArgs) -> i32 {
     } else {
         print_summary(&out.summary);
     }
-    if let (Some(path), Some(file), Some(s)) = (&args.record, record_file, &out.scenario) {
-        if let Err(e) = write_scenario_to(file, s) {
+    if let (Some(path), Some(file)) = (&args.record, record_file) {
+        let written = match &out.scenario {
+            Some(Ok(s)) => write_scenario_to(file, s),
+            Some(Err(e)) => Err(format!("the run could not be recorded: {e}")),
+            None => Err("the run was not recorded".to_owned()),
+        };
+        if let Err(e) = written {
+            // Not an empty file that looks like a recording.
+            let _ = std::fs::remove_file(path);
             return usage_error(&format!("{}: {e}", path.display()));
         }
         eprintln!("recorded the run to {}", path.display());
@@ -345,9 +352,10 @@ fn report_failure(opts: &Options, f: &crate::engine::Failure, repro: &str) {
 /// Records the failing run again (it is deterministic) and shrinks it.
 fn shrink_and_write(opts: &Options, invariant: u8) {
     let out: RunOutput = runner::run(opts, Trace::default(), true, &mut |_, _| {});
-    let Some(recorded) = out.scenario else {
-        eprintln!("could not record the failing run");
-        return;
+    let recorded = match out.scenario {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return eprintln!("could not record the failing run: {e}"),
+        None => return eprintln!("could not record the failing run"),
     };
     let (small, replays) = shrink::shrink(&recorded, invariant, Budget::default());
     let path = PathBuf::from(format!("callsim-seed{}-invariant{invariant}.json", opts.seed));
@@ -423,7 +431,6 @@ fn pct(n: u64, total: u64) -> f64 {
     }
 }
 
-/// Every scenario file named: files as given, folders as their sorted `*.json` files.
 /// The scenario files named: each file as given, and every `*.json` under each folder, at any
 /// depth, in sorted order (a folder's entries by name, depth first; symbolic links not followed).
 /// A folder without any is an error, so that a wrong folder is not a silent pass.

@@ -3,6 +3,7 @@
 
 use crate::engine::{Engine, Failure};
 use crate::population::{self, Options, Phase, Population};
+use crate::record::RecordError;
 use crate::record::Recorder;
 use crate::scenario::Scenario;
 use crate::stats::Percentiles;
@@ -65,8 +66,8 @@ pub struct RunOutput {
     pub summary: Summary,
     /// The broken invariant, if any.
     pub failure: Option<Failure>,
-    /// The run as a scenario, when recording.
-    pub scenario: Option<Scenario>,
+    /// The run as a scenario, when recording: the scenario, or why it could not be made.
+    pub scenario: Option<Result<Scenario, RecordError>>,
     /// The first error writing the trace, if one was written and failed.
     pub trace_error: Option<String>,
 }
@@ -94,11 +95,11 @@ pub fn run(opts: &Options, trace: Trace, record: bool, progress: &mut dyn FnMut(
     let scenario = record.then(|| {
         let name = format!("recorded run: seed {}, {} users", opts.seed, opts.users);
         let recorder = engine.driver.recorder.take().unwrap_or_default();
-        recorder.scenario(&engine.world, &name, opts.seed, end_ms).ok()
+        recorder.scenario(&engine.world, &name, opts.seed, end_ms)
     });
     let trace_error = engine.world.trace().finish().err();
     let summary = summarize(&mut engine, opts, end_ms, started.elapsed().as_secs_f64());
-    RunOutput { summary, failure: engine.world.failure().cloned(), scenario: scenario.flatten(), trace_error }
+    RunOutput { summary, failure: engine.world.failure().cloned(), scenario, trace_error }
 }
 
 /// Runs to the deadline; in the liveness phase, checks convergence the first time it is quiet.

@@ -71,7 +71,7 @@ fn a_recorded_run_replays_exactly() {
     for seed in [1, 2, 3] {
         let out = runner::run(&small(seed), Trace::default(), true, &mut |_, _| {});
         assert!(out.failure.is_none(), "seed {seed}: {:?}", out.failure);
-        let recorded = out.scenario.expect("recorded");
+        let recorded = out.scenario.expect("recording was asked for").expect("recorded");
         assert!(recorded.steps.len() > 50, "seed {seed}: the run issued commands");
         // Through the file format and back, as `callsim replay` would read it.
         let text = serde_json::to_string_pretty(&recorded).unwrap();
