@@ -345,8 +345,7 @@ impl Client {
                 let Some((timed_out, late)) =
                     timed_out.and_then(|t| t.iter().position(|p| p.id == id).map(|i| (t, i)))
                 else {
-                    self.stats.dropped += 1;
-                    return Err(ClientError::UnknownRequest(id));
+                    return self.forgotten_answer(id, result);
                 };
                 let Pending { request, .. } = timed_out.remove(late);
                 self.stats.late_answers += 1;
@@ -361,6 +360,28 @@ impl Client {
         };
         let index = self.upsert(view)?;
         self.calls[index].flags |= flag;
+        Ok(())
+    }
+
+    /// An answer to no request the client remembers. If the client issued that id, the request
+    /// timed out and fell out of the `TIMED_OUT_KEPT` remembered: the answer is still the
+    /// switchboard's word on the call, and the view takes it (silently, as a late answer). It
+    /// may be the only word the device gets, since the switchboard sends the device that asked
+    /// nothing else about its own action. Without the request, the device's own part in the
+    /// call (whether it joined) stays unknown. An id the client never issued is dropped.
+    fn forgotten_answer(
+        &mut self,
+        id: RequestId,
+        result: Result<CallView, ErrorCode>,
+    ) -> Result<(), ClientError> {
+        if id.0 == 0 || id.0 >= self.next_request {
+            self.stats.dropped += 1;
+            return Err(ClientError::UnknownRequest(id));
+        }
+        self.stats.late_answers += 1;
+        if let Ok(view) = result {
+            self.upsert(view)?;
+        }
         Ok(())
     }
 

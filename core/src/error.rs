@@ -123,7 +123,7 @@ pub enum SwitchboardError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// An answer for a request this client never sent, or already answered (late, after a timeout).
+    /// An answer for a request id this client never issued.
     #[error("answer for unknown request {0:?}")]
     UnknownRequest(RequestId),
     /// A message while the client holds itself as disconnected.

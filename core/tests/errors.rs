@@ -180,6 +180,39 @@ fn retries_beyond_the_dedup_window_are_dropped_not_acted_on_twice() {
     assert_eq!(answer_code(&h, dev(alex, 0), first), Err(ErrorCode::Timeout));
 }
 
+/// Regression (fuzz finding, `harness_run`, 2026-11-25): with a request timeout of 0 every
+/// request times out at once, and the client remembers only the last few timed-out requests. The
+/// answer to an accept that had fallen out of them was dropped, so the accepting device saw the
+/// call ringing while the switchboard had it accepted (invariant 4), and nothing else would ever
+/// tell it: the accepting device gets the answer and no notice. An answer to a request the client
+/// issued but no longer remembers still carries the switchboard's word on the call: the view
+/// takes it, silently.
+#[test]
+fn a_forgotten_late_answer_still_updates_the_view() {
+    let config = callcore::Config { request_timeout_ms: 0, ..callcore::Config::default() };
+    let mut h = harness_with(config);
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(1);
+    // alex calls at 0: created at 20, bob rings at 40 (and acks), ringing at 60.
+    at(&mut h, 0, dev(alex, 0), call_user(bob));
+    h.run_until(100, MAX_STEPS);
+    let session = h.switchboard.calls().next().map(|c| c.view.session).expect("one call");
+    assert_eq!(h.clients[&dev(bob, 0)].call(session).map(|v| v.status), Some(Status::Ringing));
+    // At 100 bob accepts, then asks 16 hopeless things (calling himself); every request times
+    // out at 100, so the accept's is the oldest of 17 timed-out requests when the answers come
+    // back at 140.
+    h.command(dev(bob, 0), accept(session));
+    for _ in 0..16 {
+        h.command(dev(bob, 0), call_user(bob));
+    }
+    h.run_until(200, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Accepted);
+    assert_eq!(h.clients[&dev(bob, 0)].call(session).map(|v| v.status), Some(Status::Accepted));
+    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).expect("converged");
+    let stats = h.clients[&dev(bob, 0)].stats();
+    assert_eq!((stats.timeouts, stats.late_answers, stats.dropped), (17, 17, 0));
+}
+
 #[test]
 fn bad_input_to_the_switchboard_is_a_typed_error_and_counted() {
     let mut sb = Switchboard::new(callcore::Config::default());
