@@ -75,8 +75,8 @@ pub struct Stats {
 const TIMED_OUT_KEPT: usize = 8;
 /// Calls whose records [`Client::prefetch_buffers`] starts loading (most devices have one).
 const CALLS_PREFETCHED: usize = 2;
-/// Sessions of calls dropped early from a full view, remembered so that a later notice about
-/// one of them raises nothing again.
+/// Sessions of calls dropped from the view while the switchboard may still speak of them,
+/// remembered so that a later notice about one of them raises nothing again.
 const FORGOTTEN_MAX: usize = 64;
 
 const RECEIVED: u8 = 1;
@@ -113,7 +113,8 @@ struct Pending {
 struct Rare {
     /// The last `TIMED_OUT_KEPT` requests that timed out.
     timed_out: Vec<Pending>,
-    /// Calls dropped early from a full view, at most `FORGOTTEN_MAX`.
+    /// Calls dropped from the view while the switchboard may still speak of them (early, from
+    /// a full view; or a retention after a snapshot left them out), at most `FORGOTTEN_MAX`.
     forgotten: Vec<SessionId>,
 }
 
@@ -413,7 +414,16 @@ impl Client {
     fn make_room(&mut self, session: SessionId) -> Result<(), ClientError> {
         let retention_ms = self.call_retention_ms;
         let now_ms = self.now_ms;
-        self.calls.retain(|c| c.terminal_seen_ms.is_none_or(|t| t.saturating_add(retention_ms) >= now_ms));
+        let expired =
+            |c: &LocalCall| c.terminal_seen_ms.is_some_and(|t| t.saturating_add(retention_ms) < now_ms);
+        // A call the device stopped vouching for (a snapshot left it out, see `close_missing`)
+        // may still be live at the switchboard, which tells its parties when it ends: remember
+        // it, so that the device raises nothing for it again.
+        while let Some(i) = self.calls.iter().position(|c| expired(c) && c.flags & GONE != 0) {
+            let session = self.calls.remove(i).view.session;
+            self.forget(session);
+        }
+        self.calls.retain(|c| !expired(c));
         if self.calls.len() < CLIENT_CALLS_MAX {
             return Ok(());
         }
@@ -421,11 +431,7 @@ impl Client {
         match oldest.map(|(_, i)| i) {
             Some(i) => {
                 let session = self.calls.remove(i).view.session;
-                let forgotten = &mut self.rare.get_or_insert_with(Box::default).forgotten;
-                if forgotten.len() == FORGOTTEN_MAX {
-                    forgotten.remove(0);
-                }
-                forgotten.push(session);
+                self.forget(session);
                 Ok(())
             }
             None => {
@@ -433,6 +439,16 @@ impl Client {
                 Err(ClientError::ViewFull(session))
             }
         }
+    }
+
+    /// Remembers (up to `FORGOTTEN_MAX`, oldest out first) a call dropped from the view while
+    /// the switchboard may still speak of it.
+    fn forget(&mut self, session: SessionId) {
+        let forgotten = &mut self.rare.get_or_insert_with(Box::default).forgotten;
+        if forgotten.len() == FORGOTTEN_MAX {
+            forgotten.remove(0);
+        }
+        forgotten.push(session);
     }
 
     fn raise(&mut self, index: usize, kind: CallbackKind) {

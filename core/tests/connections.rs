@@ -294,3 +294,64 @@ fn a_call_left_out_of_the_snapshot_is_closed_and_no_longer_vouched_for() {
     assert_eq!(h.clients[&dev(bob, 0)].call(first), None, "no longer vouched for");
     callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
 }
+
+/// Regression (fuzz finding F11, `harness_run`): a device declined a group call on its other
+/// device, then its user made enough calls that the group call fell out of the user's audience
+/// list (the newest `CALLS_PER_USER_MAX`). A reconnect's snapshot left the call out, so the
+/// device stopped vouching for it, and a retention later dropped it from its view, as if the
+/// switchboard had evicted it. But the call was still ringing the others, and its ring timeout
+/// sent the user `incoming_call_cancelled declined_elsewhere` again: the device, not knowing the
+/// call any more, raised a second terminal callback (invariant 5). A call dropped from the view
+/// while it may still be live is remembered, so a later notice raises nothing.
+#[test]
+fn a_call_left_out_of_a_snapshot_and_dropped_raises_nothing_when_it_ends() {
+    let config = Config { call_retention_ms: 1_000, ..Config::default() };
+    let mut h = harness_with(config);
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(2);
+    let carol = h.add_connected_user(1);
+    let team = h.add_group(&[alex, bob, carol]);
+    // 0: alex calls the team (ring timeout 60 s): created at 20, rings bob and carol at 40.
+    let to_team = callcore::Request::Initiate {
+        to: callcore::Receiver::Group(team),
+        call_type: callcore::CallType::Audio,
+        ring_timeout_ms: Some(60_000),
+    };
+    let id = at(&mut h, 0, dev(alex, 0), to_team);
+    h.run_until(100, MAX_STEPS);
+    let group_call = session_of(&h, dev(alex, 0), id);
+    // 100: bob declines on bob/1 (at the switchboard at 120); bob/0 hears declined_elsewhere at
+    // 140. carol still rings, so the call goes on.
+    at(&mut h, 100, dev(bob, 1), reject(group_call, RejectStatus::Rejected));
+    // 200: bob calls carol, who is involved: busy at once, eight times. The group call is now
+    // the oldest of nine in bob's audience list and falls out of it. The busy calls are
+    // evicted a retention (1 s) after 220.
+    h.run_until(200, MAX_STEPS);
+    for _ in 0..callcore::CALLS_PER_USER_MAX {
+        h.command(dev(bob, 0), call_user(carol));
+    }
+    // 2000/2100: bob/0 reconnects; the snapshot (at 2140) names no call: bob/0 stops vouching
+    // for the group call (it had raised its terminal callback already: nothing is raised).
+    h.run_until(2_000, MAX_STEPS);
+    h.disconnect(dev(bob, 0));
+    h.run_until(2_100, MAX_STEPS);
+    h.connect(dev(bob, 0));
+    h.run_until(3_000, MAX_STEPS);
+    assert_eq!(h.clients[&dev(bob, 0)].call(group_call), None, "left out of the snapshot");
+    // 5000: another busy call; its notice makes room in bob/0's view, which drops the group call
+    // (seen over at 2140, a retention ago).
+    at(&mut h, 5_000, dev(bob, 0), call_user(carol));
+    // 60020: the group call's ring timeout: unanswered. bob's devices are told again.
+    h.run_until(61_000, MAX_STEPS);
+    assert_eq!(status(&h, group_call), Status::Unanswered);
+    let about_group_call: Vec<_> =
+        h.callbacks[&dev(bob, 0)].iter().filter(|c| c.call.session == group_call).map(|c| c.kind).collect();
+    use callcore::{CallbackKind, CancelReason};
+    assert_eq!(
+        about_group_call,
+        [
+            CallbackKind::IncomingCallReceived,
+            CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere)
+        ]
+    );
+}
