@@ -212,11 +212,7 @@ fn a_device_done_with_a_live_call_never_raises_for_it_again() {
     let mut h = harness_with(config);
     let [alex, bob, carol, dave] = [0, 1, 2, 3].map(|_| h.add_connected_user(1));
     let team = h.add_group(&[alex, bob, carol]);
-    let request = callcore::Request::Initiate {
-        to: callcore::Receiver::Group(team),
-        call_type: callcore::CallType::Audio,
-        ring_timeout_ms: Some(2_000),
-    };
+    let request = call_group_ringing(team, 2_000);
     // Created at 120; bob joins at 1020; the ring timeout at 2120 stops carol (not reached).
     let id = at(&mut h, 100, dev(alex, 0), request);
     h.run_until(200, MAX_STEPS);
@@ -312,12 +308,7 @@ fn a_call_left_out_of_a_snapshot_and_dropped_raises_nothing_when_it_ends() {
     let carol = h.add_connected_user(1);
     let team = h.add_group(&[alex, bob, carol]);
     // 0: alex calls the team (ring timeout 60 s): created at 20, rings bob and carol at 40.
-    let to_team = callcore::Request::Initiate {
-        to: callcore::Receiver::Group(team),
-        call_type: callcore::CallType::Audio,
-        ring_timeout_ms: Some(60_000),
-    };
-    let id = at(&mut h, 0, dev(alex, 0), to_team);
+    let id = at(&mut h, 0, dev(alex, 0), call_group_ringing(team, 60_000));
     h.run_until(100, MAX_STEPS);
     let group_call = session_of(&h, dev(alex, 0), id);
     // 100: bob declines on bob/1 (at the switchboard at 120); bob/0 hears declined_elsewhere at

@@ -5,8 +5,8 @@
 
 use callcore::harness::Harness;
 use callcore::{
-    CallType, Config, DeviceId, ErrorCode, Receiver, RejectStatus, Request, RequestId, SessionId, Status,
-    UserId,
+    CallType, Config, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId,
+    Status, UserId,
 };
 
 /// One-way latency used by the tests (the scenario format's default).
@@ -38,6 +38,15 @@ pub fn initiate(to: Receiver) -> Request {
 
 pub fn call_user(user: UserId) -> Request {
     initiate(Receiver::User(user))
+}
+
+/// An audio call to `group` that rings for `ring_timeout_ms` (not the config's default).
+pub fn call_group_ringing(group: GroupId, ring_timeout_ms: u64) -> Request {
+    Request::Initiate {
+        to: Receiver::Group(group),
+        call_type: CallType::Audio,
+        ring_timeout_ms: Some(ring_timeout_ms),
+    }
 }
 
 pub fn accept(session: SessionId) -> Request {
