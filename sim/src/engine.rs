@@ -299,6 +299,15 @@ impl<A: Copy> World<A> {
         self.net.latency()
     }
 
+    /// Makes room for `users` more users with `devices` devices in all and `groups` more
+    /// groups: a population of known size is then laid out without growing (and copying) its
+    /// tables.
+    pub fn reserve(&mut self, users: usize, devices: usize, groups: usize) {
+        self.switchboard.reserve(users, groups);
+        self.devices.reserve_exact(devices);
+        self.first_device.reserve_exact(users);
+    }
+
     /// Registers a user with `devices` devices (disconnected).
     pub fn add_user(&mut self, devices: u16) -> UserId {
         let user = self.switchboard.add_user();

@@ -199,6 +199,11 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
     let mut setup = SimRng::stream(opts.seed, Stream::Setup);
     let whole = p.devices_per_user.floor();
     let frac = p.devices_per_user - whole;
+    // Every table sized once: at most ⌈devices_per_user⌉ devices a user, and groups of at
+    // least `group_size.min` (≥ 2) members.
+    let users = opts.users as usize;
+    let devices_max = (p.devices_per_user.ceil() as usize).clamp(1, callcore::DEVICES_PER_USER_MAX.into());
+    world.reserve(users, users * devices_max, users / p.group_size.min.max(2) as usize);
     for _ in 0..opts.users {
         let devices = whole as u16 + u16::from(setup.chance(frac));
         world.add_user(devices.clamp(1, callcore::DEVICES_PER_USER_MAX));

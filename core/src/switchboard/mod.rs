@@ -159,6 +159,13 @@ impl Switchboard {
         &self.stats
     }
 
+    /// Makes room for `users` more users and `groups` more groups, so that registering a
+    /// population of known size allocates each table once instead of growing it step by step.
+    pub fn reserve(&mut self, users: usize, groups: usize) {
+        self.users.reserve_exact(users);
+        self.groups.reserve_exact(groups);
+    }
+
     /// Registers a new user and returns its id (ids count up from 0).
     pub fn add_user(&mut self) -> UserId {
         let id = UserId(u32::try_from(self.users.len()).expect("more than u32::MAX users"));
