@@ -34,8 +34,8 @@ pub const WHEEL_MS: u64 = 1 << 12;
 pub const WHEEL_MS_MAX: u64 = 1 << 16;
 /// Level-1 buckets (blocks ahead of the current one that are kept in buckets).
 pub const BLOCKS: u64 = 1 << 10;
-/// A drained bucket keeps its buffer for reuse only up to this many entries (a burst must not
-/// pin its memory for the rest of the run).
+/// A drained buffer is kept for reuse only up to this many entries (a burst must not pin its
+/// memory for the rest of the run).
 const SPARE_MAX: usize = 256;
 
 struct Far<E> {
@@ -62,11 +62,20 @@ impl<E> Ord for Far<E> {
     }
 }
 
+/// Drained buffers a level keeps for its next empty buckets.
+const SPARE_BUFFERS_MAX: usize = 64;
+
 /// Buckets with a bitmap of the non-empty ones.
+///
+/// An empty bucket holds no buffer. A drained buffer goes on a stack of spares, and the next
+/// push into an empty bucket takes the one drained last: its lines were just read, so they are
+/// still in the cache. (A bucket that kept its own buffer would next be written a whole wheel
+/// turn later, when its lines are long gone: a write miss for every few pushes.)
 struct Level<T> {
     buckets: Vec<Vec<T>>,
     occupied: Vec<u64>,
     len: usize,
+    spare: Vec<Vec<T>>,
 }
 
 impl<T> Level<T> {
@@ -75,14 +84,30 @@ impl<T> Level<T> {
             buckets: (0..n).map(|_| Vec::new()).collect(),
             occupied: vec![0; n.div_ceil(64) as usize],
             len: 0,
+            spare: Vec::new(),
         }
     }
 
     #[inline]
     fn push(&mut self, i: usize, item: T) {
-        self.buckets[i].push(item);
+        let bucket = &mut self.buckets[i];
+        if bucket.capacity() == 0 {
+            if let Some(buffer) = self.spare.pop() {
+                *bucket = buffer;
+            }
+        }
+        bucket.push(item);
         self.occupied[i / 64] |= 1 << (i % 64);
         self.len += 1;
+    }
+
+    /// Keeps an emptied buffer for a later bucket (if it is small and there is room).
+    #[inline]
+    fn keep(&mut self, mut buffer: Vec<T>) {
+        buffer.clear();
+        if buffer.capacity() > 0 && buffer.capacity() <= SPARE_MAX && self.spare.len() < SPARE_BUFFERS_MAX {
+            self.spare.push(buffer);
+        }
     }
 
     /// The first non-empty bucket among the `n` buckets from `from` on (wrapping around), as
@@ -104,22 +129,22 @@ impl<T> Level<T> {
         None
     }
 
-    /// Empties bucket `i` into `out`'s place: the bucket's buffer is swapped in when `out` is
-    /// empty, so a drained buffer goes back to the bucket for reuse.
+    /// Empties bucket `i` into `out`: when `out` is empty the bucket's buffer becomes `out`
+    /// and `out`'s drained buffer becomes a spare; otherwise the events are appended and the
+    /// bucket's buffer becomes a spare. The bucket is left without a buffer.
     fn take_into(&mut self, i: usize, out: &mut Vec<T>) {
         if self.occupied[i / 64] & (1 << (i % 64)) == 0 {
             return;
         }
         self.occupied[i / 64] &= !(1 << (i % 64));
         self.len -= self.buckets[i].len();
+        let mut taken = std::mem::take(&mut self.buckets[i]);
         if out.is_empty() {
-            std::mem::swap(out, &mut self.buckets[i]);
+            std::mem::swap(out, &mut taken);
         } else {
-            out.append(&mut self.buckets[i]);
+            out.append(&mut taken);
         }
-        if self.buckets[i].capacity() > SPARE_MAX {
-            self.buckets[i] = Vec::new();
-        }
+        self.keep(taken);
     }
 }
 
