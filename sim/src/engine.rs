@@ -755,6 +755,34 @@ impl<A: Copy> World<A> {
         }
     }
 
+    /// Cache hint for a driver event about some device of `user` (second stage): the clients
+    /// and links of its first devices (reads where they are).
+    #[inline]
+    pub fn prefetch_user_devices(&self, user: UserId) {
+        for slot in self.user_slots(user) {
+            self.prefetch_slot(slot);
+        }
+    }
+
+    /// Cache hint for a driver event about some device of `user` (third stage): the buffers
+    /// of its first devices' clients.
+    #[inline]
+    pub fn prefetch_user_device_buffers(&self, user: UserId) {
+        for slot in self.user_slots(user) {
+            self.prefetch_client_buffers(slot);
+        }
+    }
+
+    /// The slots of `user`'s first [`LINKS_PREFETCHED`] devices (none for an unknown user).
+    #[inline]
+    fn user_slots(&self, user: UserId) -> std::ops::Range<u32> {
+        let u = user.0 as usize;
+        match (self.first_device.get(u), self.first_device.get(u + 1)) {
+            (Some(&first), Some(&end)) => first..end.min(first.saturating_add(LINKS_PREFETCHED)),
+            _ => 0..0,
+        }
+    }
+
     fn lost(&mut self, device: DeviceId, upstream: bool) {
         self.counters.lost += 1;
         self.trace.record(&Record::Lost { at_ms: self.now_ms, device, upstream });

@@ -147,6 +147,11 @@ pub struct Population {
     duration_ms: u64,
     arrivals: SimRng,
     next_arrival_ms: f64,
+    /// Who makes the next arrival's call. It is the next draw from `arrivals` after the
+    /// arrival's time, drawn as soon as that time is, so that the call's records can be loaded
+    /// ahead (see [`Driver::prefetch`]); the draws come in the same order as if it were drawn
+    /// when the call starts.
+    next_caller: UserId,
     arrival_mean_ms: f64,
     faults: SimRng,
     next_fault_ms: f64,
@@ -217,6 +222,7 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
         duration_ms: opts.duration_ms,
         arrivals: SimRng::stream(opts.seed, Stream::Arrivals),
         next_arrival_ms: 0.0,
+        next_caller: UserId(0),
         arrival_mean_ms: mean_ms(p.calls_per_user_per_hour * f64::from(opts.users)),
         faults: SimRng::stream(opts.seed, Stream::Faults),
         next_fault_ms: 0.0,
@@ -230,6 +236,7 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
         logged_in: 0,
     };
     driver.next_arrival_ms = driver.arrivals.exp_f64(driver.arrival_mean_ms);
+    driver.next_caller = driver.draw_caller();
     driver.next_fault_ms = driver.faults.exp_f64(driver.fault_mean_ms);
     driver.next_partition_ms = driver.faults.exp_f64(driver.partition_mean_ms);
     let (a, f, pt) = (driver.next_arrival_ms, driver.next_fault_ms, driver.next_partition_ms);
@@ -281,17 +288,38 @@ impl Population {
     fn arrival(&mut self, world: &mut World<Act>) {
         let until = (world.now_ms() + 1) as f64;
         while self.next_arrival_ms < until {
-            self.start_call(world);
+            self.start_call(world, self.next_caller);
             self.next_arrival_ms += self.arrivals.exp_f64(self.arrival_mean_ms);
+            self.next_caller = self.draw_caller();
         }
         schedule_next(world, self.next_arrival_ms, self.duration_ms, Act::Arrival);
     }
 
-    /// A random user starts a call from a random device of theirs, unless that device is
-    /// offline or already on a call.
-    fn start_call(&mut self, world: &mut World<Act>) {
+    /// A random user, to make the next arrival's call.
+    fn draw_caller(&mut self) -> UserId {
+        UserId(self.arrivals.below(self.users.len() as u64) as u32)
+    }
+
+    /// Cache hints for the next arrival's call: its caller's devices, their clients and
+    /// buffers, and the caller's own records.
+    fn prefetch_caller(&self, world: &World<Act>, stage: Stage) {
+        let user = self.next_caller;
+        match stage {
+            Stage::Named => {
+                world.prefetch_device_index(DeviceId::new(user, 0));
+                prefetch_index::prefetch_index(&self.users, user.0 as usize);
+                prefetch_index::prefetch_index(&self.group_of, user.0 as usize);
+            }
+            Stage::Linked => world.prefetch_user_devices(user),
+            Stage::Buffers => world.prefetch_user_device_buffers(user),
+            Stage::Recipients => {}
+        }
+    }
+
+    /// `user` starts a call from a random device of theirs, unless that device is offline or
+    /// already on a call.
+    fn start_call(&mut self, world: &mut World<Act>, user: UserId) {
         let n = self.users.len() as u64;
-        let user = UserId(self.arrivals.below(n) as u32);
         let device = DeviceId::new(user, self.arrivals.below(u64::from(world.device_count(user))) as u16);
         let busy = world
             .client(device)
@@ -600,6 +628,10 @@ impl Driver for Population {
     }
 
     fn prefetch(&self, world: &World<Act>, action: Act, stage: Stage) {
+        if matches!(action, Act::Arrival) {
+            self.prefetch_caller(world, stage);
+            return;
+        }
         let device = match action {
             Act::Reconnect(d)
             | Act::Accept(d, _)

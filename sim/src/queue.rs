@@ -101,6 +101,18 @@ impl<T> Level<T> {
         self.len += 1;
     }
 
+    /// Like [`Level::push`], but puts `item` right after the bucket's first items for which
+    /// `first` holds (at the cost of moving the item that was there to the end).
+    #[inline]
+    fn push_after(&mut self, i: usize, item: T, first: impl Fn(&T) -> bool) {
+        self.push(i, item);
+        let bucket = &mut self.buckets[i];
+        let last = bucket.len() - 1;
+        if let Some(p) = bucket[..last].iter().position(|t| !first(t)) {
+            bucket.swap(p, last);
+        }
+    }
+
     /// Keeps an emptied buffer for a later bucket (if it is small and there is room).
     #[inline]
     fn keep(&mut self, mut buffer: Vec<T>) {
@@ -152,17 +164,28 @@ impl<T> Level<T> {
 pub struct Upcoming<'a, E> {
     current: &'a [(u64, E)],
     next: &'a [(u64, E)],
+    after: &'a [(u64, E)],
 }
 
 impl<'a, E> Upcoming<'a, E> {
     /// The event `d` places after the next one to pop, if the window reaches that far.
     #[inline]
     pub fn get(&self, d: usize) -> Option<&'a E> {
-        match self.current.get(d) {
+        if let Some((_, event)) = self.current.get(d) {
+            return Some(event);
+        }
+        let d = d - self.current.len();
+        match self.next.get(d) {
             Some((_, event)) => Some(event),
-            None => self.next.get(d - self.current.len()).map(|(_, event)| event),
+            None => self.after.get(d - self.next.len()).map(|(_, event)| event),
         }
     }
+}
+
+/// Whether an entry's key is that of a [`Class::Command`].
+#[inline]
+fn is_command(key: u64) -> bool {
+    key >> 63 == Class::Command as u64
 }
 
 /// A priority queue of events.
@@ -253,7 +276,14 @@ impl<E: Copy> Queue<E> {
     fn place(&mut self, time: u64, key: u64, event: E) {
         let (block, now_block) = (self.block(time), self.block(self.cursor));
         if block == now_block {
-            self.near.push(self.near_index(time), (key, event));
+            // Commands run first in their millisecond: kept first in their bucket (in the
+            // order they were scheduled), they are where the cache hints look for them (see
+            // [`Queue::upcoming`]).
+            if is_command(key) {
+                self.near.push_after(self.near_index(time), (key, event), |(k, _)| is_command(*k));
+            } else {
+                self.near.push(self.near_index(time), (key, event));
+            }
         } else if block - now_block < self.blocks {
             let i = self.later_index(block);
             self.later.push(i, (time, key, event));
@@ -323,18 +353,24 @@ impl<E: Copy> Queue<E> {
     }
 
     /// The events due soon: those of the current millisecond not yet popped (in the order
-    /// they will pop), then those of the next millisecond that has any (in no particular
-    /// order). For cache hints only: events pushed later may run before some of them.
+    /// they will pop), then those of the next two milliseconds of the block that have any
+    /// (commands first, the rest in the order they were scheduled, which is nearly the order
+    /// they will pop). For cache hints only: events pushed later may run before some of them.
     #[inline]
     pub fn upcoming(&self) -> Upcoming<'_, E> {
         let current = &self.current[self.head..];
+        let span = 1usize << self.block_bits;
         let from = self.near_index(self.cursor) + 1;
-        let n = (1usize << self.block_bits).saturating_sub(from);
-        let next = match self.near.first_from(from, n) {
+        let Some(offset) = self.near.first_from(from, span.saturating_sub(from)) else {
+            return Upcoming { current, next: &[], after: &[] };
+        };
+        let next = &self.near.buckets[from + offset][..];
+        let from = from + offset + 1;
+        let after = match self.near.first_from(from, span.saturating_sub(from)) {
             Some(offset) => &self.near.buckets[from + offset][..],
             None => &[],
         };
-        Upcoming { current, next }
+        Upcoming { current, next, after }
     }
 
     /// Removes the earliest event if it is due by `end_ms`.
@@ -396,29 +432,42 @@ mod tests {
     }
 
     /// `upcoming` sees the events of the current millisecond in the order they will pop,
-    /// then those of the next busy millisecond (in any order), and nothing beyond.
+    /// then those of the next two busy milliseconds of the block (commands first), and
+    /// nothing beyond.
     #[test]
-    fn the_upcoming_window_is_the_current_millisecond_then_the_next_busy_one() {
+    fn the_upcoming_window_is_the_current_millisecond_then_the_next_two_busy_ones() {
         let mut q = Queue::default();
         q.push(7, Class::Machine, "a");
         q.push(7, Class::Machine, "b");
         q.push(7, Class::Command, "c");
         q.push(9, Class::Machine, "d");
         q.push(9, Class::Machine, "e");
+        q.push(12, Class::Machine, "g");
+        q.push(12, Class::Command, "f");
+        q.push(20, Class::Machine, "h");
         q.push(5_000, Class::Machine, "far");
         let sorted = |q: &Queue<&'static str>, range: std::ops::Range<usize>| {
             let mut seen: Vec<_> = range.filter_map(|d| q.upcoming().get(d)).copied().collect();
             seen.sort_unstable();
             seen
         };
-        assert_eq!(sorted(&q, 0..4), ["a", "b", "c"], "before the first pop, the first busy millisecond");
+        assert_eq!(q.upcoming().get(0), Some(&"c"), "a command is seen first, as it will pop first");
+        assert_eq!(sorted(&q, 1..3), ["a", "b"]);
+        assert_eq!(sorted(&q, 3..5), ["d", "e"], "then the second busy millisecond");
+        assert_eq!(q.upcoming().get(5), None, "not the third");
         assert_eq!(q.pop(), Some((7, "c")));
         assert_eq!([q.upcoming().get(0), q.upcoming().get(1)], [Some(&"a"), Some(&"b")]);
         assert_eq!(sorted(&q, 2..4), ["d", "e"]);
-        assert_eq!(q.upcoming().get(4), None, "only one millisecond past the current one");
+        assert_eq!(
+            q.upcoming().get(4),
+            Some(&"f"),
+            "the command scheduled last is still first of its millisecond"
+        );
+        assert_eq!(q.upcoming().get(5), Some(&"g"));
+        assert_eq!(q.upcoming().get(6), None, "only two busy milliseconds past the current one");
         assert_eq!(q.pop(), Some((7, "a")));
         assert_eq!(q.upcoming().get(0), Some(&"b"), "the window moves with the pops");
-        assert_eq!(q.len(), 4, "looking takes nothing");
+        assert_eq!(q.len(), 7, "looking takes nothing");
     }
 
     #[test]
