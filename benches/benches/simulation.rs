@@ -11,6 +11,12 @@ use callsim::trace::Trace;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 
+/// The allocator of the `callsim` binary, with the options it is built with, so that the bench
+/// measures the simulator as it ships.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// One virtual hour, as in the scaling figures.
 const DURATION_MS: u64 = 3_600_000;
 
