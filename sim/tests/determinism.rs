@@ -4,7 +4,7 @@
 use callsim::population::Options;
 use callsim::profile::Profile;
 use callsim::trace::Trace;
-use callsim::{replay, runner, scenario};
+use callsim::{population, replay, runner, scenario};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +50,24 @@ fn the_same_seed_gives_the_same_full_trace() {
     assert_eq!(a, b, "full traces are equal");
     assert_eq!(out_a.summary.trace_hash, out_b.summary.trace_hash);
     assert_eq!(out_a.summary.events, out_b.summary.events);
+}
+
+/// Cache hints read the world and the driver but never change them: a run with every hint
+/// given is the run without any (a small world gets none by default, so this is also what
+/// keeps the hint code exercised by the tests).
+#[test]
+fn cache_hints_never_change_a_run() {
+    let opts = small(8);
+    let run = |hints: bool| {
+        let mut engine = population::build(&opts, Trace::default());
+        engine.hints = Some(hints);
+        assert!(engine.run_until(opts.duration_ms), "{:?}", engine.world.failure());
+        let events = engine.world.counters().events;
+        (engine.world.trace().hash(), events, engine.world.trace().records())
+    };
+    let (with, without) = (run(true), run(false));
+    assert!(with.1 > 1_000, "the run did something");
+    assert_eq!(with, without);
 }
 
 #[test]
