@@ -712,11 +712,7 @@ impl<A: Copy> World<A> {
     /// Cache hint: starts loading the links of `user`'s devices (reads where they are).
     #[inline]
     fn prefetch_links(&self, user: UserId) {
-        let u = user.0 as usize;
-        let (Some(&first), Some(&end)) = (self.first_device.get(u), self.first_device.get(u + 1)) else {
-            return;
-        };
-        for slot in first..end.min(first.saturating_add(LINKS_PREFETCHED)) {
+        for slot in self.user_slots(user) {
             if let Some(d) = self.devices.get(slot as usize) {
                 prefetch_index::prefetch_index(std::slice::from_ref(&d.link), 0);
             }
