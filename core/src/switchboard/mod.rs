@@ -664,18 +664,18 @@ impl Switchboard {
         self.leave(slot, index, None, Event::PartyLost);
     }
 
-    /// Party `index` leaves an accepted call; when fewer than two remain the call ends with
-    /// `event` (a hang-up or a connection lost).
-    fn leave(&mut self, slot: usize, index: usize, by: Option<UserId>, event: Event) {
+    /// Party `index` leaves an accepted call, on a request from device `by` (which gets the
+    /// answer) or for a connection lost for good (`None`); when fewer than two remain the call
+    /// ends with `event` (a hang-up or a connection lost).
+    fn leave(&mut self, slot: usize, index: usize, by: Option<DeviceId>, event: Event) {
         self.calls[slot].parties[index].part = Part::Left;
         if self.calls[slot].joined_count() >= 2 {
-            self.notify_party(slot, index, by.and(self.calls[slot].parties[index].device));
+            self.notify_party(slot, index, by);
             return;
         }
-        let allowed = self.apply(slot, event, by);
+        let allowed = self.apply(slot, event, by.map(|d| d.user));
         debug_assert!(allowed, "an accepted call can end");
-        let skip = if by.is_some() { self.calls[slot].parties[index].device } else { None };
-        self.notify_audience(slot, skip);
+        self.notify_audience(slot, by);
     }
 
     /// Adds the call to the audience list of each rung party.

@@ -14,7 +14,8 @@ pub struct Party {
     pub part: Part,
     /// Whether the call is in this user's audience (it was rung, or it is the initiator).
     pub rung: bool,
-    /// The device that accepted, declined or left for this user, if one did.
+    /// The device that accepted or declined for this user, if one did (a later hang-up from
+    /// another of the user's devices does not change it).
     pub device: Option<DeviceId>,
 }
 

@@ -263,8 +263,9 @@ impl Switchboard {
         if record.view.status != Status::Accepted || record.parties[index].part != Part::Joined {
             return Err(ErrorCode::InvalidState);
         }
-        self.calls[slot].parties[index].device = Some(from);
-        self.leave(slot, index, Some(from.user), Event::End);
+        // `device` stays the one that accepted: a user may hang up from another of its
+        // devices, and the one in the call must not then read the end as answered elsewhere.
+        self.leave(slot, index, Some(from), Event::End);
         self.succeed(from, id, slot)
     }
 }
