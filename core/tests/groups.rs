@@ -161,14 +161,20 @@ fn ring_timeout_before_any_accept_is_unanswered() {
     assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled unanswered"]);
 }
 
+/// Contract, group calls: once accepted, "the initiator and every member who accepted are the
+/// call's participants", and `not_allowed` covers "a non-participant ends". Before any accept, a
+/// member's end is "end a ringing call": `invalid_state`.
 #[test]
-fn a_stranger_ending_is_not_allowed_a_ringing_member_ending_is_invalid_state() {
-    let (mut h, [_alex, bob, carol, _dave], _, session) = team_call();
+fn ending_an_accepted_group_call_without_having_joined_is_not_allowed() {
+    let (mut h, [_alex, bob, carol, dave], _, session) = team_call();
     let outsider = h.add_connected_user(1);
+    let before_accept = at(&mut h, 500, dev(dave, 0), end(session));
     at(&mut h, 1000, dev(bob, 0), accept(session));
     let by_stranger = at(&mut h, 1100, dev(outsider, 0), end(session));
     let by_ringer = h.command(dev(carol, 0), end(session));
     h.run_until(1200, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(dave, 0), before_accept), Err(ErrorCode::InvalidState));
     assert_eq!(answer_code(&h, dev(outsider, 0), by_stranger), Err(ErrorCode::NotAllowed));
-    assert_eq!(answer_code(&h, dev(carol, 0), by_ringer), Err(ErrorCode::InvalidState));
+    assert_eq!(answer_code(&h, dev(carol, 0), by_ringer), Err(ErrorCode::NotAllowed));
+    assert_eq!(status(&h, session), Status::Accepted, "nothing changed");
 }

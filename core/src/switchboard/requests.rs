@@ -260,7 +260,13 @@ impl Switchboard {
         let (slot, index) = self.find(session, from.user)?;
         let index = index.ok_or(ErrorCode::NotAllowed)?;
         let record = &self.calls[slot];
-        if record.view.status != Status::Accepted || record.parties[index].part != Part::Joined {
+        let part = record.parties[index].part;
+        // Once a call is accepted its participants are the initiator and every receiver who
+        // accepted (the contract's group rule); anyone else ending it is a non-participant.
+        if record.view.status == Status::Accepted && index > 0 && !matches!(part, Part::Joined | Part::Left) {
+            return Err(ErrorCode::NotAllowed);
+        }
+        if record.view.status != Status::Accepted || part != Part::Joined {
             return Err(ErrorCode::InvalidState);
         }
         // `device` stays the one that accepted: a user may hang up from another of its
