@@ -41,9 +41,10 @@ pub fn check_involvement(sb: &Switchboard, user: UserId) -> Result<(), Violation
         if call.view.status.is_terminal() {
             continue;
         }
-        let Some(party) = call.parties.iter().find(|p| p.user == user) else { continue };
+        let Some(index) = call.parties.iter().position(|p| p.user == user) else { continue };
+        let party = &call.parties[index];
         joined += usize::from(party.part == Part::Joined);
-        involved += usize::from(party.involved());
+        involved += usize::from(party.involved(index));
     }
     if joined > 1 {
         return violation(1, format!("user {} joined {joined} live calls", user.0));

@@ -82,7 +82,7 @@ fn ending_leaves_until_fewer_than_two_remain_then_ringers_are_cancelled() {
     assert_eq!(answer_code(&h, dev(alex, 0), left), Ok(()));
     assert_eq!(status(&h, session), Status::Accepted);
     assert_eq!(part(&h, session, alex), Part::Left);
-    assert!(h.switchboard.involvement(alex).next().is_none(), "a participant who left is free");
+    assert_eq!(h.switchboard.involvement(alex).count(), 1, "the initiator is involved until the call ends");
     let again = at(&mut h, 2200, dev(alex, 0), end(session));
     h.run_until(2300, MAX_STEPS);
     assert_eq!(answer_code(&h, dev(alex, 0), again), Err(ErrorCode::InvalidState));
@@ -94,6 +94,33 @@ fn ending_leaves_until_fewer_than_two_remain_then_ringers_are_cancelled() {
     assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received"], "the leaver gets its answer only");
     assert_eq!(names(&h, dev(dave, 0)), ["incoming_call_received", "incoming_call_cancelled cancelled"]);
     assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "alex had left");
+}
+
+/// Contract, involvement: a user is involved while the call is not terminal and it "is its
+/// initiator ... or has joined it". The initiator who left a group call that goes on is still its
+/// initiator (busy for new calls, `already_in_call` when calling); a member who left has no
+/// longer joined it and is free again (docs/semantics.md).
+#[test]
+fn the_initiator_who_left_stays_involved_a_member_who_left_is_free() {
+    let (mut h, [alex, bob, carol, dave], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), accept(session));
+    at(&mut h, 1100, dev(carol, 0), accept(session));
+    at(&mut h, 1200, dev(dave, 0), accept(session));
+    at(&mut h, 2000, dev(alex, 0), end(session));
+    at(&mut h, 2000, dev(bob, 0), end(session));
+    h.run_until(2100, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Accepted, "carol and dave go on");
+    let outsider = h.add_connected_user(1);
+    let to_alex = at(&mut h, 3000, dev(outsider, 0), call_user(alex));
+    let by_alex = at(&mut h, 3000, dev(alex, 0), call_user(outsider));
+    h.run_until(3100, MAX_STEPS);
+    let call = session_of(&h, dev(outsider, 0), to_alex);
+    assert_eq!(status(&h, call), Status::Busy, "alex is still the group call's initiator");
+    assert_eq!(answer_code(&h, dev(alex, 0), by_alex), Err(ErrorCode::AlreadyInCall));
+    let to_bob = at(&mut h, 4000, dev(outsider, 0), call_user(bob));
+    h.run_until(4100, MAX_STEPS);
+    let call = session_of(&h, dev(outsider, 0), to_bob);
+    assert_eq!(status(&h, call), Status::Ringing, "bob left: free to be rung");
 }
 
 #[test]

@@ -445,7 +445,7 @@ impl Switchboard {
 
     fn involves(&self, session: SessionId, user: UserId) -> bool {
         self.record(session).is_some_and(|r| {
-            !r.view.status.is_terminal() && r.party_index(user).is_some_and(|i| r.parties[i].involved())
+            !r.view.status.is_terminal() && r.party_index(user).is_some_and(|i| r.parties[i].involved(i))
         })
     }
 
@@ -461,7 +461,7 @@ impl Switchboard {
                             if joined_only {
                                 p.part == Part::Joined
                             } else {
-                                p.involved()
+                                p.involved(i)
                             }
                         })
                 })

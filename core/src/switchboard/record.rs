@@ -20,10 +20,12 @@ pub struct Party {
 }
 
 impl Party {
-    /// Whether the user is involved through this party (contract: initiator, rung or joined).
-    /// The initiator starts `joined`, so one test serves both roles.
-    pub fn involved(&self) -> bool {
-        matches!(self.part, Part::Ringing | Part::Joined)
+    /// Whether the user is involved through this party, party `index` of a call that is not
+    /// terminal (contract: "its initiator, is being rung by it, or has joined it"). The
+    /// initiator (index 0) is involved until the call is terminal, even after leaving a group
+    /// call that goes on; a receiver while it rings or is joined.
+    pub fn involved(&self, index: usize) -> bool {
+        index == 0 || matches!(self.part, Part::Ringing | Part::Joined)
     }
 }
 
