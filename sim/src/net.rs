@@ -3,10 +3,15 @@
 //! make a drop lose whatever was in flight.
 
 use crate::rng::{SimRng, Stream};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// One-way delay of every message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Written as a number of ms or as `{ "min": A, "max": B }` (nothing else: an unknown field in
+/// the object is an error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Latency {
     /// Every message takes exactly this long.
@@ -18,6 +23,35 @@ pub enum Latency {
         /// Longest delay.
         max: u64,
     },
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Bounds {
+            min: u64,
+            max: u64,
+        }
+        struct Read;
+        impl<'de> Visitor<'de> for Read {
+            type Value = Latency;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a latency: a number of ms, or {"min": A, "max": B}"#)
+            }
+
+            fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Latency, E> {
+                Ok(Latency::Fixed(ms))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Latency, A::Error> {
+                let Bounds { min, max } = Bounds::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Latency::Uniform { min, max })
+            }
+        }
+        deserializer.deserialize_any(Read)
+    }
 }
 
 impl Default for Latency {

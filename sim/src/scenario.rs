@@ -4,8 +4,11 @@
 use crate::locate::{locate, Key};
 use crate::net::Latency;
 use callcore::{CallType, Config, Status};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 /// A scenario file.
@@ -23,9 +26,10 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "ScenarioConfig::is_empty")]
     pub config: ScenarioConfig,
     /// UID → user.
+    #[serde(deserialize_with = "unique_keys")]
     pub users: BTreeMap<String, UserSpec>,
     /// GUID → member UIDs.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
     pub groups: BTreeMap<String, Vec<String>>,
     /// The script.
     pub steps: Vec<Step>,
@@ -85,6 +89,37 @@ impl ScenarioConfig {
     pub fn latency(&self) -> Latency {
         self.latency_ms.unwrap_or_default()
     }
+}
+
+/// Reads a JSON object into a map, refusing a key written twice: serde's maps keep the last
+/// value silently, and in a scenario a repeated key is a typo that would drop what the first
+/// one said (an expectation never checked, a user's devices replaced).
+fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> Visitor<'de> for Unique<V> {
+        type Value = BTreeMap<String, V>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) {
+                    return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+                }
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Unique(PhantomData))
 }
 
 fn one() -> u16 {
@@ -433,10 +468,10 @@ impl From<Step> for RawStep {
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Label → final status.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
     pub calls: BTreeMap<String, CallExpect>,
     /// Device (`UID` or `UID/N`) → every callback it raised, in order.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
     pub callbacks: BTreeMap<String, Vec<String>>,
 }
 
@@ -611,6 +646,10 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             let at = ["groups".into(), guid.as_str().into(), i.into()];
             return Err(invalid(at, format!("group {guid}: member {} is not listed in users", members[i])));
         }
+        if let Some(i) = (1..members.len()).find(|&i| members[..i].contains(&members[i])) {
+            let at = ["groups".into(), guid.as_str().into(), i.into()];
+            return Err(invalid(at, format!("group {guid}: member {} is listed twice", members[i])));
+        }
         if members.len() > callcore::GROUP_MEMBERS_MAX {
             let at = ["groups".into(), guid.as_str().into()];
             return Err(invalid(
@@ -636,9 +675,14 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             let at = ["expect".into(), "calls".into(), label.as_str().into()];
             return Err(invalid(at, format!("expect.calls: call {label} is never initiated")));
         }
+        let mut named = BTreeMap::new();
         for device in expect.callbacks.keys() {
-            device_key(s, device)
-                .map_err(|m| invalid(["expect".into(), "callbacks".into(), device.as_str().into()], m))?;
+            let at = || ["expect".into(), "callbacks".into(), device.as_str().into()];
+            let key = device_key(s, device).map_err(|m| invalid(at(), m))?;
+            if let Some(other) = named.insert(key, device) {
+                let message = format!("expect.callbacks: {other} and {device} name the same device");
+                return Err(invalid(at(), message));
+            }
         }
     }
     Ok(())
@@ -664,8 +708,12 @@ fn validate_step(
             return Err(invalid(field("call"), format!("step {n}: call label {call} is initiated twice")));
         }
     }
-    if matches!(step.action, Action::Connect | Action::Disconnect) && step.expect.is_some() {
-        let message = format!("step {n}: {} has no answer to expect", step.action.name());
+    // A connection change always happens: `ok` is all it can be expected to give.
+    if matches!(step.action, Action::Connect | Action::Disconnect)
+        && step.expect.is_some_and(|e| e != Outcome::Ok)
+    {
+        let message =
+            format!("step {n}: a {} step always succeeds; only `ok` can be expected", step.action.name());
         return Err(invalid(field("expect"), message));
     }
     Ok(())
@@ -676,6 +724,9 @@ pub fn device_key(s: &Scenario, key: &str) -> Result<(String, u16), String> {
     let (uid, index) = match key.rsplit_once('/') {
         Some((uid, n)) if s.users.contains_key(uid) => {
             let index = n.parse::<u16>().map_err(|_| format!("expect.callbacks: bad device {key}"))?;
+            if index.to_string() != n {
+                return Err(format!("expect.callbacks: bad device {key} (write {uid}/{index})"));
+            }
             (uid.to_owned(), index)
         }
         _ => (key.to_owned(), 0),
@@ -745,6 +796,53 @@ mod tests {
     fn a_misspelled_error_code_is_an_error() {
         let text = MINIMAL.replace(r#""call":"c1"}"#, r#""call":"c1","expect":"okay"}"#);
         assert!(err(&text).contains("okay"));
+    }
+
+    /// Format: "Unknown fields are an error (a typo must not pass silently)". serde's maps keep
+    /// the last of two equal keys silently; here a repeated key is refused wherever a map is
+    /// written, with the position of the repeat.
+    #[test]
+    fn a_key_written_twice_is_an_error() {
+        let users = MINIMAL.replace(r#""b":{}}"#, r#""b":{},"a":{"devices":2}}"#);
+        // Column 49 is the closing quote of the second `"a"` (counted by hand).
+        assert_eq!(err(&users), "t.json:1:49: duplicate key `a`");
+        let groups = MINIMAL.replace(r#""steps""#, r#""groups":{"g":["a"],"g":["b"]},"steps""#);
+        assert!(err(&groups).ends_with("duplicate key `g`"), "{}", err(&groups));
+        let calls = MINIMAL.replace(
+            r#""c1"}]}"#,
+            r#""c1"}],"expect":{"calls":{"c1":{"status":"busy"},"c1":{"status":"ended"}}}}"#,
+        );
+        assert!(err(&calls).ends_with("duplicate key `c1`"), "{}", err(&calls));
+        let callbacks = MINIMAL.replace(r#""c1"}]}"#, r#""c1"}],"expect":{"callbacks":{"b":["x"],"b":[]}}}"#);
+        assert!(err(&callbacks).ends_with("duplicate key `b`"), "{}", err(&callbacks));
+    }
+
+    #[test]
+    fn two_names_of_one_device_a_padded_index_and_a_member_twice_are_errors() {
+        let same = MINIMAL.replace(r#""c1"}]}"#, r#""c1"}],"expect":{"callbacks":{"b":[],"b/0":[]}}}"#);
+        assert!(err(&same).ends_with("expect.callbacks: b and b/0 name the same device"), "{}", err(&same));
+        let padded = MINIMAL.replace(r#""c1"}]}"#, r#""c1"}],"expect":{"callbacks":{"b/00":[]}}}"#);
+        assert!(err(&padded).contains("bad device b/00 (write b/0)"), "{}", err(&padded));
+        let twice = MINIMAL.replace(r#""steps""#, r#""groups":{"g":["a","b","a"]},"steps""#);
+        assert!(err(&twice).ends_with("group g: member a is listed twice"), "{}", err(&twice));
+    }
+
+    #[test]
+    fn a_latency_range_with_another_field_is_an_error() {
+        let text =
+            MINIMAL.replace(r#""users""#, r#""config":{"latency_ms":{"min":1,"max":2,"avg":1}},"users""#);
+        assert!(err(&text).contains("unknown field `avg`, expected `min` or `max`"), "{}", err(&text));
+    }
+
+    /// Format: every step may carry `expect`; a connection change has no request, so it always
+    /// comes out `ok`, and any error code expected of it is refused as a mistake in the file.
+    #[test]
+    fn a_connection_step_may_expect_ok_and_nothing_else() {
+        let ok =
+            MINIMAL.replace(r#""c1"}]"#, r#""c1"},{"at_ms":5,"user":"b","do":"disconnect","expect":"ok"}]"#);
+        assert!(parse(&ok, Path::new("t.json")).is_ok());
+        let bad = ok.replace(r#""disconnect","expect":"ok""#, r#""disconnect","expect":"timeout""#);
+        assert!(err(&bad).contains("a disconnect step always succeeds"), "{}", err(&bad));
     }
 
     #[test]
