@@ -661,6 +661,7 @@ impl Switchboard {
             self.notify_audience(slot, None);
             return;
         }
+        self.calls[slot].parties[index].lost = true;
         self.leave(slot, index, None, Event::PartyLost);
     }
 

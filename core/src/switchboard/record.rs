@@ -17,6 +17,10 @@ pub struct Party {
     /// The device that accepted or declined for this user, if one did (a later hang-up from
     /// another of the user's devices does not change it).
     pub device: Option<DeviceId>,
+    /// Whether the party left because its connection was lost for good (past the reconnect
+    /// grace): its device, when it comes back, is told the call ended for it.
+    #[serde(default)]
+    pub lost: bool,
 }
 
 impl Party {
@@ -84,10 +88,14 @@ impl CallRecord {
     }
 
     fn initiator_notice(&self) -> Option<CallbackKind> {
-        let left = self.parties[0].part == Part::Left;
+        let initiator = &self.parties[0];
+        let left = initiator.part == Part::Left;
         match self.view.status {
             Status::Initiated | Status::Cancelled => None,
             Status::Ringing => Some(CallbackKind::OutgoingCallRinging),
+            Status::Accepted | Status::Ended if left && initiator.lost => {
+                Some(CallbackKind::CallEnded(EndReason::ConnectionLost))
+            }
             Status::Accepted if left => None,
             Status::Accepted => Some(CallbackKind::OutgoingCallAccepted),
             Status::Rejected => Some(CallbackKind::OutgoingCallRejected(RejectReason::Rejected)),
@@ -118,6 +126,7 @@ impl CallRecord {
             Part::Joined if mine && self.view.status == Status::Ended => {
                 Some(CallbackKind::CallEnded(self.end_reason()))
             }
+            Part::Left if mine && party.lost => Some(CallbackKind::CallEnded(EndReason::ConnectionLost)),
             Part::Joined | Part::Left if mine => None,
             Part::Joined | Part::Left => cancelled(CancelReason::AnsweredElsewhere),
             Part::Rejected | Part::Busy if mine => None,
