@@ -103,6 +103,11 @@ struct LocalCall {
     /// When this device first saw the call terminal. The record is dropped a retention later:
     /// not earlier, or a late notice about a call still live would look new and raise again.
     terminal_seen_ms: Option<u64>,
+    /// The callback a snapshot gave for an outgoing call this device never knew and that was
+    /// over already, while an initiate of the device still waited for its answer. The call may
+    /// be that initiate's (its answer lost with the connection): if the answer says so, the
+    /// callback is raised right after it; otherwise it stays silent.
+    deferred: Option<CallbackKind>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -369,6 +374,12 @@ impl Client {
         };
         let index = self.upsert(view)?;
         self.calls[index].flags |= flag;
+        if let (Request::Initiate { .. }, Some(kind)) = (request, self.calls[index].deferred.take()) {
+            // This initiate's call, over before its answer got through: raise what the snapshot
+            // said, which was held back while the call was not known to be this device's.
+            self.calls[index].flags &= !TERMINAL;
+            self.raise_notice(index, kind)?;
+        }
         Ok(())
     }
 
@@ -411,7 +422,7 @@ impl Client {
         self.make_room(view.session)?;
         let outgoing = view.initiator == self.device.user;
         let terminal_seen_ms = view.status.is_terminal().then_some(self.now_ms);
-        self.calls.push(LocalCall { view, outgoing, flags: 0, terminal_seen_ms });
+        self.calls.push(LocalCall { view, outgoing, flags: 0, terminal_seen_ms, deferred: None });
         Ok(self.calls.len() - 1)
     }
 
@@ -491,16 +502,28 @@ impl Client {
         let rings = callback == Some(CallbackKind::IncomingCallReceived);
         if !known && !live && !outgoing_live && !rings {
             self.calls[index].flags |= implied_flags(&self.calls[index], callback);
+            if call.initiator == me
+                && self.pending.iter().any(|p| matches!(p.request, Request::Initiate { .. }))
+            {
+                self.calls[index].deferred = callback;
+            }
             return Ok(());
         }
         let Some(kind) = callback else { return Ok(()) };
+        self.raise_notice(index, kind)
+    }
+
+    /// Raises what callback `kind` of a notice about the call at `index` means for this device,
+    /// as far as it has not raised it yet.
+    fn raise_notice(&mut self, index: usize, kind: CallbackKind) -> Result<(), ClientError> {
+        let session = self.calls[index].view.session;
         let flags = self.calls[index].flags;
         if flags & TERMINAL != 0 {
             return Ok(());
         }
         if !fits(kind, self.calls[index].outgoing, flags) {
             self.stats.dropped += 1;
-            return Err(ClientError::IllegalCallback { session: call.session, callback: kind });
+            return Err(ClientError::IllegalCallback { session, callback: kind });
         }
         match kind {
             CallbackKind::IncomingCallReceived => {
@@ -510,7 +533,7 @@ impl Client {
                     self.raise(index, kind);
                 }
                 if raise || self.calls[index].view.status == Status::Initiated {
-                    self.outputs.push_back(Output::Send(ClientMsg::Ack { session: call.session }));
+                    self.outputs.push_back(Output::Send(ClientMsg::Ack { session }));
                 }
             }
             CallbackKind::OutgoingCallRinging => {

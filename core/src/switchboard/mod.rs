@@ -595,7 +595,7 @@ impl Switchboard {
             let Some(record) = self.record(session) else { continue };
             let Some(index) = record.party_index(device.user) else { continue };
             if record.parties[index].rung && notices.len() < SNAPSHOT_CALLS_MAX {
-                let callback = record.notice_for(index, device);
+                let callback = record.snapshot_notice_for(index, device);
                 notices.push(Notice { call: record.view, callback });
             }
         }

@@ -70,14 +70,28 @@ impl CallRecord {
     }
 
     /// The callback (if any) that the call as it is now means for `device`, a device of party
-    /// `index`. The same function serves live notifications and reconnect snapshots; the client
-    /// raises each callback at most once.
+    /// `index`, in a live notification (snapshots use [`CallRecord::snapshot_notice_for`]). The
+    /// client raises each callback at most once.
     pub fn notice_for(&self, index: usize, device: DeviceId) -> Option<CallbackKind> {
         if index == 0 {
             self.initiator_notice()
         } else {
             self.receiver_notice(&self.parties[index], device)
         }
+    }
+
+    /// Like [`CallRecord::notice_for`], for a reconnect snapshot. The one difference: an
+    /// initiator who hung up (from another device) is told nothing live, since every device of
+    /// it that was connected raised `outgoing_call_accepted` already; but a device that was away
+    /// then may have missed the accept, and the snapshot gives it (the client raises it only if
+    /// it did miss it).
+    pub fn snapshot_notice_for(&self, index: usize, device: DeviceId) -> Option<CallbackKind> {
+        let initiator = &self.parties[0];
+        if index == 0 && initiator.part == Part::Left && !initiator.lost {
+            debug_assert!(self.view.accepted_at_ms.is_some(), "the initiator leaves only an accepted call");
+            return Some(CallbackKind::OutgoingCallAccepted);
+        }
+        self.notice_for(index, device)
     }
 
     fn end_reason(&self) -> EndReason {
