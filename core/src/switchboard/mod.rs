@@ -459,7 +459,9 @@ impl Switchboard {
                         && r.party_index(user).is_some_and(|i| {
                             let p = &r.parties[i];
                             if joined_only {
-                                p.part == Part::Joined
+                                // The initiator counts even after leaving a group call that
+                                // goes on: it is still that call's initiator.
+                                i == 0 || p.part == Part::Joined
                             } else {
                                 p.involved(i)
                             }
