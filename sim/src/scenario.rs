@@ -3,7 +3,7 @@
 
 use crate::locate::{locate, Key};
 use crate::net::Latency;
-use callcore::{CallType, Config, Status};
+use callcore::{CallType, CallbackKind, CancelReason, Config, EndReason, RejectReason, Status};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -676,12 +676,18 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             return Err(invalid(at, format!("expect.calls: call {label} is never initiated")));
         }
         let mut named = BTreeMap::new();
-        for device in expect.callbacks.keys() {
+        for (device, entries) in &expect.callbacks {
             let at = || ["expect".into(), "callbacks".into(), device.as_str().into()];
             let key = device_key(s, device).map_err(|m| invalid(at(), m))?;
             if let Some(other) = named.insert(key, device) {
                 let message = format!("expect.callbacks: {other} and {device} name the same device");
                 return Err(invalid(at(), message));
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                check_callback_entry(entry, &labels).map_err(|m| {
+                    let at = ["expect".into(), "callbacks".into(), device.as_str().into(), i.into()];
+                    invalid(at, format!("expect.callbacks: {device} entry {}: {m}", i + 1))
+                })?;
             }
         }
     }
@@ -717,6 +723,51 @@ fn validate_step(
         return Err(invalid(field("expect"), message));
     }
     Ok(())
+}
+
+/// Every callback with its reason, as `expect.callbacks` entries name them.
+const CALLBACKS: [CallbackKind; 13] = [
+    CallbackKind::IncomingCallReceived,
+    CallbackKind::OutgoingCallRinging,
+    CallbackKind::OutgoingCallAccepted,
+    CallbackKind::OutgoingCallRejected(RejectReason::Rejected),
+    CallbackKind::OutgoingCallRejected(RejectReason::Busy),
+    CallbackKind::OutgoingCallRejected(RejectReason::Unanswered),
+    CallbackKind::IncomingCallCancelled(CancelReason::Cancelled),
+    CallbackKind::IncomingCallCancelled(CancelReason::Unanswered),
+    CallbackKind::IncomingCallCancelled(CancelReason::AnsweredElsewhere),
+    CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere),
+    CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost),
+    CallbackKind::CallEnded(EndReason::Hangup),
+    CallbackKind::CallEnded(EndReason::ConnectionLost),
+];
+
+/// Checks one `expect.callbacks` entry, `<callback> <label>[ <reason>]`: a callback the format
+/// names, a label some step initiates, and the reason exactly when the callback carries one.
+/// A malformed entry is a mistake in the file (exit 2), not a difference of the run.
+fn check_callback_entry(entry: &str, labels: &BTreeMap<String, usize>) -> Result<(), String> {
+    let words: Vec<&str> = entry.split(' ').collect();
+    let (name, label, reason) = match words[..] {
+        [name, label] => (name, label, None),
+        [name, label, reason] => (name, label, Some(reason)),
+        _ => return Err(format!("`{entry}` is not `<callback> <label>` or `<callback> <label> <reason>`")),
+    };
+    let kinds: Vec<CallbackKind> = CALLBACKS.into_iter().filter(|k| k.name() == name).collect();
+    if kinds.is_empty() {
+        return Err(format!("unknown callback `{name}`"));
+    }
+    if !labels.contains_key(label) {
+        return Err(format!("call {label} is never initiated"));
+    }
+    let takes_reason = kinds[0].reason_name().is_some();
+    match reason {
+        None if takes_reason => Err(format!("`{name}` needs a reason")),
+        Some(r) if !takes_reason => Err(format!("`{name}` takes no reason, found `{r}`")),
+        Some(r) if !kinds.iter().any(|k| k.reason_name() == Some(r)) => {
+            Err(format!("`{r}` is not a reason of `{name}`"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parses a device key `UID` or `UID/N` of `expect.callbacks`.
@@ -825,6 +876,30 @@ mod tests {
         assert!(err(&padded).contains("bad device b/00 (write b/0)"), "{}", err(&padded));
         let twice = MINIMAL.replace(r#""steps""#, r#""groups":{"g":["a","b","a"]},"steps""#);
         assert!(err(&twice).ends_with("group g: member a is listed twice"), "{}", err(&twice));
+    }
+
+    /// Format: each `expect.callbacks` entry is `<callback> <label>`, followed by the reason for
+    /// the three callbacks that carry one, from their listed reasons. Anything else is a mistake
+    /// in the file, reported where it is, not a failed run.
+    #[test]
+    fn a_malformed_callback_entry_is_an_error() {
+        let with = |entry: &str| {
+            let expect = format!(r#""c1"}}],"expect":{{"callbacks":{{"a":["{entry}"]}}}}}}"#);
+            MINIMAL.replace(r#""c1"}]}"#, &expect)
+        };
+        assert!(parse(&with("outgoing_call_ringing c1"), Path::new("t.json")).is_ok());
+        assert!(parse(&with("call_ended c1 connection_lost"), Path::new("t.json")).is_ok());
+        for (entry, message) in [
+            ("outgoing_call_answered c1", "a entry 1: unknown callback `outgoing_call_answered`"),
+            ("outgoing_call_ringing c2", "a entry 1: call c2 is never initiated"),
+            ("outgoing_call_rejected c1", "a entry 1: `outgoing_call_rejected` needs a reason"),
+            ("outgoing_call_accepted c1 hangup", "`outgoing_call_accepted` takes no reason, found `hangup`"),
+            ("call_ended c1 busy", "a entry 1: `busy` is not a reason of `call_ended`"),
+            ("outgoing_call_ringing", "is not `<callback> <label>`"),
+        ] {
+            let e = err(&with(entry));
+            assert!(e.starts_with("t.json:") && e.contains(message), "{entry}: {e}");
+        }
     }
 
     #[test]
