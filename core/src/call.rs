@@ -218,6 +218,23 @@ pub enum CallbackKind {
 }
 
 impl CallbackKind {
+    /// Every callback, with each of its reasons.
+    pub const ALL: [CallbackKind; 13] = [
+        CallbackKind::IncomingCallReceived,
+        CallbackKind::OutgoingCallRinging,
+        CallbackKind::OutgoingCallAccepted,
+        CallbackKind::OutgoingCallRejected(RejectReason::Rejected),
+        CallbackKind::OutgoingCallRejected(RejectReason::Busy),
+        CallbackKind::OutgoingCallRejected(RejectReason::Unanswered),
+        CallbackKind::IncomingCallCancelled(CancelReason::Cancelled),
+        CallbackKind::IncomingCallCancelled(CancelReason::Unanswered),
+        CallbackKind::IncomingCallCancelled(CancelReason::AnsweredElsewhere),
+        CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere),
+        CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost),
+        CallbackKind::CallEnded(EndReason::Hangup),
+        CallbackKind::CallEnded(EndReason::ConnectionLost),
+    ];
+
     /// Whether this callback closes the call's story on the device (nothing may follow it).
     pub const fn is_terminal(self) -> bool {
         matches!(

@@ -15,9 +15,8 @@ use arbitrary::Arbitrary;
 use callcore::client::{Output, Timer};
 use callcore::invariants::CallbackLedger;
 use callcore::{
-    CallType, CallView, CallbackKind, CancelReason, Client, DeviceId, EndReason, ErrorCode, Notice, Reason,
-    RejectReason, RequestId, ServerMsg, SessionId, Status, UserId, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX,
-    SNAPSHOT_CALLS_MAX,
+    CallType, CallView, CallbackKind, Client, DeviceId, ErrorCode, Notice, Reason, RequestId, ServerMsg,
+    SessionId, Status, UserId, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX, SNAPSHOT_CALLS_MAX,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -100,23 +99,6 @@ pub struct NoticeSel {
     /// The callback.
     pub callback: Option<CallbackSel>,
 }
-
-/// Every callback, with every reason.
-const CALLBACKS: [CallbackKind; 13] = [
-    CallbackKind::IncomingCallReceived,
-    CallbackKind::OutgoingCallRinging,
-    CallbackKind::OutgoingCallAccepted,
-    CallbackKind::OutgoingCallRejected(RejectReason::Rejected),
-    CallbackKind::OutgoingCallRejected(RejectReason::Busy),
-    CallbackKind::OutgoingCallRejected(RejectReason::Unanswered),
-    CallbackKind::IncomingCallCancelled(CancelReason::Cancelled),
-    CallbackKind::IncomingCallCancelled(CancelReason::Unanswered),
-    CallbackKind::IncomingCallCancelled(CancelReason::AnsweredElsewhere),
-    CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere),
-    CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost),
-    CallbackKind::CallEnded(EndReason::Hangup),
-    CallbackKind::CallEnded(EndReason::ConnectionLost),
-];
 
 const REASONS: [Reason; 6] = [
     Reason::Rejected,
@@ -209,7 +191,7 @@ impl Calls {
 
     fn notice(&mut self, sel: NoticeSel) -> Notice {
         let call = self.view(sel.view);
-        let callback = sel.callback.map(|c| CALLBACKS[usize::from(c.0) % CALLBACKS.len()]);
+        let callback = sel.callback.map(|c| CallbackKind::ALL[usize::from(c.0) % CallbackKind::ALL.len()]);
         Notice { call, callback }
     }
 

@@ -3,7 +3,7 @@
 
 use crate::locate::{locate, Key};
 use crate::net::Latency;
-use callcore::{CallType, CallbackKind, CancelReason, Config, EndReason, RejectReason, Status};
+use callcore::{CallType, CallbackKind, Config, Status};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -725,23 +725,6 @@ fn validate_step(
     Ok(())
 }
 
-/// Every callback with its reason, as `expect.callbacks` entries name them.
-const CALLBACKS: [CallbackKind; 13] = [
-    CallbackKind::IncomingCallReceived,
-    CallbackKind::OutgoingCallRinging,
-    CallbackKind::OutgoingCallAccepted,
-    CallbackKind::OutgoingCallRejected(RejectReason::Rejected),
-    CallbackKind::OutgoingCallRejected(RejectReason::Busy),
-    CallbackKind::OutgoingCallRejected(RejectReason::Unanswered),
-    CallbackKind::IncomingCallCancelled(CancelReason::Cancelled),
-    CallbackKind::IncomingCallCancelled(CancelReason::Unanswered),
-    CallbackKind::IncomingCallCancelled(CancelReason::AnsweredElsewhere),
-    CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere),
-    CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost),
-    CallbackKind::CallEnded(EndReason::Hangup),
-    CallbackKind::CallEnded(EndReason::ConnectionLost),
-];
-
 /// Checks one `expect.callbacks` entry, `<callback> <label>[ <reason>]`: a callback the format
 /// names, a label some step initiates, and the reason exactly when the callback carries one.
 /// A malformed entry is a mistake in the file (exit 2), not a difference of the run.
@@ -752,7 +735,7 @@ fn check_callback_entry(entry: &str, labels: &BTreeMap<String, usize>) -> Result
         [name, label, reason] => (name, label, Some(reason)),
         _ => return Err(format!("`{entry}` is not `<callback> <label>` or `<callback> <label> <reason>`")),
     };
-    let kinds: Vec<CallbackKind> = CALLBACKS.into_iter().filter(|k| k.name() == name).collect();
+    let kinds: Vec<CallbackKind> = CallbackKind::ALL.into_iter().filter(|k| k.name() == name).collect();
     if kinds.is_empty() {
         return Err(format!("unknown callback `{name}`"));
     }
