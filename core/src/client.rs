@@ -103,10 +103,11 @@ struct LocalCall {
     /// When this device first saw the call terminal. The record is dropped a retention later:
     /// not earlier, or a late notice about a call still live would look new and raise again.
     terminal_seen_ms: Option<u64>,
-    /// The callback a snapshot gave for an outgoing call this device never knew and that was
-    /// over already, while an initiate of the device still waited for its answer. The call may
-    /// be that initiate's (its answer lost with the connection): if the answer says so, the
-    /// callback is raised right after it; otherwise it stays silent.
+    /// The callback a snapshot gave for an outgoing call of this device's user that it never
+    /// knew and that was over already, while an initiate of the device still waited for its
+    /// answer. The call may be that initiate's (its answer lost with the connection), so the
+    /// callback is held back and raised right after that answer (or its timeout), when the
+    /// application can tell which call it is about.
     deferred: Option<CallbackKind>,
 }
 
@@ -133,6 +134,9 @@ pub struct Client {
     request_timeout_ms: u64,
     call_retention_ms: u64,
     connected: bool,
+    /// Connections made so far (saturating): from the second on, the device is coming back,
+    /// and what its user's calls did while it was away is news it missed.
+    connections: u8,
     next_request: u64,
     pending: Vec<Pending>,
     /// What only an unusual history needs (allocated the first time): kept out of line so that
@@ -155,6 +159,7 @@ impl Client {
             request_timeout_ms: config.request_timeout_ms,
             call_retention_ms: config.call_retention_ms,
             connected: false,
+            connections: 0,
             next_request: 1,
             pending: Vec::new(),
             rare: None,
@@ -284,6 +289,7 @@ impl Client {
     pub fn handle_connected(&mut self, now_ms: u64) {
         self.now_ms = self.now_ms.max(now_ms);
         self.connected = true;
+        self.connections = self.connections.saturating_add(1);
         for p in &self.pending {
             self.stats.resent += 1;
             let msg = ClientMsg::Request { id: p.id, request: p.request };
@@ -311,6 +317,9 @@ impl Client {
                 timed_out.remove(0);
             }
             timed_out.push(p);
+            if matches!(p.request, Request::Initiate { .. }) {
+                self.release_deferred();
+            }
         }
     }
 
@@ -366,7 +375,12 @@ impl Client {
                 request
             }
         };
-        let Ok(view) = result else { return Ok(()) };
+        let Ok(view) = result else {
+            if matches!(request, Request::Initiate { .. }) {
+                self.release_deferred();
+            }
+            return Ok(());
+        };
         let flag = match request {
             Request::Initiate { .. } => 0,
             Request::Accept { .. } => JOINED | RECEIVED,
@@ -374,13 +388,23 @@ impl Client {
         };
         let index = self.upsert(view)?;
         self.calls[index].flags |= flag;
-        if let (Request::Initiate { .. }, Some(kind)) = (request, self.calls[index].deferred.take()) {
-            // This initiate's call, over before its answer got through: raise what the snapshot
-            // said, which was held back while the call was not known to be this device's.
-            self.calls[index].flags &= !TERMINAL;
-            self.raise_notice(index, kind)?;
+        if matches!(request, Request::Initiate { .. }) {
+            self.release_deferred();
         }
         Ok(())
+    }
+
+    /// Raises the callbacks held back (see `LocalCall::deferred`) now that the application has
+    /// the answer to an initiate of this device (or its timeout), in the order of the view.
+    fn release_deferred(&mut self) {
+        for index in 0..self.calls.len() {
+            if let Some(kind) = self.calls[index].deferred.take() {
+                self.calls[index].flags &= !TERMINAL;
+                // The switchboard's own callback for the device's role: it fits.
+                let raised = self.raise_notice(index, kind);
+                debug_assert!(raised.is_ok(), "a held-back callback fits: {raised:?}");
+            }
+        }
     }
 
     /// An answer to no request the client remembers. If the client issued that id, the request
@@ -502,10 +526,17 @@ impl Client {
         let rings = callback == Some(CallbackKind::IncomingCallReceived);
         if !known && !live && !outgoing_live && !rings {
             self.calls[index].flags |= implied_flags(&self.calls[index], callback);
-            if call.initiator == me
-                && self.pending.iter().any(|p| matches!(p.request, Request::Initiate { .. }))
-            {
-                self.calls[index].deferred = callback;
+            // Its user's outgoing call, over while this device was away (it has been connected
+            // before): the device missed its callbacks, and raises them now (or, while an
+            // initiate of its own waits, right after that initiate's answer). On a device's
+            // first connection, calls already over are history: silent.
+            if let (true, true, Some(kind)) = (call.initiator == me, self.connections > 1, callback) {
+                if self.pending.iter().any(|p| matches!(p.request, Request::Initiate { .. })) {
+                    self.calls[index].deferred = Some(kind);
+                } else {
+                    self.calls[index].flags &= !TERMINAL;
+                    return self.raise_notice(index, kind);
+                }
             }
             return Ok(());
         }
