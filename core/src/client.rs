@@ -461,8 +461,10 @@ impl Client {
             |c: &LocalCall| c.terminal_seen_ms.is_some_and(|t| t.saturating_add(retention_ms) < now_ms);
         // A call the device stopped vouching for (a snapshot left it out, see `close_missing`)
         // may still be live at the switchboard, which tells its parties when it ends: remember
-        // it, so that the device raises nothing for it again.
-        while let Some(i) = self.calls.iter().position(|c| expired(c) && c.flags & GONE != 0) {
+        // it, so that the device raises nothing for it again. So may one whose last known
+        // status is live (a notice named it again after the snapshot had left it out).
+        let may_be_live = |c: &LocalCall| c.flags & GONE != 0 || !c.view.status.is_terminal();
+        while let Some(i) = self.calls.iter().position(|c| expired(c) && may_be_live(c)) {
             let session = self.calls.remove(i).view.session;
             self.forget(session);
         }

@@ -346,3 +346,58 @@ fn a_call_left_out_of_a_snapshot_and_dropped_raises_nothing_when_it_ends() {
         ]
     );
 }
+
+/// Regression (fuzz finding F12, `harness_run`): F11 again, with one more notice in between. After
+/// the snapshot left the group call out, a live notice about it (the call accepted by another
+/// member) made the device vouch for the call again, so the call was no longer marked as left
+/// out, and a retention later it was dropped from the view without being remembered. When the
+/// call ended, the device took the notice for a new call and raised a second terminal callback
+/// (invariant 5). A call dropped while its status is not terminal is now remembered too.
+#[test]
+fn a_call_left_out_of_a_snapshot_then_named_again_and_dropped_raises_nothing_when_it_ends() {
+    let config = Config { call_retention_ms: 1_000, ..Config::default() };
+    let mut h = harness_with(config);
+    let alex = h.add_connected_user(1);
+    let bob = h.add_connected_user(2);
+    let carol = h.add_connected_user(1);
+    let team = h.add_group(&[alex, bob, carol]);
+    // As in F11: alex calls the team, bob declines on bob/1 (bob/0 hears declined_elsewhere at
+    // 140), bob makes eight busy calls, and bob/0's snapshot at 2140 leaves the group call out.
+    let id = at(&mut h, 0, dev(alex, 0), call_group_ringing(team, 60_000));
+    h.run_until(100, MAX_STEPS);
+    let group_call = session_of(&h, dev(alex, 0), id);
+    at(&mut h, 100, dev(bob, 1), reject(group_call, RejectStatus::Rejected));
+    h.run_until(200, MAX_STEPS);
+    for _ in 0..callcore::CALLS_PER_USER_MAX {
+        h.command(dev(bob, 0), call_user(carol));
+    }
+    h.run_until(2_000, MAX_STEPS);
+    h.disconnect(dev(bob, 0));
+    h.run_until(2_100, MAX_STEPS);
+    h.connect(dev(bob, 0));
+    h.run_until(2_400, MAX_STEPS);
+    assert_eq!(h.clients[&dev(bob, 0)].call(group_call), None, "left out of the snapshot");
+    // 2500: carol accepts (at the switchboard at 2520); bob's devices are told at 2540, so
+    // bob/0 vouches for the call again (accepted), and raises nothing: it is done with it.
+    at(&mut h, 2_500, dev(carol, 0), accept(group_call));
+    h.run_until(3_000, MAX_STEPS);
+    assert_eq!(h.clients[&dev(bob, 0)].call(group_call).map(|v| v.status), Some(Status::Accepted));
+    // 5000: a busy call (carol is in the group call) makes room in bob/0's view, which drops
+    // the group call: seen over at 2140, a retention (1 s) ago.
+    at(&mut h, 5_000, dev(bob, 0), call_user(carol));
+    h.run_until(5_100, MAX_STEPS);
+    // 6000: alex hangs up; carol is alone, so the call ends, and bob's devices are told again.
+    at(&mut h, 6_000, dev(alex, 0), end(group_call));
+    h.run_until(7_000, MAX_STEPS);
+    assert_eq!(status(&h, group_call), Status::Ended);
+    let about_group_call: Vec<_> =
+        h.callbacks[&dev(bob, 0)].iter().filter(|c| c.call.session == group_call).map(|c| c.kind).collect();
+    use callcore::{CallbackKind, CancelReason};
+    assert_eq!(
+        about_group_call,
+        [
+            CallbackKind::IncomingCallReceived,
+            CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere)
+        ]
+    );
+}
