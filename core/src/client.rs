@@ -400,9 +400,10 @@ impl Client {
         for index in 0..self.calls.len() {
             if let Some(kind) = self.calls[index].deferred.take() {
                 self.calls[index].flags &= !TERMINAL;
-                // The switchboard's own callback for the device's role: it fits.
-                let raised = self.raise_notice(index, kind);
-                debug_assert!(raised.is_ok(), "a held-back callback fits: {raised:?}");
+                // Checked to fit when it was held back, and the call's flags have not moved
+                // since (it is over for the device); were it not to fit, `raise_notice` drops
+                // and counts it, which is all there is to do for a notice that came earlier.
+                let _ = self.raise_notice(index, kind);
             }
         }
     }
@@ -534,6 +535,10 @@ impl Client {
             // first connection, calls already over are history: silent.
             if let (true, true, Some(kind)) = (call.initiator == me, self.connections > 1, callback) {
                 if self.pending.iter().any(|p| matches!(p.request, Request::Initiate { .. })) {
+                    if !fits(kind, self.calls[index].outgoing, self.calls[index].flags & !TERMINAL) {
+                        self.stats.dropped += 1;
+                        return Err(ClientError::IllegalCallback { session: call.session, callback: kind });
+                    }
                     self.calls[index].deferred = Some(kind);
                 } else {
                     self.calls[index].flags &= !TERMINAL;
