@@ -375,19 +375,15 @@ impl Client {
                 request
             }
         };
-        let Ok(view) = result else {
-            if matches!(request, Request::Initiate { .. }) {
-                self.release_deferred();
-            }
-            return Ok(());
-        };
-        let flag = match request {
-            Request::Initiate { .. } => 0,
-            Request::Accept { .. } => JOINED | RECEIVED,
-            Request::Reject { .. } | Request::End { .. } => TERMINAL,
-        };
-        let index = self.upsert(view)?;
-        self.calls[index].flags |= flag;
+        if let Ok(view) = result {
+            let flag = match request {
+                Request::Initiate { .. } => 0,
+                Request::Accept { .. } => JOINED | RECEIVED,
+                Request::Reject { .. } | Request::End { .. } => TERMINAL,
+            };
+            let index = self.upsert(view)?;
+            self.calls[index].flags |= flag;
+        }
         if matches!(request, Request::Initiate { .. }) {
             self.release_deferred();
         }
