@@ -3,7 +3,8 @@
 
 mod common;
 
-use callcore::{Config, RejectStatus, Status};
+use callcore::harness::Harness;
+use callcore::{CallbackKind, CancelReason, Config, DeviceId, RejectStatus, SessionId, Status, UserId};
 use common::*;
 
 /// alex calls bob at 100: created 120, bob rings at 140, ringing at 160, alex hears it at 180.
@@ -291,16 +292,11 @@ fn a_call_left_out_of_the_snapshot_is_closed_and_no_longer_vouched_for() {
     callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
 }
 
-/// Regression (fuzz finding F11, `harness_run`): a device declined a group call on its other
-/// device, then its user made enough calls that the group call fell out of the user's audience
-/// list (the newest `CALLS_PER_USER_MAX`). A reconnect's snapshot left the call out, so the
-/// device stopped vouching for it, and a retention later dropped it from its view, as if the
-/// switchboard had evicted it. But the call was still ringing the others, and its ring timeout
-/// sent the user `incoming_call_cancelled declined_elsewhere` again: the device, not knowing the
-/// call any more, raised a second terminal callback (invariant 5). A call dropped from the view
-/// while it may still be live is remembered, so a later notice raises nothing.
-#[test]
-fn a_call_left_out_of_a_snapshot_and_dropped_raises_nothing_when_it_ends() {
+/// The set-up of fuzz findings F11 and F12: a group call that bob/0 knows as over for it
+/// (bob declined on bob/1) but which goes on ringing carol, and which bob/0's reconnect snapshot
+/// (at 2140) leaves out, since eight newer calls pushed it out of bob's audience list. Retention
+/// 1 s; run until 2400. Returns the harness, alex, bob, carol and the group call.
+fn group_call_left_out_of_bobs_snapshot() -> (Harness, UserId, UserId, UserId, SessionId) {
     let config = Config { call_retention_ms: 1_000, ..Config::default() };
     let mut h = harness_with(config);
     let alex = h.add_connected_user(1);
@@ -327,19 +323,35 @@ fn a_call_left_out_of_a_snapshot_and_dropped_raises_nothing_when_it_ends() {
     h.disconnect(dev(bob, 0));
     h.run_until(2_100, MAX_STEPS);
     h.connect(dev(bob, 0));
-    h.run_until(3_000, MAX_STEPS);
+    h.run_until(2_400, MAX_STEPS);
     assert_eq!(h.clients[&dev(bob, 0)].call(group_call), None, "left out of the snapshot");
+    (h, alex, bob, carol, group_call)
+}
+
+/// The callbacks `device` raised about `session`, in order.
+fn callbacks_about(h: &Harness, device: DeviceId, session: SessionId) -> Vec<CallbackKind> {
+    h.callbacks[&device].iter().filter(|c| c.call.session == session).map(|c| c.kind).collect()
+}
+
+/// Regression (fuzz finding F11, `harness_run`): a device declined a group call on its other
+/// device, then its user made enough calls that the group call fell out of the user's audience
+/// list (the newest `CALLS_PER_USER_MAX`). A reconnect's snapshot left the call out, so the
+/// device stopped vouching for it, and a retention later dropped it from its view, as if the
+/// switchboard had evicted it. But the call was still ringing the others, and its ring timeout
+/// sent the user `incoming_call_cancelled declined_elsewhere` again: the device, not knowing the
+/// call any more, raised a second terminal callback (invariant 5). A call dropped from the view
+/// while it may still be live is remembered, so a later notice raises nothing.
+#[test]
+fn a_call_left_out_of_a_snapshot_and_dropped_raises_nothing_when_it_ends() {
+    let (mut h, _alex, bob, carol, group_call) = group_call_left_out_of_bobs_snapshot();
     // 5000: another busy call; its notice makes room in bob/0's view, which drops the group call
     // (seen over at 2140, a retention ago).
     at(&mut h, 5_000, dev(bob, 0), call_user(carol));
     // 60020: the group call's ring timeout: unanswered. bob's devices are told again.
     h.run_until(61_000, MAX_STEPS);
     assert_eq!(status(&h, group_call), Status::Unanswered);
-    let about_group_call: Vec<_> =
-        h.callbacks[&dev(bob, 0)].iter().filter(|c| c.call.session == group_call).map(|c| c.kind).collect();
-    use callcore::{CallbackKind, CancelReason};
     assert_eq!(
-        about_group_call,
+        callbacks_about(&h, dev(bob, 0), group_call),
         [
             CallbackKind::IncomingCallReceived,
             CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere)
@@ -355,28 +367,7 @@ fn a_call_left_out_of_a_snapshot_and_dropped_raises_nothing_when_it_ends() {
 /// (invariant 5). A call dropped while its status is not terminal is now remembered too.
 #[test]
 fn a_call_left_out_of_a_snapshot_then_named_again_and_dropped_raises_nothing_when_it_ends() {
-    let config = Config { call_retention_ms: 1_000, ..Config::default() };
-    let mut h = harness_with(config);
-    let alex = h.add_connected_user(1);
-    let bob = h.add_connected_user(2);
-    let carol = h.add_connected_user(1);
-    let team = h.add_group(&[alex, bob, carol]);
-    // As in F11: alex calls the team, bob declines on bob/1 (bob/0 hears declined_elsewhere at
-    // 140), bob makes eight busy calls, and bob/0's snapshot at 2140 leaves the group call out.
-    let id = at(&mut h, 0, dev(alex, 0), call_group_ringing(team, 60_000));
-    h.run_until(100, MAX_STEPS);
-    let group_call = session_of(&h, dev(alex, 0), id);
-    at(&mut h, 100, dev(bob, 1), reject(group_call, RejectStatus::Rejected));
-    h.run_until(200, MAX_STEPS);
-    for _ in 0..callcore::CALLS_PER_USER_MAX {
-        h.command(dev(bob, 0), call_user(carol));
-    }
-    h.run_until(2_000, MAX_STEPS);
-    h.disconnect(dev(bob, 0));
-    h.run_until(2_100, MAX_STEPS);
-    h.connect(dev(bob, 0));
-    h.run_until(2_400, MAX_STEPS);
-    assert_eq!(h.clients[&dev(bob, 0)].call(group_call), None, "left out of the snapshot");
+    let (mut h, alex, bob, carol, group_call) = group_call_left_out_of_bobs_snapshot();
     // 2500: carol accepts (at the switchboard at 2520); bob's devices are told at 2540, so
     // bob/0 vouches for the call again (accepted), and raises nothing: it is done with it.
     at(&mut h, 2_500, dev(carol, 0), accept(group_call));
@@ -390,11 +381,8 @@ fn a_call_left_out_of_a_snapshot_then_named_again_and_dropped_raises_nothing_whe
     at(&mut h, 6_000, dev(alex, 0), end(group_call));
     h.run_until(7_000, MAX_STEPS);
     assert_eq!(status(&h, group_call), Status::Ended);
-    let about_group_call: Vec<_> =
-        h.callbacks[&dev(bob, 0)].iter().filter(|c| c.call.session == group_call).map(|c| c.kind).collect();
-    use callcore::{CallbackKind, CancelReason};
     assert_eq!(
-        about_group_call,
+        callbacks_about(&h, dev(bob, 0), group_call),
         [
             CallbackKind::IncomingCallReceived,
             CallbackKind::IncomingCallCancelled(CancelReason::DeclinedElsewhere)
