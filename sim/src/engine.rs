@@ -20,6 +20,7 @@ use callcore::{
     client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId, ErrorCode,
     GroupId, Receiver, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
 };
+use rayon::prelude::*;
 use std::collections::VecDeque;
 
 /// What the driver sees of the run, after each input.
@@ -326,6 +327,55 @@ impl<A: Copy> World<A> {
         let end = u32::try_from(self.devices.len()).expect("fewer than 2^32 devices");
         self.first_device.push(end);
         user
+    }
+
+    /// Registers users with `counts[i]` devices each (disconnected): the same world as
+    /// [`World::add_user`] for each count in turn. A large population's switchboard records
+    /// and devices are laid out at once on every core (rayon): they are most of its memory, and
+    /// on a machine whose memory has not been touched yet, touching a page for the first time
+    /// costs far more than filling it (see `docs/performance.md`, "Sixth round").
+    pub fn add_users(&mut self, counts: &[u16]) {
+        if counts.len() < PARALLEL_USERS_MIN {
+            for &n in counts {
+                self.add_user(n);
+            }
+            return;
+        }
+        let (first_user, first_slot) = (self.first_device.len() - 1, self.devices.len());
+        self.first_device.reserve(counts.len());
+        for &n in counts {
+            let end = self.first_device.last().copied().unwrap_or(0) + u32::from(n);
+            self.first_device.push(end);
+        }
+        let end = *self.first_device.last().unwrap_or(&0);
+        let _ =
+            u32::try_from(self.devices.len() + (end as usize - first_slot)).expect("fewer than 2^32 devices");
+        let config = *self.switchboard.config();
+        let (switchboard, devices, first_device) =
+            (&mut self.switchboard, &mut self.devices, &self.first_device);
+        rayon::join(
+            || {
+                for i in 0..counts.len() {
+                    let id = switchboard.add_user();
+                    debug_assert_eq!(
+                        id.0 as usize,
+                        first_user + i,
+                        "the switchboard numbers users as the world does"
+                    );
+                }
+            },
+            || {
+                let users = &first_device[first_user..];
+                devices.par_extend((first_slot as u32..end).into_par_iter().map(|slot| {
+                    // The user whose devices' range holds `slot`, and the device's place in it.
+                    let u = users.partition_point(|&start| start <= slot) - 1;
+                    let user = UserId(u32::try_from(first_user + u).expect("fewer than 2^32 users"));
+                    let index = u16::try_from(slot - users[u]).expect("a user's devices fit u16");
+                    Device { client: Client::new(DeviceId::new(user, index), config), link: Link::default() }
+                }));
+            },
+        );
+        debug_assert_eq!(self.devices.len(), end as usize);
     }
 
     /// Registers a group of registered users.
@@ -792,6 +842,9 @@ impl<A: Copy> World<A> {
     }
 }
 
+/// Populations from this many users on are laid out on every core ([`World::add_users`]).
+pub const PARALLEL_USERS_MIN: usize = 1 << 16;
+
 /// Devices of one user whose links a cache hint starts loading (most users have one or two).
 const LINKS_PREFETCHED: u32 = 3;
 
@@ -876,6 +929,34 @@ impl<D: Driver> Engine<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A population laid out at once, on every core, is the population registered one user
+    /// at a time: the same users, the same devices in the same slots, the same ranges.
+    #[test]
+    fn users_added_at_once_are_the_users_added_one_by_one() {
+        let counts: Vec<u16> = (0..PARALLEL_USERS_MIN + 1000).map(|u| [1, 2, 1, 3, 1][u % 5]).collect();
+        let new = || World::<()>::new(Config::default(), Latency::Fixed(10), 1, Trace::default());
+        let (mut at_once, mut one_by_one) = (new(), new());
+        at_once.add_user(2); // a world that already has users
+        one_by_one.add_user(2);
+        at_once.add_users(&counts);
+        for &n in &counts {
+            one_by_one.add_user(n);
+        }
+        assert_eq!(at_once.first_device, one_by_one.first_device);
+        assert_eq!(at_once.devices.len(), 2 + counts.iter().map(|&n| usize::from(n)).sum::<usize>());
+        assert!(at_once
+            .devices
+            .iter()
+            .map(|d| d.client.device())
+            .eq(one_by_one.devices.iter().map(|d| d.client.device())));
+        // User 0 holds slots 0 and 1; the batch's users 1, 2, 3 hold slots 2, 3..5 and 5; user
+        // 4, with three devices, slots 6..9.
+        assert_eq!(at_once.devices[7].client.device(), DeviceId::new(UserId(4), 1));
+        let last = UserId(u32::try_from(counts.len()).unwrap());
+        assert!(at_once.switchboard.is_user(last) && !at_once.switchboard.is_user(UserId(last.0 + 1)));
+        assert_eq!(at_once.user_count(), one_by_one.user_count());
+    }
 
     #[test]
     fn a_queued_event_stays_small() {

@@ -209,10 +209,10 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
     let users = opts.users as usize;
     let devices_max = (p.devices_per_user.ceil() as usize).clamp(1, callcore::DEVICES_PER_USER_MAX.into());
     world.reserve(users, users * devices_max, users / p.group_size.min.max(2) as usize);
-    for _ in 0..opts.users {
-        let devices = whole as u16 + u16::from(setup.chance(frac));
-        world.add_user(devices.clamp(1, callcore::DEVICES_PER_USER_MAX));
-    }
+    let counts: Vec<u16> = (0..opts.users)
+        .map(|_| (whole as u16 + u16::from(setup.chance(frac))).clamp(1, callcore::DEVICES_PER_USER_MAX))
+        .collect();
+    world.add_users(&counts);
     let group_of = make_groups(&mut world, &mut setup, opts.users, p.group_size);
     let devices = world.device_slots() as f64;
     let mut driver = Population {
