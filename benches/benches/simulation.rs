@@ -20,8 +20,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// One virtual hour, as in the scaling figures.
 const DURATION_MS: u64 = 3_600_000;
 
+/// One run on one thread (events per second per core; `callsim run` itself gives a large
+/// population's ledger checks a second thread).
 fn run(opts: &Options) -> u64 {
-    let output = runner::run(opts, Trace::default(), false, &mut |_, _| {});
+    let output = runner::run_on(opts, Trace::default(), false, runner::Threads::One, &mut |_, _| {});
     assert!(output.failure.is_none(), "the run broke an invariant: {:?}", output.failure);
     output.summary.events
 }

@@ -218,6 +218,14 @@ impl StatusLedger {
     /// Invariant 7: created = terminal + in progress, per status and in total, on both sides.
     pub fn check_conservation(&self, sb: &Switchboard) -> Result<(), Violation> {
         let stats = sb.stats();
+        self.check_counts(stats.created, &stats.terminal)
+    }
+
+    /// Invariant 7 against the switchboard's counts taken at some earlier moment
+    /// ([`Stats::created`](crate::switchboard::Stats::created) and
+    /// [`Stats::terminal`](crate::switchboard::Stats::terminal)), for a ledger that was fed the
+    /// status changes up to that moment (a checker on another thread).
+    pub fn check_counts(&self, created: u64, terminal_by_status: &[u64; 8]) -> Result<(), Violation> {
         let terminal: u64 = self.terminal.iter().sum();
         if self.created != terminal + self.live.len as u64 {
             return violation(
@@ -225,12 +233,12 @@ impl StatusLedger {
                 format!("created {} != terminal {terminal} + live {}", self.created, self.live.len),
             );
         }
-        if stats.created != self.created || stats.terminal != self.terminal {
+        if created != self.created || *terminal_by_status != self.terminal {
             return violation(
                 7,
                 format!(
-                    "switchboard counts created {} terminal {:?}, observed {} {:?}",
-                    stats.created, stats.terminal, self.created, self.terminal
+                    "switchboard counts created {created} terminal {terminal_by_status:?}, observed {} {:?}",
+                    self.created, self.terminal
                 ),
             );
         }

@@ -12,7 +12,7 @@ use callcore::invariants::{
     check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger, Violation,
 };
 use callcore::switchboard::StatusChange;
-use callcore::{Callback, Client, DeviceId, SessionId, Status, Switchboard, UserId};
+use callcore::{Callback, CallbackKind, Client, DeviceId, SessionId, Status, Switchboard, UserId};
 use smallvec::SmallVec;
 
 /// Each device's callback flags for one call (see [`CallbackLedger::observe_flags`]); the
@@ -22,33 +22,42 @@ type DeviceFlags = SmallVec<[(DeviceId, u8); DEVICES_INLINE]>;
 /// Devices whose callback flags a call keeps inline (two users with two devices each).
 const DEVICES_INLINE: usize = 4;
 
-/// The checker of one run.
+/// The checks that need nothing but what the engine reports, in the order it reports it:
+/// invariant 2 (every status change), 5 (every callback) and the ledger's side of 7. They can
+/// run on another thread ([`crate::sidecar`]), fed the same reports in the same order.
 #[derive(Default)]
-pub struct Checker {
+pub struct Ledgers {
     statuses: StatusLedger,
     /// Per call, by the session's slot in the switchboard's call table (a slot is reused only
     /// after the call in it was evicted): the session and each device's callback flags.
     callbacks: Vec<(Option<SessionId>, DeviceFlags)>,
-    changed: Vec<StatusChange>,
-    users: Vec<UserId>,
     /// Checks done so far.
     pub checks: u64,
 }
 
-impl Checker {
-    /// Records one status change (invariant 2); the rest is checked after the input.
+impl Ledgers {
+    /// Records one status change (invariant 2).
     pub fn observe_status(&mut self, change: &StatusChange) -> Result<(), Violation> {
         self.checks += 1;
-        self.statuses.observe(change)?;
-        self.changed.push(*change);
-        Ok(())
+        self.statuses.observe(change)
     }
 
     /// Records one callback on `device` (invariant 5).
     pub fn observe_callback(&mut self, device: DeviceId, callback: &Callback) -> Result<(), Violation> {
-        self.checks += 1;
-        let session = callback.call.session;
         let outgoing = callback.call.initiator == device.user;
+        self.observe_callback_parts(device, callback.call.session, outgoing, callback.kind)
+    }
+
+    /// [`Ledgers::observe_callback`] from the parts it reads: the call, whether `device`'s
+    /// user initiated it, and the callback's kind.
+    pub fn observe_callback_parts(
+        &mut self,
+        device: DeviceId,
+        session: SessionId,
+        outgoing: bool,
+        kind: CallbackKind,
+    ) -> Result<(), Violation> {
+        self.checks += 1;
         let slot = session.0 as u32 as usize;
         if self.callbacks.len() <= slot {
             self.callbacks.resize_with(slot + 1, || (None, SmallVec::new()));
@@ -65,7 +74,70 @@ impl Checker {
                 devices.len() - 1
             }
         };
-        CallbackLedger::observe_flags(&mut devices[i].1, device, session, outgoing, callback.kind)
+        CallbackLedger::observe_flags(&mut devices[i].1, device, session, outgoing, kind)
+    }
+
+    /// Invariant 7 against the switchboard's counts (`created`, terminal by status).
+    pub fn check_counts(&mut self, created: u64, terminal: &[u64; 8]) -> Result<(), Violation> {
+        self.checks += 1;
+        self.statuses.check_counts(created, terminal)
+    }
+
+    /// The switchboard evicted `session`: its callback ledger is dropped.
+    pub fn forget(&mut self, session: SessionId) {
+        if let Some((owner, devices)) = self.callbacks.get_mut(session.0 as u32 as usize) {
+            if *owner == Some(session) {
+                *owner = None;
+                devices.clear();
+            }
+        }
+    }
+}
+
+/// The checker of one run.
+#[derive(Default)]
+pub struct Checker {
+    /// Invariants 2, 5 and 7's ledger (empty while a sidecar holds them).
+    ledgers: Ledgers,
+    changed: Vec<StatusChange>,
+    users: Vec<UserId>,
+    /// Checks done so far here (the ledgers count theirs).
+    checks: u64,
+}
+
+impl Checker {
+    /// Checks done so far (by the ledgers while they are here).
+    pub fn checks(&self) -> u64 {
+        self.checks + self.ledgers.checks
+    }
+
+    /// Records one status change: invariant 2 now, the rest after the input.
+    pub fn observe_status(&mut self, change: &StatusChange) -> Result<(), Violation> {
+        self.ledgers.observe_status(change)?;
+        self.note_change(change);
+        Ok(())
+    }
+
+    /// Notes a status change for the checks after the input, without invariant 2 (which
+    /// the ledgers check wherever they are).
+    pub fn note_change(&mut self, change: &StatusChange) {
+        self.changed.push(*change);
+    }
+
+    /// Records one callback on `device` (invariant 5).
+    pub fn observe_callback(&mut self, device: DeviceId, callback: &Callback) -> Result<(), Violation> {
+        self.ledgers.observe_callback(device, callback)
+    }
+
+    /// Lends the ledgers out (to a sidecar); the checker keeps empty ones meanwhile.
+    pub fn take_ledgers(&mut self) -> Ledgers {
+        std::mem::take(&mut self.ledgers)
+    }
+
+    /// Takes the ledgers back.
+    pub fn restore_ledgers(&mut self, ledgers: Ledgers) {
+        debug_assert_eq!(self.ledgers.checks, 0, "the ledgers were lent out");
+        self.ledgers = ledgers;
     }
 
     /// Cache hint: starts loading the callback state of `session` (a callback about it is
@@ -73,19 +145,20 @@ impl Checker {
     #[inline]
     pub fn prefetch(&self, session: SessionId) {
         let slot = session.0 as u32 as usize;
-        prefetch_index::prefetch_index(&self.callbacks, slot);
+        prefetch_index::prefetch_index(&self.ledgers.callbacks, slot);
     }
 
     /// Cache hint: starts loading the status state of `session` (a status change of it may
     /// be due soon). It changes nothing.
     #[inline]
     pub fn prefetch_status(&self, session: SessionId) {
-        self.statuses.prefetch(session);
+        self.ledgers.statuses.prefetch(session);
     }
 
     /// After one input: authority (6) and involvement (1) for every changed call and for
-    /// `requester`, conservation (7) when anything changed.
-    pub fn after_input(&mut self, sb: &Switchboard, requester: Option<UserId>) -> Result<(), Violation> {
+    /// `requester`. Returns whether any status changed: then conservation (7) is due, which
+    /// [`Checker::check_conservation`] checks here (or a sidecar, where the ledgers are).
+    pub fn after_input(&mut self, sb: &Switchboard, requester: Option<UserId>) -> Result<bool, Violation> {
         self.users.clear();
         self.users.extend(requester);
         let any = !self.changed.is_empty();
@@ -99,31 +172,28 @@ impl Checker {
             self.checks += 1;
             check_involvement(sb, user)?;
         }
-        if any {
-            self.checks += 1;
-            self.statuses.check_conservation(sb)?;
-        }
-        Ok(())
+        Ok(any)
+    }
+
+    /// Invariant 7 on the switchboard as it is now.
+    pub fn check_conservation(&mut self, sb: &Switchboard) -> Result<(), Violation> {
+        let stats = sb.stats();
+        self.ledgers.check_counts(stats.created, &stats.terminal)
     }
 
     /// The switchboard evicted `session`: its callback ledger is dropped.
     pub fn forget(&mut self, session: SessionId) {
-        if let Some((owner, devices)) = self.callbacks.get_mut(session.0 as u32 as usize) {
-            if *owner == Some(session) {
-                *owner = None;
-                devices.clear();
-            }
-        }
+        self.ledgers.forget(session);
     }
 
     /// Calls not yet terminal.
     pub fn live_calls(&self) -> usize {
-        self.statuses.in_progress()
+        self.ledgers.statuses.in_progress()
     }
 
     /// The calls not yet terminal, with their status.
     pub fn live_sessions(&self) -> impl Iterator<Item = (SessionId, Status)> + '_ {
-        self.statuses.live_sessions().map(|(s, st)| (*s, *st))
+        self.ledgers.statuses.live_sessions().map(|(s, st)| (*s, *st))
     }
 
     /// Invariant 4 over every client.

@@ -3,7 +3,7 @@
 use crate::net::Latency;
 use crate::population::{Options, DURATION_S_MAX};
 use crate::profile::Profile;
-use crate::runner::{self, RunOutput, Summary};
+use crate::runner::{self, RunOutput, Summary, Threads};
 use crate::scenario::{self, Scenario};
 use crate::shrink::{self, Budget};
 use crate::trace::Trace;
@@ -106,6 +106,10 @@ struct RunArgs {
     /// On a failure, do not shrink it.
     #[arg(long)]
     no_shrink: bool,
+    /// Run on one thread. By default a run of 65,536 users or more hashes its trace and keeps
+    /// the checks of invariants 2, 5 and 7 on a second thread; the results are the same.
+    #[arg(long)]
+    one_thread: bool,
 }
 
 #[derive(Args)]
@@ -174,6 +178,7 @@ pub fn main() -> i32 {
         record: None,
         trace: None,
         no_shrink: false,
+        one_thread: false,
     }));
     let code = match command {
         Command::Run(args) => run(&args),
@@ -300,7 +305,8 @@ fn run(args: &RunArgs) -> i32 {
             b.set_position(now.saturating_mul(100) / end.max(1));
         }
     };
-    let out = runner::run(&opts, trace, args.record.is_some(), &mut progress);
+    let threads = if args.one_thread { Threads::One } else { Threads::Auto };
+    let out = runner::run_on(&opts, trace, args.record.is_some(), threads, &mut progress);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

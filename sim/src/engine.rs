@@ -13,6 +13,7 @@
 use crate::checks::Checker;
 use crate::net::{Latency, Link, Network};
 use crate::queue::{Class, Queue};
+use crate::sidecar::Sidecar;
 use crate::slab::Slab;
 use crate::trace::{Record, Trace};
 use callcore::invariants::Violation;
@@ -206,6 +207,10 @@ pub struct World<A> {
     /// [`Client::swap_outputs`]): idle clients hold none.
     client_outputs: VecDeque<client::Output>,
     failure: Option<Failure>,
+    /// The thread that hashes the trace and keeps the ledgers, in a large run.
+    sidecar: Option<Sidecar>,
+    /// Whether the sidecar has reported a violation (the run stops; see [`crate::sidecar`]).
+    sidecar_failed: bool,
     counters: Counters,
     /// When set, every command and connection change run by a driver event is logged here.
     pub executed: Option<Vec<(u64, DeviceId, Executed)>>,
@@ -236,6 +241,8 @@ impl<A: Copy> World<A> {
             context: None,
             client_outputs: VecDeque::new(),
             failure: None,
+            sidecar: None,
+            sidecar_failed: false,
             counters: Counters::default(),
             executed: None,
         }
@@ -253,7 +260,7 @@ impl<A: Copy> World<A> {
 
     /// Invariant checks done so far.
     pub fn checks(&self) -> u64 {
-        self.checker.checks
+        self.checker.checks()
     }
 
     /// The trace (hash, records).
@@ -499,8 +506,13 @@ impl<A: Copy> World<A> {
                 }
                 client::Output::Callback(callback) => {
                     compact |= callback.kind.is_terminal();
-                    if let Err(v) = self.checker.observe_callback(device, &callback) {
-                        self.fail(v);
+                    match self.sidecar.as_mut() {
+                        Some(sidecar) => sidecar.callback(self.now_ms, device, &callback),
+                        None => {
+                            if let Err(v) = self.checker.observe_callback(device, &callback) {
+                                self.fail(v);
+                            }
+                        }
                     }
                     self.observed.push(Observation::Callback { device, callback });
                 }
@@ -548,8 +560,16 @@ impl<A: Copy> World<A> {
     }
 
     fn status_change(&mut self, change: switchboard::StatusChange) {
-        if let Err(v) = self.checker.observe_status(&change) {
-            self.fail(v);
+        match self.sidecar.as_mut() {
+            Some(sidecar) => {
+                sidecar.status(self.now_ms, &change);
+                self.checker.note_change(&change);
+            }
+            None => {
+                if let Err(v) = self.checker.observe_status(&change) {
+                    self.fail(v);
+                }
+            }
         }
         if change.from.is_none() {
             if let Some((device, id)) = self.context {
@@ -646,7 +666,10 @@ impl<A: Copy> World<A> {
                 self.drain_switchboard();
                 if let switchboard::Timer::Evict(session) = timer {
                     if self.switchboard.call(session).is_none() {
-                        self.checker.forget(session);
+                        match self.sidecar.as_mut() {
+                            Some(sidecar) => sidecar.forget(session),
+                            None => self.checker.forget(session),
+                        }
                         self.observed.push(Observation::Evicted(session));
                     }
                 }
@@ -664,10 +687,61 @@ impl<A: Copy> World<A> {
                 self.drain_client(device);
             }
         }
-        if let Err(v) = self.checker.after_input(&self.switchboard, requester) {
-            self.fail(v);
+        match self.checker.after_input(&self.switchboard, requester) {
+            Err(v) => self.fail(v),
+            Ok(true) => self.check_conservation(),
+            Ok(false) => {}
+        }
+        if self.sidecar.as_ref().is_some_and(Sidecar::failed) {
+            self.sidecar_failed = true;
         }
         None
+    }
+
+    /// Invariant 7 after an input that changed a status: here, or by the sidecar.
+    fn check_conservation(&mut self) {
+        match self.sidecar.as_mut() {
+            Some(sidecar) => sidecar.counts(self.now_ms, self.switchboard.stats()),
+            None => {
+                if let Err(v) = self.checker.check_conservation(&self.switchboard) {
+                    self.fail(v);
+                }
+            }
+        }
+    }
+
+    /// Hands the ledger checks (invariants 2, 5 and 7) to a second thread from now on (see
+    /// [`crate::sidecar`]); [`World::finish_sidecar`] takes them back.
+    pub fn start_sidecar(&mut self) {
+        if self.sidecar.is_none() {
+            self.sidecar = Some(Sidecar::start(self.checker.take_ledgers()));
+        }
+    }
+
+    /// Waits for the sidecar to check everything it was given and takes the ledgers back. Returns the first violation it found, if any: the run went on past
+    /// it, so its caller runs the seed again on one thread to stop exactly there.
+    pub fn finish_sidecar(&mut self) -> Option<Failure> {
+        let audit = self.sidecar.take()?.finish();
+        self.checker.restore_ledgers(audit.ledgers);
+        self.sidecar_failed = false;
+        audit.failure.map(|(violation, at_ms)| Failure { violation, at_ms })
+    }
+
+    /// Whether the run must stop: an invariant broke (or the sidecar found one broken).
+    pub fn halted(&self) -> bool {
+        self.failure.is_some() || self.sidecar_failed
+    }
+
+    /// Calls not yet terminal: as the ledgers count them, or while they are with the
+    /// sidecar, as the switchboard does (the two agree unless invariant 7 breaks, which the
+    /// sidecar reports).
+    pub fn live_calls(&self) -> usize {
+        if self.sidecar.is_none() {
+            return self.checker.live_calls();
+        }
+        let stats = self.switchboard.stats();
+        let live = stats.created - stats.terminal.iter().sum::<u64>();
+        usize::try_from(live).unwrap_or(usize::MAX)
     }
 
     /// Cache hint for an event of the engine's own that is due soon (see [`Stage`]).
@@ -698,7 +772,9 @@ impl<A: Copy> World<A> {
                     Stage::Linked => {
                         self.switchboard.prefetch_message(from, msg);
                         if let Some(session) = msg.session() {
-                            self.checker.prefetch_status(session);
+                            if self.sidecar.is_none() {
+                                self.checker.prefetch_status(session);
+                            }
                         }
                     }
                     Stage::Buffers => {
@@ -717,7 +793,9 @@ impl<A: Copy> World<A> {
             (Event::ToClient { device, slot, .. }, Stage::Linked) => {
                 self.prefetch_client_buffers(device);
                 if let Some(ServerMsg::Notify(notice)) = self.down.get(slot) {
-                    self.checker.prefetch(notice.call.session);
+                    if self.sidecar.is_none() {
+                        self.checker.prefetch(notice.call.session);
+                    }
                 }
             }
             (Event::ClientTimer { device, .. }, Stage::Linked) => self.prefetch_client_buffers(device),
@@ -729,7 +807,9 @@ impl<A: Copy> World<A> {
             (Event::SwitchboardTimer(timer), Stage::Linked) => {
                 self.switchboard.prefetch_timer(timer);
                 if let switchboard::Timer::Ring(session) = timer {
-                    self.checker.prefetch_status(session);
+                    if self.sidecar.is_none() {
+                        self.checker.prefetch_status(session);
+                    }
                 }
             }
             (Event::SwitchboardTimer(timer), Stage::Buffers) => {
@@ -918,11 +998,11 @@ impl<D: Driver> Engine<D> {
     /// Runs every event due by `end_ms` (or until an invariant breaks), then sets the time to
     /// `end_ms`. Returns false when an invariant broke.
     pub fn run_until(&mut self, end_ms: u64) -> bool {
-        while self.world.failure.is_none() && self.step(end_ms) {}
-        if self.world.failure.is_none() {
+        while !self.world.halted() && self.step(end_ms) {}
+        if !self.world.halted() {
             self.world.now_ms = self.world.now_ms.max(end_ms);
         }
-        self.world.failure.is_none()
+        !self.world.halted()
     }
 }
 

@@ -33,6 +33,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod shrink;
+pub mod sidecar;
 pub mod slab;
 pub mod stats;
 pub mod sweep;

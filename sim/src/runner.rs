@@ -75,19 +75,89 @@ pub struct RunOutput {
 /// How often the progress callback is called, in events.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-/// Runs a population to its verdict. `progress` is called now and then with (virtual ms now,
-/// virtual ms at the end).
+/// Whether a run hands its trace hash and ledger checks to a second thread (see
+/// [`crate::sidecar`]). Either way the run, its summary and its trace hash are the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Threads {
+    /// A second thread for populations of at least [`SIDECAR_USERS_MIN`] users, when the
+    /// machine has a second core and no trace is written out.
+    #[default]
+    Auto,
+    /// Everything on the calling thread (as `callsim check` runs each seed: its seeds already
+    /// use every core).
+    One,
+    /// A second thread whenever no trace is written out (tests of the sidecar itself).
+    Two,
+}
+
+/// Populations from this many users on get a sidecar under [`Threads::Auto`].
+pub const SIDECAR_USERS_MIN: u32 = 1 << 16;
+
+impl Threads {
+    fn sidecar(self, opts: &Options) -> bool {
+        match self {
+            Threads::One => false,
+            Threads::Two => true,
+            Threads::Auto => {
+                opts.users >= SIDECAR_USERS_MIN
+                    && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+            }
+        }
+    }
+}
+
+/// Runs a population to its verdict ([`Threads::Auto`]). `progress` is called now and then
+/// with (virtual ms now, virtual ms at the end).
 pub fn run(opts: &Options, trace: Trace, record: bool, progress: &mut dyn FnMut(u64, u64)) -> RunOutput {
+    run_on(opts, trace, record, Threads::Auto, progress)
+}
+
+/// Runs a population to its verdict on `threads`.
+pub fn run_on(
+    opts: &Options,
+    trace: Trace,
+    record: bool,
+    threads: Threads,
+    progress: &mut dyn FnMut(u64, u64),
+) -> RunOutput {
     let started = Instant::now();
+    if threads.sidecar(opts) && !trace.is_written() {
+        if let Some(out) = run_once(opts, trace, record, true, started, progress) {
+            return out;
+        }
+        // The sidecar found a violation after the run had gone past it: run the seed again
+        // on one thread, which stops at the violating step (the run is deterministic).
+        return run_once(opts, Trace::default(), record, false, started, progress)
+            .expect("a run on one thread always finishes");
+    }
+    run_once(opts, trace, record, false, started, progress).expect("a run on one thread always finishes")
+}
+
+/// One run; `None` when its sidecar found a violation (the run is then to be done again on
+/// one thread).
+fn run_once(
+    opts: &Options,
+    trace: Trace,
+    record: bool,
+    sidecar: bool,
+    started: Instant,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Option<RunOutput> {
     let mut engine = population::build(opts, trace);
     if record {
         engine.world.executed = Some(Vec::new());
         engine.driver.recorder = Some(Recorder::default());
     }
+    if sidecar {
+        engine.world.start_sidecar();
+    }
     // Saturating: a deadline that wrapped around would end the run early and report live calls
     // as stuck.
     let deadline = opts.duration_ms.saturating_add(population::liveness_bound_ms(&opts.profile));
     drive(&mut engine, deadline, progress);
+    if engine.world.finish_sidecar().is_some() {
+        return None;
+    }
     if engine.world.failure().is_none() {
         Population::check_liveness(&mut engine.world, deadline);
     }
@@ -99,19 +169,19 @@ pub fn run(opts: &Options, trace: Trace, record: bool, progress: &mut dyn FnMut(
     });
     let trace_error = engine.world.trace().finish().err();
     let summary = summarize(&mut engine, opts, end_ms, started.elapsed().as_secs_f64());
-    RunOutput { summary, failure: engine.world.failure().cloned(), scenario, trace_error }
+    Some(RunOutput { summary, failure: engine.world.failure().cloned(), scenario, trace_error })
 }
 
 /// Runs to the deadline; in the liveness phase, checks convergence the first time it is quiet.
 fn drive(engine: &mut Engine<Population>, deadline: u64, progress: &mut dyn FnMut(u64, u64)) {
     let mut converged = false;
     let mut n = 0u64;
-    while engine.world.failure().is_none() && engine.step(deadline) {
+    while !engine.world.halted() && engine.step(deadline) {
         n += 1;
         if n % PROGRESS_EVERY == 0 {
             progress(engine.world.now_ms(), deadline);
         }
-        let quiet = engine.world.checker().live_calls() == 0 && engine.world.in_flight() == 0;
+        let quiet = engine.world.live_calls() == 0 && engine.world.in_flight() == 0;
         if !converged && quiet && engine.driver.phase == Phase::Liveness {
             converged = true;
             engine.world.check_convergence();

@@ -4,7 +4,7 @@
 
 use crate::engine::Failure;
 use crate::population::Options;
-use crate::runner;
+use crate::runner::{self, Threads};
 use crate::trace::Trace;
 use rayon::prelude::*;
 
@@ -32,7 +32,8 @@ pub fn run(seeds: &[u64], base: &Options) -> Vec<SeedResult> {
         .par_iter()
         .map(|&seed| {
             let opts = Options { seed, ..base.clone() };
-            let out = runner::run(&opts, Trace::default(), false, &mut |_, _| {});
+            // One thread a seed: the seeds already keep every core busy.
+            let out = runner::run_on(&opts, Trace::default(), false, Threads::One, &mut |_, _| {});
             SeedResult {
                 seed,
                 events: out.summary.events,

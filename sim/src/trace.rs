@@ -144,6 +144,11 @@ impl Trace {
         }
     }
 
+    /// Whether records are also written out.
+    pub fn is_written(&self) -> bool {
+        self.writer.is_some()
+    }
+
     /// The hash of every record so far.
     pub fn hash(&self) -> u64 {
         self.hasher.finish()

@@ -70,6 +70,30 @@ fn cache_hints_never_change_a_run() {
     assert_eq!(with, without);
 }
 
+/// The ledger checks on a second thread (the sidecar) make the same run: the same summary,
+/// the same trace hash, the same number of invariant checks, as on one thread.
+#[test]
+fn a_run_with_its_ledgers_on_a_second_thread_is_the_same_run() {
+    for seed in [5, 7] {
+        let run = |threads| runner::run_on(&small(seed), Trace::default(), false, threads, &mut |_, _| {});
+        let (one, two) = (run(runner::Threads::One), run(runner::Threads::Two));
+        assert!(one.failure.is_none() && two.failure.is_none(), "{:?} {:?}", one.failure, two.failure);
+        assert!(
+            one.summary.invariant_checks > 1_000,
+            "the run checked something: {}",
+            one.summary.invariant_checks
+        );
+        let same = |s: &runner::Summary| {
+            let mut v = serde_json::to_value(s).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("wall_s");
+            o.remove("events_per_s");
+            v
+        };
+        assert_eq!(same(&one.summary), same(&two.summary));
+    }
+}
+
 #[test]
 fn another_seed_gives_another_trace() {
     let a = runner::run(&small(5), Trace::default(), false, &mut |_, _| {});
