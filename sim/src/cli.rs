@@ -106,8 +106,8 @@ struct RunArgs {
     /// On a failure, do not shrink it.
     #[arg(long)]
     no_shrink: bool,
-    /// Run on one thread. By default a run of 65,536 users or more hashes its trace and keeps
-    /// the checks of invariants 2, 5 and 7 on a second thread; the results are the same.
+    /// Run on one thread. By default a run of 65,536 users or more keeps the ledgers of
+    /// invariants 2, 5 and 7 on a second thread; the results are the same.
     #[arg(long)]
     one_thread: bool,
 }

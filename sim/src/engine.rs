@@ -207,7 +207,7 @@ pub struct World<A> {
     /// [`Client::swap_outputs`]): idle clients hold none.
     client_outputs: VecDeque<client::Output>,
     failure: Option<Failure>,
-    /// The thread that hashes the trace and keeps the ledgers, in a large run.
+    /// The thread that keeps the ledgers (invariants 2, 5, 7) in a large run.
     sidecar: Option<Sidecar>,
     /// Whether the sidecar has reported a violation (the run stops; see [`crate::sidecar`]).
     sidecar_failed: bool,
@@ -351,12 +351,10 @@ impl<A: Copy> World<A> {
         let (first_user, first_slot) = (self.first_device.len() - 1, self.devices.len());
         self.first_device.reserve(counts.len());
         for &n in counts {
-            let end = self.first_device.last().copied().unwrap_or(0) + u32::from(n);
-            self.first_device.push(end);
+            let start = self.first_device.last().copied().unwrap_or(0);
+            self.first_device.push(start.checked_add(u32::from(n)).expect("fewer than 2^32 devices"));
         }
         let end = *self.first_device.last().unwrap_or(&0);
-        let _ =
-            u32::try_from(self.devices.len() + (end as usize - first_slot)).expect("fewer than 2^32 devices");
         let config = *self.switchboard.config();
         let (switchboard, devices, first_device) =
             (&mut self.switchboard, &mut self.devices, &self.first_device);
@@ -718,8 +716,9 @@ impl<A: Copy> World<A> {
         }
     }
 
-    /// Waits for the sidecar to check everything it was given and takes the ledgers back. Returns the first violation it found, if any: the run went on past
-    /// it, so its caller runs the seed again on one thread to stop exactly there.
+    /// Waits for the sidecar to check everything it was given and takes the ledgers back.
+    /// Returns the first violation it found, if any: the run went on past it, so its caller
+    /// runs the seed again on one thread to stop exactly there.
     pub fn finish_sidecar(&mut self) -> Option<Failure> {
         let audit = self.sidecar.take()?.finish();
         self.checker.restore_ledgers(audit.ledgers);
@@ -1036,6 +1035,51 @@ mod tests {
         let last = UserId(u32::try_from(counts.len()).unwrap());
         assert!(at_once.switchboard.is_user(last) && !at_once.switchboard.is_user(UserId(last.0 + 1)));
         assert_eq!(at_once.user_count(), one_by_one.user_count());
+    }
+
+    /// A violation the sidecar finds stops the run (a few batches later) and is handed back
+    /// with the time of the step that caused it. The sidecar's ledgers are given a call that
+    /// never existed, so the first conservation check, right after the first call is created,
+    /// fails.
+    #[test]
+    fn a_violation_found_by_the_sidecar_stops_the_run() {
+        use crate::population::{build, Options};
+        let opts = Options {
+            users: 5_000,
+            duration_ms: 1_200_000,
+            seed: 3,
+            profile: crate::profile::Profile::default(),
+        };
+        // When the first call is created, on one thread.
+        let mut plain = build(&opts, Trace::default());
+        while plain.world.switchboard.stats().created == 0 {
+            assert!(plain.step(opts.duration_ms), "the run creates a call");
+        }
+        let first_call_at = plain.world.now_ms();
+
+        let mut engine = build(&opts, Trace::default());
+        let mut ledgers = engine.world.checker.take_ledgers();
+        let ghost = switchboard::StatusChange {
+            session: SessionId(u64::MAX),
+            from: None,
+            to: callcore::Status::Initiated,
+            event: None,
+            by: None,
+            at_ms: 0,
+        };
+        ledgers.observe_status(&ghost).expect("a first creation is fine");
+        engine.world.sidecar = Some(Sidecar::start(ledgers));
+        assert!(!engine.run_until(opts.duration_ms), "the run stops");
+        let stopped_at = engine.world.now_ms();
+        assert!(engine.world.failure().is_none(), "the engine's own checks found nothing");
+        let failure = engine.world.finish_sidecar().expect("the sidecar reports the violation");
+        assert_eq!(failure.violation.invariant, 7);
+        assert_eq!(failure.at_ms, first_call_at, "the time of the step that created the first call");
+        assert!(
+            first_call_at <= stopped_at && stopped_at < opts.duration_ms,
+            "stopped after it, before the end"
+        );
+        assert!(!engine.world.halted(), "the world is back on one thread");
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub struct RunOutput {
 /// How often the progress callback is called, in events.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-/// Whether a run hands its trace hash and ledger checks to a second thread (see
+/// Whether a run hands its ledger checks (invariants 2, 5 and 7) to a second thread (see
 /// [`crate::sidecar`]). Either way the run, its summary and its trace hash are the same.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Threads {
