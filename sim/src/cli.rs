@@ -473,8 +473,13 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
     };
     let (mut failed, mut unreadable) = (0, 0);
     for path in &paths {
-        let s = match scenario::load(path) {
-            Ok(s) => s,
+        let s = match scenario::load_with_notes(path) {
+            Ok((s, notes)) => {
+                for note in notes {
+                    eprintln!("NOTE {}: {note}", path.display());
+                }
+                s
+            }
             Err(e) => {
                 eprintln!("ERROR {e}");
                 unreadable += 1;

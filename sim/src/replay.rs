@@ -3,6 +3,9 @@
 //! (in file order), and the run goes to `run_until_ms`. Labels are bound to session ids when
 //! the switchboard creates the call; a step whose label is not bound yet sends a session id
 //! that can never exist (`SessionId(u64::MAX)`), so the switchboard answers `call_not_found`.
+//! Several initiates may carry one label (a retry after an initiate that created no call): the
+//! label is bound again each time one of them creates a call, and names the call created last
+//! (in later steps, and in `expect`).
 //! A user or group named in `to` but not in the cast gets an id that is never registered, so
 //! the switchboard answers `invalid_receiver`.
 
@@ -153,8 +156,10 @@ impl ScenarioDriver {
         let mut label_names = Vec::new();
         for step in &s.steps {
             if let Action::Initiate { call, .. } = &step.action {
-                label_index.insert(call, label_names.len());
-                label_names.push(call.clone());
+                if !label_index.contains_key(call.as_str()) {
+                    label_index.insert(call, label_names.len());
+                    label_names.push(call.clone());
+                }
             }
         }
         let steps = s

@@ -1,14 +1,6 @@
 //! A slab of values addressed by `u32` slots, reused after removal: the queue carries a slot
 //! instead of a large message, so heap entries stay small.
 
-/// Starts loading the cache line that holds the byte at `address`. Any address will do: a
-/// prefetch reads nothing and never faults (it is a hint).
-#[inline(always)]
-fn prefetch_address(address: usize) {
-    let base: &[u8] = &[];
-    prefetch_index::prefetch_index(base, address.wrapping_sub(base.as_ptr() as usize));
-}
-
 /// Values by slot; freed slots are reused.
 pub struct Slab<T> {
     items: Vec<Option<T>>,
@@ -54,10 +46,9 @@ impl<T> Slab<T> {
     /// and taking it reads every byte). It changes nothing.
     #[inline]
     pub fn prefetch(&self, slot: u32) {
-        let Some(item) = self.items.get(slot as usize) else { return };
-        prefetch_index::prefetch_index(std::slice::from_ref(item), 0);
-        let last = std::ptr::from_ref(item) as usize + std::mem::size_of::<Option<T>>() - 1;
-        prefetch_address(last);
+        if let Some(item) = self.items.get(slot as usize) {
+            crate::hint::whole(item);
+        }
     }
 
     /// Values stored now.
