@@ -814,15 +814,24 @@ pub fn device_name(uid: &str, index: u16) -> String {
     }
 }
 
-/// The run's end: `run_until_ms`, or the last step's time + ring timeout + grace + 1000.
+/// The run's end: `run_until_ms`, or the last step's time + ring timeout + grace + 1000. The
+/// ring timeout there is the longest any call of the file may have: the configured one, or an
+/// initiate's own `ring_timeout_ms` if that is longer (the default end is there to let every
+/// call settle, and a call with its own longer timeout rings that long).
 pub fn run_until_ms(s: &Scenario) -> u64 {
     s.run_until_ms.unwrap_or_else(|| {
         let config = s.config.core();
         let last = s.steps.iter().map(|st| st.at_ms).max().unwrap_or(0);
+        let ring_timeout_ms = s
+            .steps
+            .iter()
+            .filter_map(|st| match st.action {
+                Action::Initiate { ring_timeout_ms, .. } => ring_timeout_ms,
+                _ => None,
+            })
+            .fold(config.ring_timeout_ms, u64::max);
         // Validated files keep every term within TIME_MS_MAX; saturate for unvalidated ones.
-        last.saturating_add(config.ring_timeout_ms)
-            .saturating_add(config.reconnect_grace_ms)
-            .saturating_add(1000)
+        last.saturating_add(ring_timeout_ms).saturating_add(config.reconnect_grace_ms).saturating_add(1000)
     })
 }
 
@@ -843,6 +852,21 @@ mod tests {
         assert_eq!(s.users["a"], UserSpec { devices: 1, connected: true });
         assert_eq!(s.config.latency(), Latency::Fixed(20));
         assert_eq!(run_until_ms(&s), 45_000 + 10_000 + 1000);
+    }
+
+    /// The default end lets a call with its own, longer ring timeout time out; a shorter one
+    /// changes nothing.
+    #[test]
+    fn the_default_end_counts_the_longest_ring_timeout() {
+        let own = |ms: u64| {
+            let text =
+                MINIMAL.replace(r#""call":"c1"}"#, &format!(r#""call":"c1","ring_timeout_ms":{ms}}}"#));
+            run_until_ms(&parse(&text, Path::new("t.json")).unwrap())
+        };
+        assert_eq!(own(60_000), 60_000 + 10_000 + 1000);
+        assert_eq!(own(5_000), 45_000 + 10_000 + 1000);
+        let later = MINIMAL.replace(r#""steps":["#, r#""run_until_ms":7,"steps":["#);
+        assert_eq!(run_until_ms(&parse(&later, Path::new("t.json")).unwrap()), 7, "a written end is kept");
     }
 
     #[test]
