@@ -843,7 +843,7 @@ impl<A: Copy> World<A> {
     fn prefetch_links(&self, user: UserId) {
         for slot in self.user_slots(user) {
             if let Some(d) = self.devices.get(slot as usize) {
-                crate::hint::whole(&d.link);
+                prefetch_index::prefetch_index(std::slice::from_ref(&d.link), 0);
             }
         }
     }
@@ -853,7 +853,7 @@ impl<A: Copy> World<A> {
     fn prefetch_slot(&self, slot: u32) {
         if let Some(d) = self.devices.get(slot as usize) {
             d.client.prefetch();
-            crate::hint::whole(&d.link);
+            prefetch_index::prefetch_index(std::slice::from_ref(&d.link), 0);
         }
     }
 
