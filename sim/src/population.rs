@@ -120,7 +120,7 @@ struct VUser {
     /// The call this user scheduled a hang-up for.
     ending: SessionId,
     /// When the user's last initiate went out, plus one (0: none waiting for a ring).
-    initiated_at: u32,
+    initiated_at: u64,
 }
 
 /// Counters a population run keeps besides the engine's.
@@ -339,7 +339,7 @@ impl Population {
         let call_type = if video { CallType::Video } else { CallType::Audio };
         let now = world.now_ms();
         if world.command(device, Request::Initiate { to, call_type, ring_timeout_ms: None }).is_ok() {
-            self.user(user).initiated_at = u32::try_from(now + 1).unwrap_or(0);
+            self.user(user).initiated_at = now + 1;
         }
     }
 
@@ -520,7 +520,7 @@ impl Population {
             CallbackKind::OutgoingCallRinging => {
                 let at = std::mem::take(&mut self.user(device.user).initiated_at);
                 if at > 0 {
-                    self.measures.setup.push(world.now_ms().saturating_sub(u64::from(at - 1)));
+                    self.measures.setup.push(world.now_ms().saturating_sub(at - 1));
                 }
             }
             CallbackKind::OutgoingCallAccepted => self.on_accepted(world, device, session, group, true),

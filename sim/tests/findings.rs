@@ -46,3 +46,25 @@ fn f7_a_call_left_out_of_the_snapshot_does_not_break_convergence() {
 fn f9_convergence_waits_for_connection_changes_to_be_learned() {
     passes(7_809_653_253_023_071_498, 22, 1_075, "fuzz/findings/f9-profile.json");
 }
+
+/// From a command-line audit: a user's last initiate time was kept in 32 bits of ms, so past
+/// 2^32 ms (about 49.7 virtual days; `--duration-s` allows 366 days) no call setup was
+/// measured any more. Runs of 4.3 and 4.5 million virtual seconds (both past 2^32 ms): the
+/// longer one, with about 5 % more calls, must measure more setups.
+#[test]
+fn call_setup_is_measured_past_two_to_the_32_ms() {
+    let run = |duration_s: u64| {
+        let opts =
+            Options { users: 10, duration_ms: duration_s * 1_000, seed: 9, profile: Profile::default() };
+        runner::run(&opts, Trace::default(), false, &mut |_, _| {}).summary
+    };
+    let (shorter, longer) = (run(4_300_000), run(4_500_000));
+    assert!(shorter.duration_s * 1_000 > 1 << 32);
+    assert!(longer.calls > shorter.calls, "calls go on");
+    assert!(
+        longer.setup_ms.count > shorter.setup_ms.count,
+        "setups measured: {} then {}",
+        shorter.setup_ms.count,
+        longer.setup_ms.count
+    );
+}
