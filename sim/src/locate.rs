@@ -27,6 +27,44 @@ impl From<usize> for Key {
     }
 }
 
+/// The path of the first JSON array in `value` (searched depth first) that `allowed` does not
+/// admit at its path. serde reads a struct from an array as well as from an object (its fields
+/// by position), so a file whose format has objects only where it has them must be checked for
+/// arrays standing in for objects.
+pub fn stray_array(value: &serde_json::Value, allowed: &dyn Fn(&[Key]) -> bool) -> Option<Vec<Key>> {
+    let mut path = Vec::new();
+    stray_array_at(value, allowed, &mut path).then_some(path)
+}
+
+fn stray_array_at(value: &serde_json::Value, allowed: &dyn Fn(&[Key]) -> bool, path: &mut Vec<Key>) -> bool {
+    match value {
+        serde_json::Value::Array(items) => {
+            if !allowed(path) {
+                return true;
+            }
+            for (i, item) in items.iter().enumerate() {
+                path.push(Key::Index(i));
+                if stray_array_at(item, allowed, path) {
+                    return true;
+                }
+                path.pop();
+            }
+            false
+        }
+        serde_json::Value::Object(members) => {
+            for (name, member) in members {
+                path.push(Key::Name(name.clone()));
+                if stray_array_at(member, allowed, path) {
+                    return true;
+                }
+                path.pop();
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
 /// The 1-based line and column (in characters) where the value at `path` starts; for an object
 /// member, where its name starts. When the path leaves the document, the position of the
 /// deepest value it reached; for a text that is not JSON, the start (1, 1).

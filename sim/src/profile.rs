@@ -137,12 +137,28 @@ impl Profile {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|source| ProfileError::Read { path: name.clone(), source })?;
-        let profile: Profile = serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
-            path: name,
+        Self::parse(&text, name)
+    }
+
+    /// Parses and checks a profile's text; `name` names it in errors.
+    pub fn parse(text: &str, name: String) -> Result<Self, ProfileError> {
+        // A byte-order mark (some editors write one) is not part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let profile: Profile = serde_json::from_str(text).map_err(|e| ProfileError::Parse {
+            path: name.clone(),
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
         })?;
+        // serde would also read a profile (or one of its ranges) from an array, by position: a
+        // profile has no arrays at all.
+        if let Some(at) =
+            serde_json::from_str(text).ok().and_then(|v| crate::locate::stray_array(&v, &|_| false))
+        {
+            let (line, column) = crate::locate::locate(text, &at);
+            let message = "expected an object, found an array".to_owned();
+            return Err(ProfileError::Parse { path: name, line, column, message });
+        }
         profile.validate()?;
         Ok(profile)
     }
@@ -251,6 +267,20 @@ mod tests {
     /// The profile with one field changed through its JSON form (as a profile file would).
     fn with(json: &str) -> Profile {
         serde_json::from_str(json).expect("parses")
+    }
+
+    /// serde reads a struct from an array by position; a profile has no arrays, so any array
+    /// is refused, at its place. A byte-order mark is skipped.
+    #[test]
+    fn an_array_is_never_a_profile_nor_a_range() {
+        let err = |text: &str| Profile::parse(text, "p.json".into()).unwrap_err().to_string();
+        assert_eq!(err("[100.0]"), "p.json:1:1: expected an object, found an array");
+        assert_eq!(
+            err("{\n  \"talk_ms\": [1000, 2000]\n}"),
+            "p.json:2:3: expected an object, found an array"
+        );
+        let ok = Profile::parse("\u{feff}{\"calls_per_user_per_hour\": 4}", "p.json".into()).expect("parses");
+        assert_eq!(ok.calls_per_user_per_hour, 4.0);
     }
 
     #[test]

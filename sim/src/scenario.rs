@@ -556,18 +556,40 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 /// its own example names `carol` in a group without listing her; a file like it replays, and
 /// the note says what was assumed (a misspelt member shows up there).
 pub fn parse_with_notes(text: &str, path: &Path) -> Result<(Scenario, Vec<String>), ScenarioError> {
+    // A byte-order mark (some editors write one) is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut scenario: Scenario = serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
         path: path.to_owned(),
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
+    if let Some(at) =
+        serde_json::from_str(text).ok().and_then(|v| crate::locate::stray_array(&v, &array_allowed))
+    {
+        let (line, column) = locate(text, &at);
+        let message = "expected an object, found an array".to_owned();
+        return Err(ScenarioError::Parse { path: path.to_owned(), line, column, message });
+    }
     let notes = adopt_unlisted_members(&mut scenario);
     validate(&scenario).map_err(|e| {
         let (line, column) = locate(text, &e.at);
         ScenarioError::Invalid { path: path.to_owned(), line, column, message: e.message }
     })?;
     Ok((scenario, notes))
+}
+
+/// Where the format has an array: a group's members, the steps, a device's expected callbacks.
+/// Anywhere else an array would be read as an object (serde takes a struct's fields by
+/// position), so it is refused.
+fn array_allowed(path: &[Key]) -> bool {
+    let name = |k: &Key, n: &str| matches!(k, Key::Name(x) if x == n);
+    match path {
+        [groups, _] => name(groups, "groups"),
+        [steps] => name(steps, "steps"),
+        [expect, callbacks, _] => name(expect, "expect") && name(callbacks, "callbacks"),
+        _ => false,
+    }
 }
 
 /// Lists every group member missing from `users` there, with the defaults; one note each.
@@ -1000,6 +1022,23 @@ mod tests {
         assert!(none.is_empty(), "a file that lists everyone gets no note");
         let step = LINES.replace(r#""user":"b","device":1"#, r#""user":"zed""#);
         assert_eq!(err(&step), "t.json:5:14: step 2: user zed is not listed in users");
+    }
+
+    /// serde reads a struct from an array by position; the format has arrays only for a
+    /// group's members, the steps and a device's expected callbacks, so any other array is
+    /// refused, at its place. A byte-order mark is skipped.
+    #[test]
+    fn an_array_where_the_format_has_an_object_is_refused() {
+        let root = r#"[1,"positional",null,{},{"a":{},"b":{}},{},[]]"#;
+        assert_eq!(err(root), "t.json:1:1: expected an object, found an array");
+        let user = LINES.replace(r#""b":{"devices":2}"#, r#""b":[2,true]"#);
+        assert_eq!(err(&user), "t.json:1:40: expected an object, found an array");
+        let to = LINES.replace(r#""to":{"user":"b"}"#, r#""to":["b"]"#);
+        assert!(err(&to).starts_with("t.json:4:"), "{}", err(&to));
+        assert!(
+            parse(&format!("\u{feff}{LINES}"), Path::new("t.json")).is_ok(),
+            "a byte-order mark is skipped"
+        );
     }
 
     /// Several initiates may carry one label: a retry after an initiate that created no call.
