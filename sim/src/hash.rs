@@ -362,7 +362,7 @@ fn head(h: &mut TraceHasher, tag: u64, device: DeviceId, at_ms: u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use callcore::{CallType, RequestId, SessionId, Status, UserId};
 
@@ -372,7 +372,8 @@ mod tests {
         h.finish()
     }
 
-    fn view() -> CallView {
+    /// A ringing audio call 7 from user 1 to user 2 (also for other modules' tests).
+    pub(crate) fn view() -> CallView {
         CallView {
             session: SessionId(7),
             initiator: UserId(1),

@@ -216,25 +216,14 @@ impl Sidecar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callcore::{CallType, CallView, Receiver, Status, UserId};
+    use callcore::{CallView, Status, UserId};
 
     fn change(session: u64, from: Option<Status>, to: Status) -> StatusChange {
         StatusChange { session: SessionId(session), from, to, event: None, by: None, at_ms: 0 }
     }
 
     fn view(session: u64, status: Status) -> CallView {
-        CallView {
-            session: SessionId(session),
-            initiator: UserId(1),
-            receiver: Receiver::User(UserId(2)),
-            call_type: CallType::Audio,
-            status,
-            reason: None,
-            created_at_ms: 10,
-            ringing_at_ms: Some(20),
-            accepted_at_ms: None,
-            terminal_at_ms: None,
-        }
+        CallView { session: SessionId(session), status, ..crate::hash::tests::view() }
     }
 
     /// Many batches' worth of reports, through the thread: the same checks, and the same
