@@ -25,7 +25,7 @@ const DEVICES_INLINE: usize = 4;
 /// The checks that need nothing but what the engine reports, in the order it reports it:
 /// invariant 2 (every status change), 5 (every callback) and the ledger's side of 7. They can
 /// run on another thread ([`crate::sidecar`]), fed the same reports in the same order.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Ledgers {
     statuses: StatusLedger,
     /// Per call, by the session's slot in the switchboard's call table (a slot is reused only

@@ -709,10 +709,14 @@ impl<A: Copy> World<A> {
     }
 
     /// Hands the ledger checks (invariants 2, 5 and 7) to a second thread from now on (see
-    /// [`crate::sidecar`]); [`World::finish_sidecar`] takes them back.
+    /// [`crate::sidecar`]); [`World::finish_sidecar`] takes them back. Stays on one thread if no
+    /// thread can be started.
     pub fn start_sidecar(&mut self) {
         if self.sidecar.is_none() {
-            self.sidecar = Some(Sidecar::start(self.checker.take_ledgers()));
+            match Sidecar::start(self.checker.take_ledgers()) {
+                Ok(sidecar) => self.sidecar = Some(sidecar),
+                Err(ledgers) => self.checker.restore_ledgers(*ledgers),
+            }
         }
     }
 
@@ -1068,7 +1072,7 @@ mod tests {
             at_ms: 0,
         };
         ledgers.observe_status(&ghost).expect("a first creation is fine");
-        engine.world.sidecar = Some(Sidecar::start(ledgers));
+        engine.world.sidecar = Some(Sidecar::start(ledgers).expect("a thread starts"));
         assert!(!engine.run_until(opts.duration_ms), "the run stops");
         let stopped_at = engine.world.now_ms();
         assert!(engine.world.failure().is_none(), "the engine's own checks found nothing");

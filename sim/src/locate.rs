@@ -27,34 +27,35 @@ impl From<usize> for Key {
     }
 }
 
-/// The path of the first JSON array in `value` (searched depth first) that `allowed` does not
-/// admit at its path. serde reads a struct from an array as well as from an object (its fields
-/// by position), so a file whose format has objects only where it has them must be checked for
-/// arrays standing in for objects.
-pub fn stray_array(value: &serde_json::Value, allowed: &dyn Fn(&[Key]) -> bool) -> Option<Vec<Key>> {
+/// The path of the first JSON array in `text` (in document order) that `allowed` does not admit
+/// at its path; `None` when there is none or `text` is not JSON. serde reads a struct from an
+/// array as well as from an object (its fields by position), so a file whose format has arrays
+/// only in some places must be checked for arrays standing in for objects.
+pub fn stray_array(text: &str, allowed: &dyn Fn(&[Key]) -> bool) -> Option<Vec<Key>> {
+    let root = jsonc_parser::parse_to_ast(text, &Default::default(), &Default::default()).ok()?.value?;
     let mut path = Vec::new();
-    stray_array_at(value, allowed, &mut path).then_some(path)
+    stray_array_at(&root, allowed, &mut path).then_some(path)
 }
 
-fn stray_array_at(value: &serde_json::Value, allowed: &dyn Fn(&[Key]) -> bool, path: &mut Vec<Key>) -> bool {
+fn stray_array_at(value: &Value<'_>, allowed: &dyn Fn(&[Key]) -> bool, path: &mut Vec<Key>) -> bool {
     match value {
-        serde_json::Value::Array(items) => {
+        Value::Array(array) => {
             if !allowed(path) {
                 return true;
             }
-            for (i, item) in items.iter().enumerate() {
+            for (i, element) in array.elements.iter().enumerate() {
                 path.push(Key::Index(i));
-                if stray_array_at(item, allowed, path) {
+                if stray_array_at(element, allowed, path) {
                     return true;
                 }
                 path.pop();
             }
             false
         }
-        serde_json::Value::Object(members) => {
-            for (name, member) in members {
-                path.push(Key::Name(name.clone()));
-                if stray_array_at(member, allowed, path) {
+        Value::Object(object) => {
+            for prop in &object.properties {
+                path.push(Key::Name(prop.name.as_str().to_owned()));
+                if stray_array_at(&prop.value, allowed, path) {
                     return true;
                 }
                 path.pop();
@@ -122,6 +123,19 @@ mod tests {
         assert_eq!(at(&["users".into(), "a".into()]), (2, 14));
         // Columns count characters: "é" is two bytes but one column.
         assert_eq!(at(&["users".into(), "é".into(), "devices".into()]), (2, 29));
+    }
+
+    /// The first array not admitted, in the order of the text (not of the keys' names).
+    #[test]
+    fn a_stray_array_is_the_first_in_the_text() {
+        let text = r#"{"steps": [[1]], "users": {"z": [1], "a": [1]}}"#;
+        let only_steps = |p: &[Key]| matches!(p, [Key::Name(n)] if n == "steps");
+        assert_eq!(stray_array(text, &only_steps), Some(vec!["steps".into(), 0.into()]));
+        let steps_and_their_items = |p: &[Key]| matches!(p.first(), Some(Key::Name(n)) if n == "steps");
+        assert_eq!(stray_array(text, &steps_and_their_items), Some(vec!["users".into(), "z".into()]));
+        assert_eq!(locate(text, &["users".into(), "z".into()]), (1, 28), "where the name \"z\" starts");
+        assert_eq!(stray_array(r#"{"a": {"b": 1}}"#, &|_| false), None);
+        assert_eq!(stray_array("not json", &|_| false), None);
     }
 
     #[test]

@@ -152,9 +152,7 @@ impl Profile {
         })?;
         // serde would also read a profile (or one of its ranges) from an array, by position: a
         // profile has no arrays at all.
-        if let Some(at) =
-            serde_json::from_str(text).ok().and_then(|v| crate::locate::stray_array(&v, &|_| false))
-        {
+        if let Some(at) = crate::locate::stray_array(text, &|_| false) {
             let (line, column) = crate::locate::locate(text, &at);
             let message = "expected an object, found an array".to_owned();
             return Err(ProfileError::Parse { path: name, line, column, message });

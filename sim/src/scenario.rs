@@ -564,15 +564,23 @@ pub fn parse_with_notes(text: &str, path: &Path) -> Result<(Scenario, Vec<String
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
-    if let Some(at) =
-        serde_json::from_str(text).ok().and_then(|v| crate::locate::stray_array(&v, &array_allowed))
-    {
+    if let Some(at) = crate::locate::stray_array(text, &array_allowed) {
         let (line, column) = locate(text, &at);
         let message = "expected an object, found an array".to_owned();
         return Err(ScenarioError::Parse { path: path.to_owned(), line, column, message });
     }
-    let notes = adopt_unlisted_members(&mut scenario);
-    validate(&scenario).map_err(|e| {
+    let (adopted, notes) = adopt_unlisted_members(&mut scenario);
+    let unlisted_step = scenario.steps.iter().position(|step| adopted.contains(&step.user));
+    let checked = match unlisted_step {
+        // The format asks every user that runs a step to be listed; only group members are
+        // taken on trust.
+        Some(i) => Err(invalid(
+            ["steps".into(), i.into(), "user".into()],
+            format!("step {}: user {} is not listed in users", i + 1, scenario.steps[i].user),
+        )),
+        None => validate(&scenario),
+    };
+    checked.map_err(|e| {
         let (line, column) = locate(text, &e.at);
         ScenarioError::Invalid { path: path.to_owned(), line, column, message: e.message }
     })?;
@@ -592,20 +600,22 @@ fn array_allowed(path: &[Key]) -> bool {
     }
 }
 
-/// Lists every group member missing from `users` there, with the defaults; one note each.
-fn adopt_unlisted_members(s: &mut Scenario) -> Vec<String> {
-    let mut notes = Vec::new();
+/// Lists every group member missing from `users` there, with the defaults. Returns the users
+/// so added, and one note each.
+fn adopt_unlisted_members(s: &mut Scenario) -> (Vec<String>, Vec<String>) {
+    let (mut adopted, mut notes) = (Vec::new(), Vec::new());
     for (guid, members) in &s.groups {
         for uid in members {
             if !s.users.contains_key(uid) {
                 s.users.insert(uid.clone(), UserSpec::default());
+                adopted.push(uid.clone());
                 notes.push(format!(
                     "group {guid}: member {uid} is not listed in users; taken as a user with one connected device"
                 ));
             }
         }
     }
-    notes
+    (adopted, notes)
 }
 
 /// serde_json appends " at line L column C"; the error prints its own position.
@@ -836,24 +846,17 @@ pub fn device_name(uid: &str, index: u16) -> String {
     }
 }
 
-/// The run's end: `run_until_ms`, or the last step's time + ring timeout + grace + 1000. The
-/// ring timeout there is the longest any call of the file may have: the configured one, or an
-/// initiate's own `ring_timeout_ms` if that is longer (the default end is there to let every
-/// call settle, and a call with its own longer timeout rings that long).
+/// The run's end: `run_until_ms`, or the last step's time + ring timeout + grace + 1000, with the
+/// configured ring timeout (as the format says; a call given a longer one of its own may still
+/// ring when a default run ends, so such a file writes its `run_until_ms`).
 pub fn run_until_ms(s: &Scenario) -> u64 {
     s.run_until_ms.unwrap_or_else(|| {
         let config = s.config.core();
         let last = s.steps.iter().map(|st| st.at_ms).max().unwrap_or(0);
-        let ring_timeout_ms = s
-            .steps
-            .iter()
-            .filter_map(|st| match st.action {
-                Action::Initiate { ring_timeout_ms, .. } => ring_timeout_ms,
-                _ => None,
-            })
-            .fold(config.ring_timeout_ms, u64::max);
         // Validated files keep every term within TIME_MS_MAX; saturate for unvalidated ones.
-        last.saturating_add(ring_timeout_ms).saturating_add(config.reconnect_grace_ms).saturating_add(1000)
+        last.saturating_add(config.ring_timeout_ms)
+            .saturating_add(config.reconnect_grace_ms)
+            .saturating_add(1000)
     })
 }
 
@@ -876,16 +879,16 @@ mod tests {
         assert_eq!(run_until_ms(&s), 45_000 + 10_000 + 1000);
     }
 
-    /// The default end lets a call with its own, longer ring timeout time out; a shorter one
-    /// changes nothing.
+    /// The default end counts the configured ring timeout, as the format says, whatever a call's
+    /// own; a written end is kept.
     #[test]
-    fn the_default_end_counts_the_longest_ring_timeout() {
+    fn the_default_end_counts_the_configured_ring_timeout() {
         let own = |ms: u64| {
             let text =
                 MINIMAL.replace(r#""call":"c1"}"#, &format!(r#""call":"c1","ring_timeout_ms":{ms}}}"#));
             run_until_ms(&parse(&text, Path::new("t.json")).unwrap())
         };
-        assert_eq!(own(60_000), 60_000 + 10_000 + 1000);
+        assert_eq!(own(60_000), 45_000 + 10_000 + 1000);
         assert_eq!(own(5_000), 45_000 + 10_000 + 1000);
         let later = MINIMAL.replace(r#""steps":["#, r#""run_until_ms":7,"steps":["#);
         assert_eq!(run_until_ms(&parse(&later, Path::new("t.json")).unwrap()), 7, "a written end is kept");
@@ -1022,6 +1025,12 @@ mod tests {
         assert!(none.is_empty(), "a file that lists everyone gets no note");
         let step = LINES.replace(r#""user":"b","device":1"#, r#""user":"zed""#);
         assert_eq!(err(&step), "t.json:5:14: step 2: user zed is not listed in users");
+        let member_runs_a_step = zed.replace(r#""user":"b","device":1"#, r#""user":"zed""#);
+        assert_eq!(
+            err(&member_runs_a_step),
+            "t.json:5:14: step 2: user zed is not listed in users",
+            "a member taken on trust may not run a step"
+        );
     }
 
     /// serde reads a struct from an array by position; the format has arrays only for a

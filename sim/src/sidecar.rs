@@ -111,30 +111,38 @@ pub struct Sidecar {
 }
 
 impl Sidecar {
-    /// Starts the sidecar thread, continuing `ledgers`.
-    pub fn start(ledgers: Ledgers) -> Self {
+    /// Starts the sidecar thread, continuing `ledgers`; gives them back if no thread can be
+    /// started (the run then stays on one thread).
+    pub fn start(ledgers: Ledgers) -> Result<Self, Box<Ledgers>> {
         let (full, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_MAX);
         let (empty_tx, empty) = mpsc::sync_channel::<Batch>(BATCHES_MAX);
+        // The ledgers go over once the thread runs, so that they stay here if it cannot.
+        let (ledgers_tx, ledgers_rx) = mpsc::sync_channel::<Ledgers>(1);
         let failed = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&failed);
-        let thread = std::thread::Builder::new()
-            .name("callsim-sidecar".into())
-            .spawn(move || {
-                let mut audit = Audit { ledgers, failure: None };
-                for mut batch in full_rx {
-                    audit.take(&batch);
-                    if audit.failure.is_some() {
-                        flag.store(true, Ordering::Relaxed);
-                    }
-                    batch.reports.clear();
-                    batch.counts.clear();
-                    // The engine may have stopped taking batches back; then this one is dropped.
-                    let _ = empty_tx.try_send(batch);
+        let spawned = std::thread::Builder::new().name("callsim-sidecar".into()).spawn(move || {
+            let ledgers = ledgers_rx.recv().unwrap_or_default();
+            let mut audit = Audit { ledgers, failure: None };
+            for mut batch in full_rx {
+                audit.take(&batch);
+                if audit.failure.is_some() {
+                    flag.store(true, Ordering::Relaxed);
                 }
-                audit
-            })
-            .expect("the sidecar thread starts");
-        Self { batch: Batch::new(), batches: 1, full: Some(full), empty, failed, thread: Some(thread) }
+                batch.reports.clear();
+                batch.counts.clear();
+                // The engine may have stopped taking batches back; then this one is dropped.
+                let _ = empty_tx.try_send(batch);
+            }
+            audit
+        });
+        let Ok(thread) = spawned else { return Err(Box::new(ledgers)) };
+        if let Err(mpsc::SendError(ledgers)) = ledgers_tx.send(ledgers) {
+            // The thread ended before taking them (it cannot, short of a panic): keep them here.
+            drop(full);
+            let _ = thread.join();
+            return Err(Box::new(ledgers));
+        }
+        Ok(Self { batch: Batch::new(), batches: 1, full: Some(full), empty, failed, thread: Some(thread) })
     }
 
     /// Whether the sidecar has found a violation (as of the batches it has checked).
@@ -230,7 +238,7 @@ mod tests {
     /// ledgers after, as checking them in place.
     #[test]
     fn reports_checked_by_the_sidecar_are_checked_as_in_place() {
-        let mut sidecar = Sidecar::start(Ledgers::default());
+        let mut sidecar = Sidecar::start(Ledgers::default()).expect("a thread starts");
         let mut in_place = Ledgers::default();
         let device = DeviceId::new(UserId(2), 0);
         let calls = 3 * BATCH_REPORTS as u64;
@@ -272,7 +280,7 @@ mod tests {
     /// it is checked.
     #[test]
     fn a_violation_is_reported_with_its_time() {
-        let mut sidecar = Sidecar::start(Ledgers::default());
+        let mut sidecar = Sidecar::start(Ledgers::default()).expect("a thread starts");
         let device = DeviceId::new(UserId(2), 1);
         let incoming = Callback { call: view(9, Status::Ringing), kind: CallbackKind::IncomingCallReceived };
         sidecar.callback(30, device, &incoming);
