@@ -9,8 +9,8 @@
 //! thread (and the trace hash, which the engine keeps, is the same too).
 //!
 //! A violation the sidecar finds is found a few batches after the step that caused it, while
-//! the engine has gone on. The engine stops at its next batch, and the caller runs the seed
-//! again on one thread (the run is deterministic): the report then names the same violation
+//! the engine has gone on. The engine stops after the step in which it learns of it, and the
+//! caller runs the seed again on one thread (the run is deterministic): the report then names the same violation
 //! at the same step, and the summary describes the world as it was at that step. The first
 //! run's work is lost, which only a failing run pays.
 
