@@ -57,7 +57,8 @@ pub struct ScenarioConfig {
     /// Call waiting (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_waiting: Option<bool>,
-    /// How long terminal calls are kept (default 60000).
+    /// How long terminal calls are kept (an extension of the format; default: the whole run,
+    /// see [`RETENTION_MS_DEFAULT`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_retention_ms: Option<u64>,
     /// One-way latency: a number, or `{ "min": A, "max": B }` (default 20).
@@ -81,7 +82,7 @@ impl ScenarioConfig {
             reconnect_grace_ms: self.reconnect_grace_ms.unwrap_or(d.reconnect_grace_ms),
             request_timeout_ms: self.request_timeout_ms.unwrap_or(d.request_timeout_ms),
             call_waiting: self.call_waiting.unwrap_or(d.call_waiting),
-            call_retention_ms: self.call_retention_ms.unwrap_or(d.call_retention_ms),
+            call_retention_ms: self.call_retention_ms.unwrap_or(RETENTION_MS_DEFAULT),
         }
     }
 
@@ -630,6 +631,12 @@ fn strip_position(message: &str) -> String {
 /// file is at most this, so that sums of them (a step plus the ring timeout plus the grace, a send
 /// time plus a latency) cannot overflow.
 pub const TIME_MS_MAX: u64 = 1_000_000_000_000;
+
+/// How long a scenario keeps terminal calls unless its `config.call_retention_ms` says otherwise:
+/// longer than any run. The contract never forgets a call (anything on a terminal call is
+/// `invalid_state`); callcore's eviction after `call_retention_ms` (60 s by default) bounds the
+/// memory of a population run, and a scenario that wants to see it sets it.
+pub const RETENTION_MS_DEFAULT: u64 = TIME_MS_MAX;
 
 /// What is impossible in a scenario that parses, and the path to the value at fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
