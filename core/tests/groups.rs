@@ -83,9 +83,10 @@ fn ending_leaves_until_fewer_than_two_remain_then_ringers_are_cancelled() {
     assert_eq!(status(&h, session), Status::Accepted);
     assert_eq!(part(&h, session, alex), Part::Left);
     assert_eq!(h.switchboard.involvement(alex).count(), 1, "the initiator is involved until the call ends");
+    // Having left, alex is no longer a participant: its end again is a non-participant's.
     let again = at(&mut h, 2200, dev(alex, 0), end(session));
     h.run_until(2300, MAX_STEPS);
-    assert_eq!(answer_code(&h, dev(alex, 0), again), Err(ErrorCode::InvalidState));
+    assert_eq!(answer_code(&h, dev(alex, 0), again), Err(ErrorCode::NotAllowed));
     // bob leaves: carol is the last one; dave still rings.
     at(&mut h, 3000, dev(bob, 0), end(session));
     h.run_until(3100, MAX_STEPS);

@@ -262,11 +262,13 @@ impl Switchboard {
         let record = &self.calls[slot];
         let part = record.parties[index].part;
         // Once a call is accepted its participants are the initiator and every receiver who
-        // accepted (the contract's group rule); anyone else ending it is a non-participant.
-        if record.view.status == Status::Accepted && index > 0 && !matches!(part, Part::Joined | Part::Left) {
+        // accepted (the contract's group rule), until they leave ("`end` by a participant means
+        // that participant leaves"): anyone else ending it, one who left included, is a
+        // non-participant.
+        if record.view.status == Status::Accepted && part != Part::Joined {
             return Err(ErrorCode::NotAllowed);
         }
-        if record.view.status != Status::Accepted || part != Part::Joined {
+        if record.view.status != Status::Accepted {
             return Err(ErrorCode::InvalidState);
         }
         // `device` stays the one that accepted: a user may hang up from another of its
