@@ -559,6 +559,23 @@ impl Client {
             self.stats.dropped += 1;
             return Err(ClientError::IllegalCallback { session, callback: kind });
         }
+        // An initiator device that missed its call's ringing (it was away, or the notice was
+        // lost) raises it before what came after, if the call did ring: a device "raises the
+        // callbacks it missed".
+        let after_ringing = matches!(
+            kind,
+            CallbackKind::OutgoingCallAccepted
+                | CallbackKind::OutgoingCallRejected(_)
+                | CallbackKind::CallEnded(_)
+        );
+        if after_ringing
+            && self.calls[index].outgoing
+            && flags & (RINGING | ACCEPTED) == 0
+            && self.calls[index].view.ringing_at_ms.is_some()
+        {
+            self.calls[index].flags |= RINGING;
+            self.raise(index, CallbackKind::OutgoingCallRinging);
+        }
         match kind {
             CallbackKind::IncomingCallReceived => {
                 let raise = flags & RECEIVED == 0;
