@@ -672,6 +672,9 @@ impl Switchboard {
     /// ends with `event` (a hang-up or a connection lost).
     fn leave(&mut self, slot: usize, index: usize, by: Option<DeviceId>, event: Event) {
         self.calls[slot].parties[index].part = Part::Left;
+        if event == Event::End {
+            self.calls[slot].parties[index].left_from = by;
+        }
         if self.calls[slot].joined_count() >= 2 {
             self.notify_party(slot, index, by);
             return;

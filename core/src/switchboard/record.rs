@@ -21,6 +21,11 @@ pub struct Party {
     /// grace): its device, when it comes back, is told the call ended for it.
     #[serde(default)]
     pub lost: bool,
+    /// The device whose `end` made the party leave, when it left that way: the party's other
+    /// devices that were in the call are told it ended for them (`call_ended hangup`), as the
+    /// other devices of an accept are told it was answered elsewhere.
+    #[serde(default)]
+    pub left_from: Option<DeviceId>,
 }
 
 impl Party {
@@ -74,24 +79,35 @@ impl CallRecord {
     /// client raises each callback at most once.
     pub fn notice_for(&self, index: usize, device: DeviceId) -> Option<CallbackKind> {
         if index == 0 {
-            self.initiator_notice()
+            self.initiator_notice(device)
         } else {
             self.receiver_notice(&self.parties[index], device)
         }
     }
 
-    /// Like [`CallRecord::notice_for`], for a reconnect snapshot. The one difference: an
-    /// initiator who hung up (from another device) is told nothing live, since every device of
-    /// it that was connected raised `outgoing_call_accepted` already; but a device that was away
-    /// then may have missed the accept, and the snapshot gives it (the client raises it only if
-    /// it did miss it).
+    /// Like [`CallRecord::notice_for`], for a reconnect snapshot. The one difference: the device
+    /// from which the initiator hung up is told nothing live (it got its answer); if it comes
+    /// back, the snapshot gives it the accept, which it raises only if it missed it.
     pub fn snapshot_notice_for(&self, index: usize, device: DeviceId) -> Option<CallbackKind> {
         let initiator = &self.parties[0];
-        if index == 0 && initiator.part == Part::Left && !initiator.lost {
+        if index == 0
+            && initiator.part == Part::Left
+            && !initiator.lost
+            && initiator.left_from == Some(device)
+        {
             debug_assert!(self.view.accepted_at_ms.is_some(), "the initiator leaves only an accepted call");
             return Some(CallbackKind::OutgoingCallAccepted);
         }
         self.notice_for(index, device)
+    }
+
+    /// What a party that hung up means for `device`, one of its devices in the call: nothing
+    /// for the device that hung up (it got its answer), `call_ended hangup` for the others.
+    fn hung_up_elsewhere(party: &Party, device: DeviceId) -> Option<CallbackKind> {
+        match party.left_from {
+            Some(from) if from != device => Some(CallbackKind::CallEnded(EndReason::Hangup)),
+            _ => None,
+        }
     }
 
     fn end_reason(&self) -> EndReason {
@@ -101,7 +117,7 @@ impl CallRecord {
         }
     }
 
-    fn initiator_notice(&self) -> Option<CallbackKind> {
+    fn initiator_notice(&self, device: DeviceId) -> Option<CallbackKind> {
         let initiator = &self.parties[0];
         let left = initiator.part == Part::Left;
         match self.view.status {
@@ -110,13 +126,13 @@ impl CallRecord {
             Status::Accepted | Status::Ended if left && initiator.lost => {
                 Some(CallbackKind::CallEnded(EndReason::ConnectionLost))
             }
-            Status::Accepted if left => None,
+            Status::Accepted if left => Self::hung_up_elsewhere(initiator, device),
             Status::Accepted => Some(CallbackKind::OutgoingCallAccepted),
             Status::Rejected => Some(CallbackKind::OutgoingCallRejected(RejectReason::Rejected)),
             Status::Busy => Some(CallbackKind::OutgoingCallRejected(RejectReason::Busy)),
             Status::Unanswered if self.terminal_event == Some(Event::GiveUp) => None,
             Status::Unanswered => Some(CallbackKind::OutgoingCallRejected(RejectReason::Unanswered)),
-            Status::Ended if left => None,
+            Status::Ended if left => Self::hung_up_elsewhere(initiator, device),
             Status::Ended => Some(CallbackKind::CallEnded(self.end_reason())),
         }
     }
@@ -141,7 +157,8 @@ impl CallRecord {
                 Some(CallbackKind::CallEnded(self.end_reason()))
             }
             Part::Left if mine && party.lost => Some(CallbackKind::CallEnded(EndReason::ConnectionLost)),
-            Part::Joined | Part::Left if mine => None,
+            Part::Left if mine => Self::hung_up_elsewhere(party, device),
+            Part::Joined if mine => None,
             Part::Joined | Part::Left => cancelled(CancelReason::AnsweredElsewhere),
             Part::Rejected | Part::Busy if mine => None,
             Part::Rejected | Part::Busy => cancelled(CancelReason::DeclinedElsewhere),

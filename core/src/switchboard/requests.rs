@@ -143,11 +143,18 @@ impl Switchboard {
     fn seat_parties(&mut self, slot: usize, initiator: UserId, to: Receiver) {
         let mut parties = std::mem::take(&mut self.calls[slot].parties);
         debug_assert!(parties.is_empty());
-        parties.push(Party { user: initiator, part: Part::Joined, rung: true, device: None, lost: false });
+        parties.push(Party {
+            user: initiator,
+            part: Part::Joined,
+            rung: true,
+            device: None,
+            lost: false,
+            left_from: None,
+        });
         let mut seat = |user: UserId, this: &Self| {
             let rung = this.can_ring(user);
             let part = if rung { Part::Ringing } else { Part::Busy };
-            parties.push(Party { user, part, rung, device: None, lost: false });
+            parties.push(Party { user, part, rung, device: None, lost: false, left_from: None });
         };
         match to {
             Receiver::User(user) => seat(user, self),
