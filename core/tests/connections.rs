@@ -180,6 +180,40 @@ fn call_waiting_never_joins_two_calls() {
     assert_eq!(status(&h, s2), Status::Busy);
 }
 
+/// Call waiting forbids joining two calls (invariant 1), nothing more. The initiator of a call
+/// still ringing counts as joined in it (it will be in the call the moment someone accepts), so
+/// its accept of a waiting call is refused; once it has left a group call that goes on, that call
+/// can no longer make it join two, so its accept succeeds (docs/semantics.md).
+#[test]
+fn call_waiting_the_initiator_of_a_ringing_call_cannot_accept_one_who_left_can() {
+    let mut h = harness_with(Config { call_waiting: true, ..Config::default() });
+    let [alex, bob, carol, dave] = [0, 1, 2, 3].map(|_| h.add_connected_user(1));
+    let team = h.add_group(&[alex, bob, carol]);
+    // alex's group call is created at 120 and rings bob and carol; dave's call to alex (created
+    // at 220) rings alex too, call waiting.
+    let group = at(&mut h, 100, dev(alex, 0), initiate(callcore::Receiver::Group(team)));
+    let waiting = at(&mut h, 200, dev(dave, 0), call_user(alex));
+    h.run_until(400, MAX_STEPS);
+    let (g, c) = (session_of(&h, dev(alex, 0), group), session_of(&h, dev(dave, 0), waiting));
+    assert_eq!(status(&h, c), Status::Ringing, "call waiting: alex is rung while calling");
+    let refused = at(&mut h, 500, dev(alex, 0), accept(c));
+    h.run_until(600, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), refused), Err(callcore::ErrorCode::AlreadyInCall));
+    assert_eq!(status(&h, c), Status::Ringing, "the refused accept changed nothing");
+    // bob and carol join; alex leaves at 1000 (at the switchboard at 1020): the call goes on.
+    at(&mut h, 700, dev(bob, 0), accept(g));
+    at(&mut h, 800, dev(carol, 0), accept(g));
+    at(&mut h, 1000, dev(alex, 0), end(g));
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, g), Status::Accepted, "bob and carol go on");
+    let accepted = at(&mut h, 1200, dev(alex, 0), accept(c));
+    h.run_until(1300, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), accepted), Ok(()));
+    assert_eq!(status(&h, c), Status::Accepted);
+    assert_eq!(names(&h, dev(dave, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"]);
+    callcore::invariants::check_involvement(&h.switchboard, alex).unwrap();
+}
+
 #[test]
 fn memory_stays_bounded_under_an_endless_workload() {
     // 2000 calls, one every 100 ms, each cancelled 50 ms after it is created; with a retention

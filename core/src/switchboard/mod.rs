@@ -450,7 +450,8 @@ impl Switchboard {
     }
 
     /// Whether `user` is involved in a call other than `except`; with `joined_only`, only
-    /// calls it initiated or joined count (what call waiting still forbids).
+    /// calls it has joined count (the initiator's own from the start, until it leaves): what
+    /// call waiting still forbids, since no user joins two calls (invariant 1).
     fn involved_elsewhere(&self, user: UserId, except: Option<SessionId>, joined_only: bool) -> bool {
         self.user_calls(user).iter().any(|&s| {
             Some(s) != except
@@ -459,9 +460,10 @@ impl Switchboard {
                         && r.party_index(user).is_some_and(|i| {
                             let p = &r.parties[i];
                             if joined_only {
-                                // The initiator counts even after leaving a group call that
-                                // goes on: it is still that call's initiator.
-                                i == 0 || p.part == Part::Joined
+                                // The initiator is joined from the start; once it has left a
+                                // group call that goes on, that call can no longer make it
+                                // join two calls, so it does not count here.
+                                p.part == Part::Joined
                             } else {
                                 p.involved(i)
                             }
