@@ -4,7 +4,7 @@
 fn main() {
     println!("# The call lifecycle\n");
     println!(
-        "Generated from `callcore::table::ONE_TO_ONE` by `cargo run -p callcore --example state_diagram`;"
+        "Generated from `callcore::table::ONE_TO_ONE` and `GROUP` by `cargo run -p callcore --example state_diagram`;"
     );
     println!("a test fails when this file and the code disagree. `alerting` and `terminal` are the statig");
     println!(

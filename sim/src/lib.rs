@@ -2,7 +2,8 @@
 //!
 //! A deterministic discrete-event simulator of many virtual users driving [`callcore`]: one
 //! switchboard, one client per device, a network with latency, FIFO connections, drops and
-//! partitions, and the contract's invariants checked after every input.
+//! partitions, and the contract's invariants checked after every input (liveness and convergence at
+//! the end of the run).
 //!
 //! - [`engine`]: the event loop ([`engine::World`] + a [`engine::Driver`]).
 //! - [`scenario`] and [`replay`]: scenario files (the conformance suite) and their replay.
