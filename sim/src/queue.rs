@@ -62,8 +62,17 @@ impl<E> Ord for Far<E> {
     }
 }
 
-/// Drained buffers a level keeps for its next empty buckets.
-const SPARE_BUFFERS_MAX: usize = 64;
+/// Drained buffers a level keeps for its next empty buckets: enough for every millisecond of a
+/// block (entering a block spreads its events over up to [`WHEEL_MS`] buckets, each of which then
+/// wants a buffer), so that a large run's buckets take spares instead of allocating and growing.
+const SPARE_BUFFERS_MAX: usize = 8192;
+/// Entries (capacity) that a level's spare buffers may hold in all: the bound on their memory
+/// (entries take 40 or 48 bytes). A run of a million users keeps a few MiB of spares; a cap of a
+/// quarter of this one cost it 1 % of its time (docs/performance.md, "Seventh round").
+const SPARE_ENTRIES_MAX: usize = 1 << 20;
+/// The capacity a bucket's buffer starts with when no spare is left (a large run's millisecond
+/// holds a dozen events or so: no growing from four).
+const BUCKET_CAPACITY_MIN: usize = 16;
 
 /// Buckets with a bitmap of the non-empty ones.
 ///
@@ -76,6 +85,8 @@ struct Level<T> {
     occupied: Vec<u64>,
     len: usize,
     spare: Vec<Vec<T>>,
+    /// The capacity of the buffers in `spare`, summed.
+    spare_entries: usize,
 }
 
 impl<T> Level<T> {
@@ -85,6 +96,7 @@ impl<T> Level<T> {
             occupied: vec![0; n.div_ceil(64) as usize],
             len: 0,
             spare: Vec::new(),
+            spare_entries: 0,
         }
     }
 
@@ -92,8 +104,12 @@ impl<T> Level<T> {
     fn push(&mut self, i: usize, item: T) {
         let bucket = &mut self.buckets[i];
         if bucket.capacity() == 0 {
-            if let Some(buffer) = self.spare.pop() {
-                *bucket = buffer;
+            match self.spare.pop() {
+                Some(buffer) => {
+                    self.spare_entries -= buffer.capacity();
+                    *bucket = buffer;
+                }
+                None => bucket.reserve(BUCKET_CAPACITY_MIN),
             }
         }
         bucket.push(item);
@@ -117,9 +133,16 @@ impl<T> Level<T> {
     #[inline]
     fn keep(&mut self, mut buffer: Vec<T>) {
         buffer.clear();
-        if buffer.capacity() > 0 && buffer.capacity() <= SPARE_MAX && self.spare.len() < SPARE_BUFFERS_MAX {
+        let capacity = buffer.capacity();
+        if capacity > 0
+            && capacity <= SPARE_MAX
+            && self.spare.len() < SPARE_BUFFERS_MAX
+            && self.spare_entries + capacity <= SPARE_ENTRIES_MAX
+        {
+            self.spare_entries += capacity;
             self.spare.push(buffer);
         }
+        debug_assert!(self.spare_entries <= SPARE_ENTRIES_MAX);
     }
 
     /// The first non-empty bucket among the `n` buckets from `from` on (wrapping around), as
@@ -482,6 +505,40 @@ mod tests {
         assert_eq!(q.pop_due(8), None);
         assert_eq!(q.pop_due(9), Some((9, "c")));
         assert_eq!(q.pop_due(u64::MAX), None);
+    }
+
+    /// The spare buffers stay within their bounds: at most `SPARE_BUFFERS_MAX` of them, holding
+    /// at most `SPARE_ENTRIES_MAX` entries in all (their capacities summed exactly), none larger
+    /// than `SPARE_MAX`; a burst's large buffer is given back rather than kept.
+    #[test]
+    fn spare_buffers_stay_within_their_bounds() {
+        fn check<T>(level: &Level<T>) {
+            assert!(level.spare.len() <= SPARE_BUFFERS_MAX);
+            assert!(level.spare.iter().all(|b| b.is_empty() && b.capacity() <= SPARE_MAX));
+            assert_eq!(level.spare_entries, level.spare.iter().map(Vec::capacity).sum::<usize>());
+            assert!(level.spare_entries <= SPARE_ENTRIES_MAX);
+        }
+        let mut q = Queue::default();
+        // Three blocks with events at every millisecond (then 200 in one millisecond of each,
+        // bursts whose buffers exceed SPARE_MAX), drained one millisecond at a time.
+        let (mut kept_any, mut pushed) = (false, 0u64);
+        for t in 1..3 * WHEEL_MS {
+            let n = if t % WHEEL_MS == 7 { 2 * SPARE_MAX as u64 } else { 1 + t % 3 };
+            for i in 0..n {
+                q.push(t, Class::Machine, (t, i));
+            }
+            pushed += n;
+        }
+        let mut popped = 0u64;
+        while let Some((t, (at, _))) = q.pop() {
+            assert_eq!(t, at);
+            popped += 1;
+            check(&q.near);
+            check(&q.later);
+            kept_any |= !q.near.spare.is_empty();
+        }
+        assert!(kept_any, "drained buffers are reused");
+        assert_eq!(popped, pushed, "every event pops once");
     }
 
     fn same_order_as_a_heap(span: u64, blocks: u64) {
