@@ -519,7 +519,7 @@ mod tests {
             assert!(level.spare_entries <= SPARE_ENTRIES_MAX);
         }
         let mut q = Queue::default();
-        // Three blocks with events at every millisecond (then 200 in one millisecond of each,
+        // Three blocks with events at every millisecond (and 2 × SPARE_MAX in one millisecond of each,
         // bursts whose buffers exceed SPARE_MAX), drained one millisecond at a time.
         let (mut kept_any, mut pushed) = (false, 0u64);
         for t in 1..3 * WHEEL_MS {
