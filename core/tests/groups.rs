@@ -161,6 +161,35 @@ fn members_already_in_a_call_are_busy_and_not_rung_all_busy_is_busy() {
     assert_eq!(names(&h, dev(dan, 0)), ["outgoing_call_rejected busy"]);
 }
 
+/// Contract: a member marked busy "is not rung and not involved": it has no part in the call, so
+/// its accept or reject is `not_allowed`, like a stranger's (docs/semantics.md, errors). A member
+/// who was rung and declined with status busy has answered: its later accept is `invalid_state`.
+#[test]
+fn a_member_marked_busy_has_no_part_one_who_declined_busy_has_answered() {
+    let mut h = harness();
+    let [alex, bob, carol, dave, erin] = [0, 1, 2, 3, 4].map(|_| h.add_connected_user(1));
+    let team = h.add_group(&[alex, bob, carol, dave]);
+    // bob calls erin at 100 (created at 120): from then on bob is involved.
+    at(&mut h, 100, dev(bob, 0), call_user(erin));
+    // alex calls the team at 300 (created at 320): bob is marked busy, carol and dave ring.
+    let id = at(&mut h, 300, dev(alex, 0), initiate(Receiver::Group(team)));
+    h.run_until(400, MAX_STEPS);
+    let session = session_of(&h, dev(alex, 0), id);
+    assert_eq!(part(&h, session, bob), Part::Busy);
+    let bob_accepts = at(&mut h, 500, dev(bob, 0), accept(session));
+    let bob_rejects = at(&mut h, 500, dev(bob, 0), reject(session, RejectStatus::Rejected));
+    at(&mut h, 600, dev(carol, 0), reject(session, RejectStatus::Busy));
+    h.run_until(700, MAX_STEPS);
+    let carol_accepts = at(&mut h, 800, dev(carol, 0), accept(session));
+    h.run_until(900, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(bob, 0), bob_accepts), Err(ErrorCode::NotAllowed));
+    assert_eq!(answer_code(&h, dev(bob, 0), bob_rejects), Err(ErrorCode::NotAllowed));
+    assert_eq!(answer_code(&h, dev(carol, 0), carol_accepts), Err(ErrorCode::InvalidState));
+    assert_eq!(part(&h, session, bob), Part::Busy, "the refused requests changed nothing");
+    assert_eq!(part(&h, session, carol), Part::Busy);
+    assert_eq!(status(&h, session), Status::Ringing, "dave still rings");
+}
+
 #[test]
 fn cancel_before_accept_and_cancel_after_accept() {
     let (mut h, [alex, bob, _carol, dave], _, session) = team_call();

@@ -60,6 +60,14 @@ impl CallRecord {
         self.parties.iter().position(|p| p.user == user)
     }
 
+    /// Whether party `index` may answer the call (accept, or reject as a receiver): the called
+    /// user, or a member of the called group who was rung. A member marked busy when the call
+    /// was made "is not rung and not involved" (contract): it has no part in the call, like a
+    /// stranger.
+    pub fn is_receiver(&self, index: usize) -> bool {
+        index > 0 && (!self.group || self.parties[index].rung)
+    }
+
     /// Participants still in the call (the initiator counts while joined).
     pub fn joined_count(&self) -> usize {
         self.parties.iter().filter(|p| p.part == Part::Joined).count()

@@ -172,7 +172,7 @@ impl Switchboard {
 
     fn accept(&mut self, from: DeviceId, id: RequestId, session: SessionId) -> Answer {
         let (slot, index) = self.find(session, from.user)?;
-        let index = index.filter(|&i| i > 0).ok_or(ErrorCode::NotAllowed)?;
+        let index = index.filter(|&i| self.calls[slot].is_receiver(i)).ok_or(ErrorCode::NotAllowed)?;
         let record = &self.calls[slot];
         if record.view.status.is_terminal() || record.parties[index].part != Part::Ringing {
             return Err(ErrorCode::InvalidState);
@@ -219,7 +219,7 @@ impl Switchboard {
         let (slot, index) = self.find(session, from.user)?;
         let index = index.ok_or(ErrorCode::NotAllowed)?;
         let by_initiator = matches!(status, RejectStatus::Cancelled | RejectStatus::Unanswered);
-        if by_initiator != (index == 0) {
+        if by_initiator != (index == 0) || !(by_initiator || self.calls[slot].is_receiver(index)) {
             return Err(ErrorCode::NotAllowed);
         }
         let record = &self.calls[slot];
