@@ -10,9 +10,9 @@
 //!
 //! A violation the sidecar finds is found a few batches after the step that caused it, while
 //! the engine has gone on. The engine stops after the step in which it learns of it, and the
-//! caller runs the seed again on one thread (the run is deterministic): the report then names the same violation
-//! at the same step, and the summary describes the world as it was at that step. The first
-//! run's work is lost, which only a failing run pays.
+//! caller runs the seed again on one thread (the run is deterministic): the report then names
+//! the same violation at the same step, and the summary describes the world as it was at that
+//! step. The first run's work is lost, which only a failing run pays.
 
 use crate::checks::Ledgers;
 use callcore::invariants::Violation;

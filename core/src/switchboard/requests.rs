@@ -219,7 +219,8 @@ impl Switchboard {
         let (slot, index) = self.find(session, from.user)?;
         let index = index.ok_or(ErrorCode::NotAllowed)?;
         let by_initiator = matches!(status, RejectStatus::Cancelled | RejectStatus::Unanswered);
-        if by_initiator != (index == 0) || !(by_initiator || self.calls[slot].is_receiver(index)) {
+        let allowed = if by_initiator { index == 0 } else { self.calls[slot].is_receiver(index) };
+        if !allowed {
             return Err(ErrorCode::NotAllowed);
         }
         let record = &self.calls[slot];
