@@ -13,7 +13,8 @@ use crate::engine::{Driver, Engine, Failure, Observation, World};
 use crate::scenario::{self, Action, Outcome, RejectAs, Scenario, Target};
 use crate::trace::Trace;
 use callcore::{
-    CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status, UserId,
+    CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId,
+    Status, UserId,
 };
 use std::collections::BTreeMap;
 
@@ -65,7 +66,12 @@ pub struct ScenarioDriver {
     /// Session of each label, once created.
     label_session: Vec<Option<SessionId>>,
     label_names: Vec<String>,
+    /// The step of each request still waiting for its final answer.
     waiting: BTreeMap<(DeviceId, RequestId), usize>,
+    /// The step of each initiate the switchboard has not created yet. Kept apart from
+    /// `waiting`: an initiate whose client answered `timeout` may still reach the switchboard
+    /// and create the call, and its label is bound then.
+    uncreated: BTreeMap<(DeviceId, RequestId), usize>,
     answers: Vec<Option<Outcome>>,
     refused: Vec<usize>,
     callbacks: Vec<Vec<(CallbackKind, SessionId)>>,
@@ -195,6 +201,7 @@ impl ScenarioDriver {
             label_session: vec![None; label_names.len()],
             label_names,
             waiting: BTreeMap::new(),
+            uncreated: BTreeMap::new(),
             answers: vec![None; s.steps.len()],
             refused: Vec::new(),
             callbacks: vec![Vec::new(); devices],
@@ -275,6 +282,9 @@ impl Driver for ScenarioDriver {
                 match world.command(device, request) {
                     Ok(id) => {
                         self.waiting.insert((device, id), i);
+                        if matches!(what, What::Initiate { .. }) {
+                            self.uncreated.insert((device, id), i);
+                        }
                     }
                     Err(_) => self.refused.push(i),
                 }
@@ -288,9 +298,13 @@ impl Driver for ScenarioDriver {
                 if let Some(i) = self.waiting.remove(&(device, id)) {
                     self.answers[i] = Some(Outcome::of(result));
                 }
+                if result.is_err() && *result != Err(ErrorCode::Timeout) {
+                    // Refused: the call will never be created.
+                    self.uncreated.remove(&(device, id));
+                }
             }
             Observation::Created { session, device, id } => {
-                let step = self.waiting.get(&(device, id)).copied();
+                let step = self.uncreated.remove(&(device, id));
                 if let Some(What::Initiate { label, .. }) = step.map(|i| self.steps[i].what) {
                     self.label_session[label] = Some(session);
                     self.session_label.insert(session, label);

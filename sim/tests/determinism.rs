@@ -107,28 +107,52 @@ fn the_trace_hash_is_the_same_with_or_without_a_trace_file() {
     assert_eq!(with_file.summary.trace_hash, without.summary.trace_hash);
 }
 
+/// Runs `opts` with recording on, replays the recording through the file format, and checks
+/// that the replay passes and handed the machines the same inputs; returns the run's summary.
+fn record_and_replay(opts: &Options) -> runner::Summary {
+    let seed = opts.seed;
+    let out = runner::run(opts, Trace::default(), true, &mut |_, _| {});
+    assert!(out.failure.is_none(), "seed {seed}: {:?}", out.failure);
+    let recorded = out.scenario.expect("recording was asked for").expect("recorded");
+    assert!(recorded.steps.len() > 50, "seed {seed}: the run issued commands");
+    // Through the file format and back, as `callsim replay` would read it.
+    let text = serde_json::to_string_pretty(&recorded).unwrap();
+    let parsed = scenario::parse(&text, std::path::Path::new("recorded.json")).unwrap();
+    assert_eq!(parsed, recorded);
+    let report = replay::run(&parsed, Trace::default());
+    assert!(report.passed(), "seed {seed}: {:#?}", &report.differences[..report.differences.len().min(5)]);
+    assert_eq!(
+        format!("{:016x}", report.trace_hash),
+        out.summary.trace_hash,
+        "seed {seed}: the replay handed the machines the same inputs in the same order"
+    );
+    assert_eq!(report.events, out.summary.events);
+    out.summary
+}
+
 #[test]
 fn a_recorded_run_replays_exactly() {
     for seed in [1, 2, 3] {
-        let out = runner::run(&small(seed), Trace::default(), true, &mut |_, _| {});
-        assert!(out.failure.is_none(), "seed {seed}: {:?}", out.failure);
-        let recorded = out.scenario.expect("recording was asked for").expect("recorded");
-        assert!(recorded.steps.len() > 50, "seed {seed}: the run issued commands");
-        // Through the file format and back, as `callsim replay` would read it.
-        let text = serde_json::to_string_pretty(&recorded).unwrap();
-        let parsed = scenario::parse(&text, std::path::Path::new("recorded.json")).unwrap();
-        assert_eq!(parsed, recorded);
-        let report = replay::run(&parsed, Trace::default());
-        assert!(
-            report.passed(),
-            "seed {seed}: {:#?}",
-            &report.differences[..report.differences.len().min(5)]
-        );
-        assert_eq!(
-            format!("{:016x}", report.trace_hash),
-            out.summary.trace_hash,
-            "seed {seed}: the replay handed the machines the same inputs in the same order"
-        );
-        assert_eq!(report.events, out.summary.events);
+        record_and_replay(&small(seed));
     }
+}
+
+/// A slow network: many answers come after their request timed out, and some initiates
+/// that their client answered `timeout` still create calls, whose labels the replay must
+/// bind when the switchboard creates them (the format binds a label at creation).
+#[test]
+fn a_recorded_run_replays_exactly_when_requests_time_out() {
+    let profile = Profile {
+        latency_ms: callsim::net::Latency::Uniform { min: 10, max: 12_000 },
+        disconnects_per_device_per_hour: 0.0,
+        partitions_per_hour: 0.0,
+        ..Profile::default()
+    };
+    let mut timeouts = 0;
+    for seed in [1, 2, 3] {
+        let summary =
+            record_and_replay(&Options { users: 200, duration_ms: 600_000, seed, profile: profile.clone() });
+        timeouts += summary.errors.get("timeout").copied().unwrap_or(0);
+    }
+    assert!(timeouts > 10, "the network was slow enough for requests to time out: {timeouts}");
 }
