@@ -286,6 +286,11 @@ fn run(args: &RunArgs) -> i32 {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
+    if let (Some(trace), Some(record)) = (&args.trace, &args.record) {
+        if same_file(trace, record) {
+            return usage_error(&format!("{}: --trace and --record name the same file", record.display()));
+        }
+    }
     let trace = match trace_to(args.trace.as_deref()) {
         Ok(t) => t,
         Err(e) => return usage_error(&e),
@@ -323,8 +328,11 @@ fn run(args: &RunArgs) -> i32 {
             None => Err("the run was not recorded".to_owned()),
         };
         if let Err(e) = written {
-            // Not an empty file that looks like a recording.
-            let _ = std::fs::remove_file(path);
+            // Not a truncated file that looks like a recording; but only a plain file is
+            // removed: a symbolic link or a device named on the command line is left alone.
+            if path.symlink_metadata().is_ok_and(|m| m.file_type().is_file()) {
+                let _ = std::fs::remove_file(path);
+            }
             return usage_error(&format!("{}: {e}", path.display()));
         }
         eprintln!("recorded the run to {}", path.display());
@@ -343,6 +351,12 @@ fn run(args: &RunArgs) -> i32 {
         Some(e) => usage_error(&format!("trace: {e}")),
         None => verdict,
     }
+}
+
+/// Whether two paths from the command line name one file (the same path, or the same file
+/// reached by two paths).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 fn usage_error(e: &str) -> i32 {

@@ -194,6 +194,34 @@ fn a_record_path_that_cannot_be_written_fails_before_the_run() {
     assert!(err.starts_with(&format!("callsim: {}: ", missing.display())), "{err}");
 }
 
+/// A recording that cannot be written is an error, and what the path named is left alone: the
+/// file a symbolic link points to, here a device that refuses every write, is not removed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_record_write_that_fails_leaves_a_symbolic_link_in_place() {
+    let link = std::env::temp_dir().join(format!("callsim-cli-full-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/dev/full", &link).unwrap();
+    let (code, _, err) =
+        callsim(&["run", "--users", "10", "--duration-s", "60", "--record", link.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("callsim: {}: ", link.display())), "{err}");
+    assert!(link.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()), "the link is still there");
+    assert!(std::path::Path::new("/dev/full").exists(), "the device is still there");
+    std::fs::remove_file(&link).unwrap();
+}
+
+#[test]
+fn trace_and_record_into_one_file_is_refused_before_the_run() {
+    let path = temp("one-file.json", "");
+    let p = path.to_str().unwrap();
+    let (code, out, err) =
+        callsim(&["run", "--users", "10", "--duration-s", "60", "--trace", p, "--record", p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "no run was made: {out}");
+    assert_eq!(err.trim(), format!("callsim: {p}: --trace and --record name the same file"));
+}
+
 #[test]
 fn replay_of_a_folder_finds_scenarios_at_any_depth_and_an_empty_folder_is_an_error() {
     let root = std::env::temp_dir().join(format!("callsim-cli-tree-{}", std::process::id()));
