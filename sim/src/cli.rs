@@ -476,6 +476,9 @@ fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
+/// Differences printed under a failed scenario; the rest are counted.
+const DIFFERENCES_SHOWN_MAX: usize = 10;
+
 fn replay_cmd(args: &ReplayArgs) -> i32 {
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
@@ -512,9 +515,20 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         if let Some(f) = &report.failure {
             out!("    {} at {} ms", f.violation, f.at_ms);
         }
-        for d in &report.differences {
+        for d in report.differences.iter().take(DIFFERENCES_SHOWN_MAX) {
             out!("    {d}");
         }
+        if let Some(more) = report.differences.len().checked_sub(DIFFERENCES_SHOWN_MAX).filter(|&n| n > 0) {
+            out!("    ... and {more} more {}", if more == 1 { "difference" } else { "differences" });
+        }
+        out!("    in {}", path.display());
+    }
+    if paths.len() > 1 {
+        let passed = paths.len() - failed - unreadable;
+        eprintln!(
+            "callsim replay: {} scenarios, {passed} passed, {failed} failed, {unreadable} unreadable",
+            paths.len()
+        );
     }
     if let Some(e) = trace.as_mut().and_then(|t| t.finish().err()) {
         return usage_error(&format!("trace: {e}"));

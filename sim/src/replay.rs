@@ -394,15 +394,49 @@ pub fn compare(s: &Scenario, got: &Produced) -> Vec<String> {
     diffs
 }
 
+/// Callback lists up to this long are printed whole in a difference; longer ones as a window
+/// around the first entry that differs.
+const CALLBACKS_SHOWN_MAX: usize = 12;
+
 fn callback_diff(device: &str, want: &[String], have: &[String]) -> String {
     let at = want.iter().zip(have).position(|(w, h)| w != h).unwrap_or(want.len().min(have.len()));
     let show = |v: Option<&String>| v.map_or_else(|| "nothing".to_owned(), |x| format!("`{x}`"));
     format!(
-        "callbacks {device}: entry {}: expected {}, got {} (expected [{}], got [{}])",
+        "callbacks {device}: entry {}: expected {}, got {} (expected {}, got {})",
         at + 1,
         show(want.get(at)),
         show(have.get(at)),
-        want.join(", "),
-        have.join(", ")
+        list_around(want, at),
+        list_around(have, at)
     )
+}
+
+/// `[a, b, c]`, or for a long list its length and the entries around `at`: `40 entries [... e6, e7, e8 ...]`.
+fn list_around(list: &[String], at: usize) -> String {
+    if list.len() <= CALLBACKS_SHOWN_MAX {
+        return format!("[{}]", list.join(", "));
+    }
+    let from = at.saturating_sub(2).min(list.len());
+    let to = (at + 3).min(list.len());
+    let before = if from > 0 { "... " } else { "" };
+    let after = if to < list.len() { " ..." } else { "" };
+    format!("{} entries [{before}{}{after}]", list.len(), list[from..to].join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_around;
+
+    #[test]
+    fn a_short_callback_list_is_shown_whole_and_a_long_one_around_the_difference() {
+        let list = |n: usize| (1..=n).map(|i| format!("e{i}")).collect::<Vec<_>>();
+        assert_eq!(list_around(&list(3), 1), "[e1, e2, e3]");
+        assert_eq!(list_around(&list(12), 11), format!("[{}]", list(12).join(", ")));
+        // 13 entries, the first difference at index 6 (entry 7): entries 5 to 9.
+        assert_eq!(list_around(&list(13), 6), "13 entries [... e5, e6, e7, e8, e9 ...]");
+        assert_eq!(list_around(&list(13), 0), "13 entries [e1, e2, e3 ...]");
+        assert_eq!(list_around(&list(13), 12), "13 entries [... e11, e12, e13]");
+        // The difference is past the end of the list (the other list is longer).
+        assert_eq!(list_around(&list(13), 13), "13 entries [... e12, e13]");
+    }
 }

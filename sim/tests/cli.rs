@@ -58,6 +58,41 @@ fn a_failing_scenario_exits_1_with_its_differences_indented() {
     );
 }
 
+/// Twelve initiates to users that do not exist, each expected to succeed: each is answered
+/// `invalid_receiver`, twelve differences. Ten are printed, the other two counted; the file is
+/// named; with two files, the totals go to stderr.
+#[test]
+fn a_failure_prints_at_most_ten_differences_and_names_its_file() {
+    let steps: Vec<String> = (1..=12)
+        .map(|i| {
+            format!(
+                r#"{{"at_ms":{},"user":"a","do":"initiate","to":{{"user":"nobody{i}"}},"call_type":"audio","call":"c{i}","expect":"ok"}}"#,
+                i * 10
+            )
+        })
+        .collect();
+    let text =
+        format!(r#"{{"format":1,"name":"twelve wrong","users":{{"a":{{}}}},"steps":[{}]}}"#, steps.join(","));
+    let path = temp("twelve-wrong.json", &text);
+    let passing = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/01_accept_and_end.json");
+    let (code, out, err) = callsim(&["replay", path.to_str().unwrap(), passing]);
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "FAIL twelve wrong");
+    for (k, line) in lines[1..11].iter().enumerate() {
+        let i = k + 1;
+        assert_eq!(
+            *line,
+            format!("    step {i} (a initiate at {} ms): expected ok, got invalid_receiver", i * 10)
+        );
+    }
+    assert_eq!(lines[11], "    ... and 2 more differences");
+    assert_eq!(lines[12], format!("    in {}", path.display()));
+    assert!(lines[13].starts_with("PASS "), "{out}");
+    assert_eq!(lines.len(), 14, "{out}");
+    assert!(err.contains("callsim replay: 2 scenarios, 1 passed, 1 failed, 0 unreadable"), "{err}");
+}
+
 #[test]
 fn run_json_reports_the_fields_and_a_recorded_run_replays() {
     let record = temp("recorded.json", "");
