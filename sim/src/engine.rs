@@ -177,7 +177,12 @@ pub enum Executed {
     Disconnect,
 }
 
-/// One device as the world keeps it.
+/// One device as the world keeps it: 256 bytes, starting on a 128-byte boundary, so that it
+/// fills four whole cache lines and two whole pairs of lines (the unit the processor's
+/// adjacent-line prefetcher loads), none of them shared with a neighbour. Unaligned, at 304
+/// bytes, a device spread over five or six lines, and a million users' run took about a tenth
+/// longer (`docs/performance.md`, "Eighth round").
+#[repr(align(128))]
 struct Device {
     client: Client,
     link: Link,
@@ -1091,5 +1096,15 @@ mod tests {
         // Messages wait in slabs so that an event (and a wheel entry, 8 bytes more) stays at
         // 32 bytes even with the population's 24-byte actions.
         assert!(std::mem::size_of::<Event<crate::population::Act>>() <= 32);
+    }
+
+    #[test]
+    fn a_device_fills_whole_pairs_of_cache_lines() {
+        assert_eq!(std::mem::align_of::<Device>(), 128);
+        assert_eq!(
+            std::mem::size_of::<Device>(),
+            256,
+            "a client or link that grows costs a third pair of lines"
+        );
     }
 }
