@@ -21,6 +21,7 @@ use crate::lifecycle::{CallMachine, Event};
 use crate::message::{ClientMsg, Notice, Request, ServerMsg};
 use record::{reason_of, CallRecord};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use users::{DeviceRecord, UserRecord};
 
@@ -486,7 +487,7 @@ impl Switchboard {
                     in_use: false,
                     machine: CallMachine::new(),
                     view,
-                    parties: Vec::new(),
+                    parties: SmallVec::new(),
                     group: false,
                     terminal_event: None,
                     ring_deadline_ms: 0,

@@ -74,7 +74,11 @@ impl DeviceRecord {
     }
 }
 
+/// A user as the switchboard keeps it: 128 bytes on a 128-byte boundary, a whole pair of cache
+/// lines (the unit the adjacent-line prefetcher loads) shared with no other user
+/// (`docs/performance.md`, "Eighth round").
 #[derive(Clone, Debug, Default)]
+#[repr(align(128))]
 pub(crate) struct UserRecord {
     pub registered: bool,
     /// Bit `i`: device `i` is connected.
