@@ -42,7 +42,7 @@ fn write_line(args: std::fmt::Arguments<'_>) {
 #[command(
     name = "callsim",
     version,
-    about = "Deterministic simulator of many virtual users driving callcore"
+    about = "Deterministic simulator of many virtual users driving callcore (with no command: `run`)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -52,19 +52,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// A population run (default: 10,000 users for one virtual hour).
+    #[command(allow_negative_numbers = true)]
     Run(RunArgs),
     /// Replay scenario files (or every *.json under folders) and compare with their expectations.
     Replay(ReplayArgs),
-    /// Run many seeds in parallel; report the failing ones with their reproduce commands.
+    /// Run many seeds in parallel (default: 1,000 users for ten virtual minutes each); report
+    /// the failing ones with their reproduce commands.
+    #[command(allow_negative_numbers = true)]
     Check(CheckArgs),
 }
 
 #[derive(Args, Clone, Default)]
 struct PopulationArgs {
-    /// Virtual users.
+    /// Virtual users [default: 10000 for `run`, 1000 for `check`].
     #[arg(long)]
     users: Option<u32>,
-    /// Length of the safety phase, virtual seconds.
+    /// Length of the safety phase, virtual seconds [default: 3600 for `run`, 600 for `check`].
     #[arg(long)]
     duration_s: Option<u64>,
     /// A profile file (JSON; fields left out keep their defaults).
@@ -127,7 +130,7 @@ struct CheckArgs {
     /// Seeds `A..B` (B excluded).
     #[arg(long, value_parser = parse_seeds)]
     seeds: (u64, u64),
-    /// Only seeds s with s % N == I.
+    /// `I/N`: only the seeds s with s % N == I (shard I of N, counted from 0).
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(u64, u64)>,
     #[command(flatten)]
@@ -359,6 +362,11 @@ fn same_file(a: &Path, b: &Path) -> bool {
     a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
+/// `1 seed`, `2 seeds`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn usage_error(e: &str) -> i32 {
     eprintln!("callsim: {e}");
     2
@@ -410,10 +418,10 @@ fn print_json(s: &Summary, repro: &str) {
 
 fn print_summary(s: &Summary) {
     out!(
-        "callsim run: seed {}, {} users on {} devices, {} s virtual (+ liveness phase to {} ms)",
+        "callsim run: seed {}, {} on {}, {} s virtual (+ liveness phase to {} ms)",
         s.seed,
-        s.users,
-        s.devices,
+        counted(s.users.into(), "user", "users"),
+        counted(s.devices, "device", "devices"),
         s.duration_s,
         s.end_ms
     );
@@ -422,7 +430,7 @@ fn print_summary(s: &Summary) {
         out!("  {status:<12} {n:>10}  {:>5.1}%", pct(*n, s.calls));
     }
     let errors: u64 = s.errors.values().sum();
-    out!("errors: {errors} answers");
+    out!("errors: {errors} requests answered with an error");
     for (code, n) in s.errors.iter().filter(|(_, n)| **n > 0) {
         out!("  {code:<17} {n:>10}");
     }
@@ -559,6 +567,12 @@ fn check(args: &CheckArgs) -> i32 {
         }
     }
     let events: u64 = results.iter().map(|r| r.events).sum();
-    out!("{} seeds, {} failed, {} events", results.len(), failures, events);
+    let shard = args.shard.map_or_else(String::new, |(i, n)| format!(", shard {i}/{n}"));
+    out!(
+        "seeds {}..{}{shard}: {}, {failures} failed, {events} events",
+        args.seeds.0,
+        args.seeds.1,
+        counted(results.len() as u64, "seed", "seeds")
+    );
     i32::from(failures > 0)
 }

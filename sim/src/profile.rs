@@ -19,7 +19,7 @@ pub const PARTITIONS_PER_HOUR_MAX: f64 = 3_600_000.0;
 
 /// An inclusive range of milliseconds (or counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = r#"a range: {"min": A, "max": B}"#)]
 pub struct Range {
     /// Smallest value.
     pub min: u64,
@@ -35,7 +35,7 @@ impl Range {
 
 /// How the virtual users and the network behave.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, expecting = "a profile: an object of settings")]
 pub struct Profile {
     /// Calls each user starts per hour, on average (a Poisson process per user).
     pub calls_per_user_per_hour: f64,
@@ -148,7 +148,7 @@ impl Profile {
             path: name.clone(),
             line: e.line(),
             column: e.column(),
-            message: e.to_string(),
+            message: crate::scenario::strip_position(&e.to_string()),
         })?;
         // serde would also read a profile (or one of its ranges) from an array, by position: a
         // profile has no arrays at all.

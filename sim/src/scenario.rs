@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// A scenario file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a scenario: an object with format, name, users and steps")]
 pub struct Scenario {
     /// Always 1.
     pub format: u32,
@@ -43,7 +43,7 @@ pub struct Scenario {
 
 /// `config`: any setting of the call semantics, the latency and the seed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a config: an object of settings")]
 pub struct ScenarioConfig {
     /// Ring timeout (default 45000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,7 +138,7 @@ fn is_true(b: &bool) -> bool {
 
 /// A user of the cast.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = r#"a user: {"devices": N, "connected": true|false}, or {}"#)]
 pub struct UserSpec {
     /// Devices (default 1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
@@ -156,7 +156,11 @@ impl Default for UserSpec {
 
 /// Who an initiate calls.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    expecting = r#"a receiver: {"user": UID} or {"group": GUID}"#
+)]
 pub enum Target {
     /// A user (maybe unknown).
     User(String),
@@ -355,7 +359,10 @@ impl Do {
 
 /// A step as written: every field any command may have; [`Step`] checks which belong.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a step: an object with at_ms, user, do and the fields of its command"
+)]
 struct RawStep {
     at_ms: u64,
     user: String,
@@ -407,10 +414,11 @@ impl TryFrom<RawStep> for Step {
             Do::Disconnect | Do::Connect => &[],
         };
         let name = raw.what.name();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
         if let Some(f) = raw.present().into_iter().find(|f| !allowed.contains(f)) {
-            return Err(format!("field `{f}` does not belong to a `{name}` step"));
+            return Err(format!("field `{f}` does not belong to {article} `{name}` step"));
         }
-        let missing = |f: &str| format!("a `{name}` step needs the field `{f}`");
+        let missing = |f: &str| format!("{article} `{name}` step needs the field `{f}`");
         let call = || raw.call.clone().ok_or_else(|| missing("call"));
         let action = match raw.what {
             Do::Initiate => Action::Initiate {
@@ -466,7 +474,7 @@ impl From<Step> for RawStep {
 
 /// `expect`: only what is written is checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an expect: an object with calls and callbacks")]
 pub struct Expect {
     /// Label → final status.
     #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
@@ -478,7 +486,7 @@ pub struct Expect {
 
 /// A call's expected final status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = r#"a call's expectation: {"status": S}"#)]
 pub struct CallExpect {
     /// The status when the run ends.
     pub status: Status,
@@ -559,16 +567,30 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 pub fn parse_with_notes(text: &str, path: &Path) -> Result<(Scenario, Vec<String>), ScenarioError> {
     // A byte-order mark (some editors write one) is not part of the JSON.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut scenario: Scenario = serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: strip_position(&e.to_string()),
-    })?;
-    if let Some(at) = crate::locate::stray_array(text, &array_allowed) {
-        let (line, column) = locate(text, &at);
-        let message = "expected an object, found an array".to_owned();
-        return Err(ScenarioError::Parse { path: path.to_owned(), line, column, message });
+    let stray = || {
+        crate::locate::stray_array(text, &array_allowed).map(|at| {
+            let (line, column) = locate(text, &at);
+            let message = "expected an object, found an array".to_owned();
+            ScenarioError::Parse { path: path.to_owned(), line, column, message }
+        })
+    };
+    let mut scenario: Scenario = match serde_json::from_str(text) {
+        Ok(s) => s,
+        Err(e) => {
+            // An array where the format has an object (a step written as a list, say) makes
+            // serde read a struct by position and complain about some element of it: say what
+            // is wrong, where. A latency's own message already says what it may be.
+            let latency = e.to_string().contains("expected a latency");
+            return Err(stray().filter(|_| !latency).unwrap_or_else(|| ScenarioError::Parse {
+                path: path.to_owned(),
+                line: e.line(),
+                column: e.column(),
+                message: strip_position(&e.to_string()),
+            }));
+        }
+    };
+    if let Some(e) = stray() {
+        return Err(e);
     }
     let (adopted, notes) = adopt_unlisted_members(&mut scenario);
     let unlisted_step = scenario.steps.iter().position(|step| adopted.contains(&step.user));
@@ -619,8 +641,8 @@ fn adopt_unlisted_members(s: &mut Scenario) -> (Vec<String>, Vec<String>) {
     (adopted, notes)
 }
 
-/// serde_json appends " at line L column C"; the error prints its own position.
-fn strip_position(message: &str) -> String {
+/// serde's message without its ` at line L column C`: the caller names the place itself.
+pub(crate) fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
@@ -1051,6 +1073,14 @@ mod tests {
         assert_eq!(err(&user), "t.json:1:40: expected an object, found an array");
         let to = LINES.replace(r#""to":{"user":"b"}"#, r#""to":["b"]"#);
         assert!(err(&to).starts_with("t.json:4:"), "{}", err(&to));
+        // A step as a list: serde would read it by position ("expected u16" for its third
+        // element); the message says what is wrong instead, at the step.
+        let step = r#"{"format":1,"name":"n","users":{"a":{}},"steps":[[0,"a","accept"]]}"#;
+        assert_eq!(err(step), "t.json:1:50: expected an object, found an array");
+        let short = r#"{"format":1,"name":"n","users":{"a":{}},"steps":[[0]]}"#;
+        assert_eq!(err(short), "t.json:1:50: expected an object, found an array");
+        let latency = r#"{"format":1,"name":"n","config":{"latency_ms":[1,2]},"users":{"a":{}},"steps":[]}"#;
+        assert!(err(latency).contains("expected a latency"), "its own message: {}", err(latency));
         assert!(
             parse(&format!("\u{feff}{LINES}"), Path::new("t.json")).is_ok(),
             "a byte-order mark is skipped"

@@ -1,0 +1,67 @@
+//! What a user reads when a scenario or profile file is wrong: one snapshot of the messages,
+//! each naming the file, line and column and saying what the format wanted there, in the
+//! format's words (never a Rust type's name).
+
+use callsim::profile::Profile;
+use callsim::scenario;
+use std::path::Path;
+
+/// A minimal valid scenario with `steps` and `extra` top-level fields spliced in.
+fn scenario_with(users: &str, steps: &str, extra: &str) -> String {
+    format!(r#"{{"format":1,"name":"n","users":{users},"steps":[{steps}]{extra}}}"#)
+}
+
+const INITIATE: &str =
+    r#"{"at_ms":0,"user":"a","do":"initiate","to":{"user":"b"},"call_type":"audio","call":"c1"}"#;
+
+#[test]
+fn scenario_and_profile_errors_read_well() {
+    let ab = r#"{"a":{},"b":{}}"#;
+    let scenarios = [
+        ("not an object", "5".to_owned()),
+        ("a user that is not an object", scenario_with(r#"{"a":5}"#, "", "")),
+        ("a step that is not an object", scenario_with(ab, "5", "")),
+        ("a step written as a list", scenario_with(ab, r#"[0,"a","accept"]"#, "")),
+        ("a step without its call", scenario_with(ab, r#"{"at_ms":0,"user":"a","do":"accept"}"#, "")),
+        (
+            "a field of another command",
+            scenario_with(ab, r#"{"at_ms":0,"user":"a","do":"end","call":"c1","status":"busy"}"#, ""),
+        ),
+        (
+            "a misspelt receiver kind",
+            scenario_with(ab, &INITIATE.replace(r#"{"user":"b"}"#, r#"{"usr":"b"}"#), ""),
+        ),
+        (
+            "a misspelt error code",
+            scenario_with(ab, &INITIATE.replace(r#""call":"c1"}"#, r#""call":"c1","expect":"okay"}"#), ""),
+        ),
+        ("an unknown top-level field", scenario_with(ab, INITIATE, r#","expcet":{}"#)),
+        (
+            "a call's expectation that is not an object",
+            scenario_with(ab, INITIATE, r#","expect":{"calls":{"c1":5}}"#),
+        ),
+        (
+            "a latency range without its max",
+            scenario_with(ab, INITIATE, "")
+                .replace(r#""users""#, r#""config":{"latency_ms":{"min":1}},"users""#),
+        ),
+        ("format 2", scenario_with(ab, INITIATE, "").replace(r#""format":1"#, r#""format":2"#)),
+    ];
+    let mut out = String::new();
+    for (what, text) in scenarios {
+        let e = scenario::parse(&text, Path::new("s.json")).expect_err(what);
+        out.push_str(&format!("{what}:\n  {e}\n"));
+    }
+    let profiles = [
+        ("a profile that is not an object", "5"),
+        ("a range that is not an object", r#"{"talk_ms":"x"}"#),
+        ("a range written as a list", r#"{"talk_ms":[1,2]}"#),
+        ("a misspelt profile field", r#"{"group_shar":0.5}"#),
+        ("a probability above 1", r#"{"group_share":1.5}"#),
+    ];
+    for (what, text) in profiles {
+        let e = Profile::parse(text, "p.json".to_owned()).expect_err(what);
+        out.push_str(&format!("{what}:\n  {e}\n"));
+    }
+    insta::assert_snapshot!(out);
+}
