@@ -592,7 +592,7 @@ pub fn parse_with_notes(text: &str, path: &Path) -> Result<(Scenario, Vec<String
     if let Some(e) = stray() {
         return Err(e);
     }
-    let (adopted, notes) = adopt_unlisted_members(&mut scenario);
+    let (adopted, mut notes) = adopt_unlisted_members(&mut scenario);
     let unlisted_step = scenario.steps.iter().position(|step| adopted.contains(&step.user));
     let checked = match unlisted_step {
         // The format asks every user that runs a step to be listed; only group members are
@@ -607,7 +607,22 @@ pub fn parse_with_notes(text: &str, path: &Path) -> Result<(Scenario, Vec<String
         let (line, column) = locate(text, &e.at);
         ScenarioError::Invalid { path: path.to_owned(), line, column, message: e.message }
     })?;
+    notes.extend(steps_after_the_end(&scenario));
     Ok((scenario, notes))
+}
+
+/// A note for each step a written `run_until_ms` leaves out: the run ends before it, so it
+/// never runs (and its `expect`, if any, sees no answer).
+fn steps_after_the_end(s: &Scenario) -> Vec<String> {
+    let Some(end) = s.run_until_ms else { return Vec::new() };
+    s.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, step)| step.at_ms > end)
+        .map(|(i, step)| {
+            format!("step {} at {} ms is after run_until_ms ({end} ms): it does not run", i + 1, step.at_ms)
+        })
+        .collect()
 }
 
 /// Where the format has an array: a group's members, the steps, a device's expected callbacks.
@@ -899,6 +914,20 @@ mod tests {
 
     const MINIMAL: &str = r#"{"format":1,"name":"n","users":{"a":{},"b":{}},"steps":[
       {"at_ms":0,"user":"a","do":"initiate","to":{"user":"b"},"call_type":"audio","call":"c1"}]}"#;
+
+    /// A step after a written end never runs; the file is taken, with a note. A step at the
+    /// end itself runs (every event due at or before `run_until_ms` does).
+    #[test]
+    fn a_step_after_the_written_end_is_noted() {
+        let text = MINIMAL.replace(r#""steps":["#, r#""run_until_ms":5,"steps":["#).replace(
+            r#""call":"c1"}]"#,
+            r#""call":"c1"},{"at_ms":5,"user":"b","do":"accept","call":"c1"},{"at_ms":6,"user":"b","do":"accept","call":"c1"}]"#,
+        );
+        let (_, notes) = parse_with_notes(&text, Path::new("t.json")).unwrap();
+        assert_eq!(notes, ["step 3 at 6 ms is after run_until_ms (5 ms): it does not run"]);
+        let (_, none) = parse_with_notes(MINIMAL, Path::new("t.json")).unwrap();
+        assert!(none.is_empty(), "the default end comes after every step");
+    }
 
     #[test]
     fn a_minimal_scenario_parses_with_defaults() {
