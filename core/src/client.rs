@@ -722,7 +722,15 @@ fn implied_flags(call: &LocalCall, callback: Option<CallbackKind>) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::bump;
+    use super::{bump, SeenAt};
+
+    #[test]
+    fn a_seen_time_reads_back_as_written() {
+        assert_eq!(SeenAt::NEVER.get(), None);
+        assert_eq!(SeenAt::at(0).get(), Some(0), "time 0 is a time, not none");
+        assert_eq!(SeenAt::at(1_234).get(), Some(1_234));
+        assert_eq!(SeenAt::at(u64::MAX).get(), Some(u64::MAX - 1), "the one time kept one ms early");
+    }
 
     #[test]
     fn a_counter_stops_at_its_maximum() {
