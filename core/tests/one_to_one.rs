@@ -4,6 +4,7 @@
 
 mod common;
 
+use callcore::lifecycle::Event;
 use callcore::{ErrorCode, RejectStatus, Request, Status};
 use common::*;
 
@@ -41,6 +42,12 @@ fn row_initiate_to_involved_receiver_is_busy() {
     h.run_until(600, MAX_STEPS);
     let second = session_of(&h, dev(carol, 0), id);
     assert_eq!(status(&h, second), Status::Busy);
+    // The row goes from no call straight to busy: one status change, none through `initiated`.
+    let changes: Vec<_> =
+        h.changes.iter().filter(|c| c.session == second).map(|c| (c.from, c.to, c.event)).collect();
+    assert_eq!(changes, [(None, Status::Busy, Some(Event::ReceiverBusy))]);
+    let answered = h.answer(dev(carol, 0), id).expect("answered").expect("the initiate succeeds");
+    assert_eq!(answered.status, Status::Busy, "the call object as it is when the answer is sent");
     assert_eq!(names(&h, dev(carol, 0)), ["outgoing_call_rejected busy"]);
     assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received"], "bob gets nothing for carol's call");
     assert_eq!(status(&h, first), Status::Ringing, "the first call is untouched");

@@ -5,7 +5,11 @@
 
 use callcore::harness::Harness;
 use callcore::invariants::{self, CallbackLedger, StatusLedger, Violation};
-use callcore::{CallType, Config, DeviceId, GroupId, Receiver, RejectStatus, Request, SessionId, UserId};
+use callcore::lifecycle::Event;
+use callcore::switchboard::StatusChange;
+use callcore::{
+    table, CallType, Config, DeviceId, GroupId, Receiver, RejectStatus, Request, SessionId, Status, UserId,
+};
 use proptest::prelude::*;
 
 /// Devices per user: u0 and u2 have two devices.
@@ -170,6 +174,9 @@ impl World {
             self.status.observe(change)?;
             let call = sb.call(change.session).expect("a changed call is retained");
             invariants::check_authority(change, &call)?;
+            if matches!(call.view.receiver, Receiver::User(_)) {
+                assert_row_of_the_table(change, sb.config().call_waiting);
+            }
         }
         self.seen_changes = self.h.changes.len();
         self.status.check_conservation(sb)?;
@@ -203,6 +210,24 @@ impl World {
         }
         panic!("no quiescence within {STEP_BOUND} steps");
     }
+}
+
+/// A one-to-one call's status change is a row of the contract's table (`table::ONE_TO_ONE`):
+/// the same status before (none for a creation), the same event, the same status after. With
+/// call waiting, one more: accepting a call ends the user's other ringing calls `busy`.
+fn assert_row_of_the_table(change: &StatusChange, call_waiting: bool) {
+    let in_table = table::ONE_TO_ONE.iter().any(|row| {
+        let from_fits = match change.from {
+            None => row.from.is_empty(),
+            Some(from) => row.from.contains(&from),
+        };
+        from_fits && row.event == change.event && row.to == change.to
+    });
+    let waiting_busy = call_waiting
+        && matches!(change.from, Some(Status::Initiated | Status::Ringing))
+        && change.event == Some(Event::ReceiverBusy)
+        && change.to == Status::Busy;
+    assert!(in_table || waiting_busy, "a status change the table does not have: {change:?}");
 }
 
 fn run(call_waiting: bool, ops: &[Op]) -> Result<(), TestCaseError> {

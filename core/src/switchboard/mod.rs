@@ -50,7 +50,9 @@ pub struct StatusChange {
     pub from: Option<Status>,
     /// The status after.
     pub to: Status,
-    /// The machine event that caused it (`None`: creation).
+    /// The machine event that caused it (`None`: the creation of a call that rings, into
+    /// `initiated`). A call whose receivers are all busy is created straight into `busy`, as the
+    /// contract's table has it: `from` is `None` and the event is `ReceiverBusy`.
     pub event: Option<Event>,
     /// The user whose request caused it (`None`: the switchboard itself, or a device's ack).
     pub by: Option<UserId>,

@@ -115,28 +115,47 @@ impl Switchboard {
         self.seat_parties(slot, from.user, to);
         let session = self.calls[slot].view.session;
         self.stats.created += 1;
-        self.outputs.push_back(Output::Status(StatusChange {
-            session,
-            from: None,
-            to: Status::Initiated,
-            event: None,
-            by: Some(from.user),
-            at_ms: now_ms,
-        }));
-        let answer = self.succeed(from, id, slot);
-        if self.calls[slot].anyone_ringing() {
+        let answer = if self.calls[slot].anyone_ringing() {
+            self.outputs.push_back(Output::Status(StatusChange {
+                session,
+                from: None,
+                to: Status::Initiated,
+                event: None,
+                by: Some(from.user),
+                at_ms: now_ms,
+            }));
+            let answer = self.succeed(from, id, slot);
             let timeout_ms =
                 ring_timeout_ms.unwrap_or(self.config.ring_timeout_ms).clamp(1, RING_TIMEOUT_MS_MAX);
             let at_ms = now_ms.saturating_add(timeout_ms);
             self.calls[slot].ring_deadline_ms = at_ms;
             self.outputs.push_back(Output::SetTimer { timer: Timer::Ring(session), at_ms });
+            answer
         } else {
-            let allowed = self.apply(slot, Event::ReceiverBusy, Some(from.user));
-            debug_assert!(allowed, "a new call can be busy");
-        }
+            self.create_busy(slot, from.user);
+            // The answer carries the call as it is now: busy already.
+            self.succeed(from, id, slot)
+        };
         self.enlist_audience(slot);
         self.notify_audience(slot, Some(from));
         answer
+    }
+
+    /// A new call whose receivers are all busy: it goes from none straight to `busy`, one status
+    /// change, as the contract's table has it (the machine passes through `initiated`, which no
+    /// one outside sees).
+    fn create_busy(&mut self, slot: usize, initiator: UserId) {
+        let session = self.calls[slot].view.session;
+        let outputs_before = self.outputs.len();
+        let allowed = self.apply(slot, Event::ReceiverBusy, Some(initiator));
+        debug_assert!(allowed, "a new call can be busy");
+        let change = self.outputs.iter_mut().skip(outputs_before).find_map(|o| match o {
+            Output::Status(change) if change.session == session => Some(change),
+            _ => None,
+        });
+        let change = change.expect("a busy call's status change");
+        debug_assert_eq!(change.from, Some(Status::Initiated));
+        change.from = None;
     }
 
     /// Fills the parties of a new call: the initiator, then each receiver rung or busy.
