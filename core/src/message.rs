@@ -52,9 +52,29 @@ pub enum Request {
 }
 
 impl Request {
+    /// Call a user or a group, with the configured ring timeout.
+    pub const fn initiate(to: Receiver, call_type: CallType) -> Self {
+        Request::Initiate { to, call_type, ring_timeout_ms: None }
+    }
+
+    /// Accept an incoming call.
+    pub const fn accept(session: SessionId) -> Self {
+        Request::Accept { session }
+    }
+
+    /// Decline an incoming call: a reject with status rejected.
+    pub const fn decline(session: SessionId) -> Self {
+        Request::Reject { session, status: RejectStatus::Rejected }
+    }
+
     /// The initiator withdraws its call: a reject with status cancelled.
     pub const fn cancel(session: SessionId) -> Self {
         Request::Reject { session, status: RejectStatus::Cancelled }
+    }
+
+    /// Hang up (leave) an accepted call.
+    pub const fn end(session: SessionId) -> Self {
+        Request::End { session }
     }
 
     /// The call the request is about (none for an initiate).
@@ -120,4 +140,24 @@ pub enum ServerMsg {
     Notify(Notice),
     /// Sent on connect: every retained call of the device's user, as the device should see it.
     Snapshot(Vec<Notice>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RejectStatus, Request};
+    use crate::call::{CallType, Receiver};
+    use crate::ids::{SessionId, UserId};
+
+    #[test]
+    fn the_shorthands_build_the_requests_they_name() {
+        let (s, bob) = (SessionId(7), UserId(1));
+        assert_eq!(
+            Request::initiate(Receiver::User(bob), CallType::Video),
+            Request::Initiate { to: Receiver::User(bob), call_type: CallType::Video, ring_timeout_ms: None }
+        );
+        assert_eq!(Request::accept(s), Request::Accept { session: s });
+        assert_eq!(Request::decline(s), Request::Reject { session: s, status: RejectStatus::Rejected });
+        assert_eq!(Request::cancel(s), Request::Reject { session: s, status: RejectStatus::Cancelled });
+        assert_eq!(Request::end(s), Request::End { session: s });
+    }
 }
