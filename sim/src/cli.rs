@@ -511,7 +511,10 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
                 continue;
             }
         };
-        let t = if args.trace.is_some() { trace.take().unwrap_or_default() } else { Trace::default() };
+        let mut t = if args.trace.is_some() { trace.take().unwrap_or_default() } else { Trace::default() };
+        if paths.len() > 1 {
+            t.begin_scenario(&s.name, path);
+        }
         let (report, t) = replay::run_keeping_trace(&s, t);
         trace = Some(t);
         if report.passed() {

@@ -144,6 +144,23 @@ impl Trace {
         }
     }
 
+    /// Writes a line naming the scenario whose records follow, `{"kind":"scenario","name":…,
+    /// "file":…}`, for a trace of several replays. It is not a record: the hash and the count
+    /// leave it out.
+    pub fn begin_scenario(&mut self, name: &str, file: &std::path::Path) {
+        if let Some(w) = self.writer.as_mut() {
+            let line =
+                serde_json::json!({ "kind": "scenario", "name": name, "file": file.display().to_string() });
+            let result = serde_json::to_writer(&mut *w, &line)
+                .map_err(|e| e.to_string())
+                .and_then(|()| w.write_all(b"\n").map_err(|e| e.to_string()));
+            if let Err(e) = result {
+                self.error.get_or_insert(e);
+                self.writer = None;
+            }
+        }
+    }
+
     /// Whether records are also written out.
     pub fn is_written(&self) -> bool {
         self.writer.is_some()

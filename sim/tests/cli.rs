@@ -257,6 +257,31 @@ fn trace_and_record_into_one_file_is_refused_before_the_run() {
     assert_eq!(err.trim(), format!("callsim: {p}: --trace and --record name the same file"));
 }
 
+/// Two scenarios into one trace: each one's lines follow a line that names it; one scenario
+/// alone gets no such line. Every line is one JSON object.
+#[test]
+fn a_trace_of_several_scenarios_names_each_one() {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let (a, b) = (format!("{suite}/01_accept_and_end.json"), format!("{suite}/07_cancel.json"));
+    let both = temp("two.jsonl", "");
+    let (code, out, err) = callsim(&["replay", &a, &b, "--trace", both.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&both).unwrap();
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("one JSON object")).collect();
+    let marks: Vec<usize> = (0..lines.len()).filter(|&i| lines[i]["kind"] == "scenario").collect();
+    assert_eq!(marks.len(), 2, "one line per scenario");
+    assert_eq!(marks[0], 0, "the first line names the first scenario");
+    assert_eq!(lines[marks[0]]["file"], a.as_str());
+    assert_eq!(lines[marks[1]]["file"], b.as_str());
+    assert!(marks[1] > 1, "the first scenario's records lie between the two");
+    let one = temp("one.jsonl", "");
+    let (code, _, _) = callsim(&["replay", &a, "--trace", one.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let text = std::fs::read_to_string(&one).unwrap();
+    assert!(!text.contains(r#""kind":"scenario""#), "one scenario: records only");
+}
+
 #[test]
 fn replay_of_a_folder_finds_scenarios_at_any_depth_and_an_empty_folder_is_an_error() {
     let root = std::env::temp_dir().join(format!("callsim-cli-tree-{}", std::process::id()));
