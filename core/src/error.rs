@@ -90,6 +90,9 @@ pub enum SwitchboardError {
     /// A disconnect for a device that was not connected.
     #[error("disconnect of device {0:?} that was not connected")]
     AlreadyDisconnected(DeviceId),
+    /// A group of more distinct members than `GROUP_MEMBERS_MAX`.
+    #[error("a group has more than 256 distinct members")]
+    GroupTooLarge,
     /// A repeated request id older than the dedup window: its answer is no longer known.
     #[error("request {request:?} from {device:?} is older than the dedup window")]
     StaleRequest {

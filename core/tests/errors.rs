@@ -388,3 +388,16 @@ fn a_snapshot_naming_a_call_twice_raises_its_callbacks_once() {
         ]
     );
 }
+
+/// A group larger than `GROUP_MEMBERS_MAX` (256) distinct members is refused with a typed
+/// error, not a panic; duplicates are merged before counting, so 256 members named twice
+/// each make a group.
+#[test]
+fn a_group_beyond_the_member_limit_is_an_error() {
+    let mut sb = Switchboard::new(callcore::Config::default());
+    let users: Vec<_> = (0..257).map(|_| sb.add_user()).collect();
+    assert_eq!(sb.add_group(&users), Err(SwitchboardError::GroupTooLarge));
+    let twice: Vec<_> = users[..256].iter().chain(&users[..256]).copied().collect();
+    let group = sb.add_group(&twice).expect("256 distinct members");
+    assert_eq!(sb.group_members(group).map(<[_]>::len), Some(256));
+}

@@ -492,6 +492,13 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return usage_error(&e),
     };
+    if let Some(trace) = &args.trace {
+        if let Some(input) = paths.iter().find(|p| same_file(trace, p)) {
+            let e =
+                format!("{}: --trace names a scenario to replay; it would be overwritten", input.display());
+            return usage_error(&e);
+        }
+    }
     let mut trace = match trace_to(args.trace.as_deref()) {
         Ok(t) => Some(t),
         Err(e) => return usage_error(&e),
@@ -556,7 +563,10 @@ fn check(args: &CheckArgs) -> i32 {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
-    let seeds = sweep::shard_seeds(args.seeds.0, args.seeds.1, args.shard);
+    let seeds = match sweep::shard_seeds(args.seeds.0, args.seeds.1, args.shard) {
+        Ok(s) => s,
+        Err(e) => return usage_error(&e),
+    };
     let results = sweep::run(&seeds, &base);
     let mut failures = 0;
     for r in &results {

@@ -28,6 +28,10 @@ pub const DURATION_S_MAX: u64 = 366 * 24 * 3600;
 /// virtual second). Beyond it the gap between two arrivals can fall below what an f64 time can
 /// add, and the arrivals would never get past one millisecond.
 pub const STARTS_PER_HOUR_MAX: f64 = 3.6e9;
+/// The most devices a population may have, counting each user at `devices_per_user` rounded up
+/// (2^24: about 10 GB at the default profile, which lays out a million users in 0.75 GB). A
+/// larger run is refused before anything is allocated.
+pub const POPULATION_DEVICES_MAX: f64 = 16_777_216.0;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -56,7 +60,16 @@ impl Options {
         }
         let users = f64::from(self.users);
         let devices = users * self.profile.devices_per_user.ceil();
+        if devices > POPULATION_DEVICES_MAX {
+            return Err(format!(
+                "users x devices_per_user (rounded up) must be at most {POPULATION_DEVICES_MAX} devices (got {devices})"
+            ));
+        }
         let totals = [
+            (
+                "partitions_per_hour x partition_devices.max",
+                self.profile.partitions_per_hour * self.profile.partition_devices.max as f64,
+            ),
             ("users x calls_per_user_per_hour", users * self.profile.calls_per_user_per_hour),
             (
                 "devices x disconnects_per_device_per_hour",
@@ -359,7 +372,9 @@ impl Population {
             let size =
                 self.faults.range(self.profile.partition_devices.min, self.profile.partition_devices.max);
             let lasts = self.faults.range(self.profile.partition_ms.min, self.profile.partition_ms.max);
-            for _ in 0..size {
+            // Each draw picks a device, maybe one already picked: more draws than devices
+            // would only pick again.
+            for _ in 0..size.min(world.device_slots() as u64) {
                 let slot = self.faults.below(world.device_slots() as u64) as usize;
                 self.drop_device(world, slot, Range { min: lasts, max: lasts });
             }

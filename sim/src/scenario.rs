@@ -664,6 +664,11 @@ pub(crate) fn strip_position(message: &str) -> String {
     }
 }
 
+/// The most devices a scenario's cast may have in all (2^21, about 1.5 GB to replay): a recorded
+/// run of a million users (1.3 million devices) fits; a file of a few megabytes cannot ask for
+/// tens of gigabytes.
+pub const SCENARIO_DEVICES_MAX: u64 = 1 << 21;
+
 /// The latest virtual time a scenario may name (about 31 years): every time and duration in a
 /// file is at most this, so that sums of them (a step plus the ring timeout plus the grace, a send
 /// time plus a latency) cannot overflow.
@@ -748,6 +753,13 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
                 format!("user {uid}: devices must be 1..={}", callcore::DEVICES_PER_USER_MAX),
             ));
         }
+    }
+    let devices: u64 = s.users.values().map(|spec| u64::from(spec.devices)).sum();
+    if devices > SCENARIO_DEVICES_MAX {
+        return Err(invalid(
+            ["users".into()],
+            format!("{devices} devices in all: a scenario may have at most {SCENARIO_DEVICES_MAX}"),
+        ));
     }
     for (guid, members) in &s.groups {
         if let Some(i) = members.iter().position(|m| !s.users.contains_key(m)) {
@@ -927,6 +939,20 @@ mod tests {
         assert_eq!(notes, ["step 3 at 6 ms is after run_until_ms (5 ms): it does not run"]);
         let (_, none) = parse_with_notes(MINIMAL, Path::new("t.json")).unwrap();
         assert!(none.is_empty(), "the default end comes after every step");
+    }
+
+    /// 131,072 users of 16 devices are 2^21 devices, the most a scenario may have; one user
+    /// more is refused, at `users`.
+    #[test]
+    fn a_cast_beyond_the_device_limit_is_refused() {
+        let cast = |n: usize| {
+            let users: Vec<String> = (0..n).map(|i| format!(r#""u{i}":{{"devices":16}}"#)).collect();
+            format!(r#"{{"format":1,"name":"n","users":{{{}}},"steps":[]}}"#, users.join(","))
+        };
+        assert!(parse(&cast(131_072), Path::new("t.json")).is_ok());
+        let e = err(&cast(131_073));
+        assert!(e.ends_with("2097168 devices in all: a scenario may have at most 2097152"), "{e}");
+        assert!(e.starts_with("t.json:1:"), "at `users`: {e}");
     }
 
     #[test]

@@ -205,6 +205,33 @@ fn rates_that_would_never_let_a_run_end_are_usage_errors() {
     );
 }
 
+/// Sizes that would take the machine's memory, or run for ever, are refused before anything is
+/// laid out: a population beyond 2^24 devices (4,294,967,295 users of 2 devices, counting the
+/// default 1.3 rounded up), partitions of 10^12 devices (2e12 an hour at the default 2 partitions),
+/// a sweep of 2^64 - 1 seeds.
+#[test]
+fn sizes_beyond_the_bounds_are_usage_errors_before_the_run() {
+    let quiet = ["--calls-per-hour", "0", "--disconnects-per-hour", "0", "--duration-s", "1"];
+    let (code, out, err) = callsim(&[&["run", "--users", "4294967295"][..], &quiet].concat());
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert_eq!(
+        err.trim(),
+        "callsim: users x devices_per_user (rounded up) must be at most 16777216 devices (got 8589934590)"
+    );
+    let profile =
+        temp("huge-partitions.json", r#"{"partition_devices":{"min":1000000000000,"max":1000000000000}}"#);
+    let (code, _, err) =
+        callsim(&["run", "--users", "10", "--duration-s", "60", "--profile", profile.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("callsim: partitions_per_hour x partition_devices.max must be at most 3.6e9"),
+        "{err}"
+    );
+    let (code, _, err) = callsim(&["check", "--seeds", "0..18446744073709551615", "--users", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at most 1000000 in one run; split the range with --shard I/N"), "{err}");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_trace_that_cannot_be_written_is_an_error_not_a_silent_success() {
@@ -280,6 +307,24 @@ fn a_trace_of_several_scenarios_names_each_one() {
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(&one).unwrap();
     assert!(!text.contains(r#""kind":"scenario""#), "one scenario: records only");
+}
+
+/// `--trace` naming one of the scenarios to replay is refused before anything is written: the
+/// scenario is still there, whole.
+#[test]
+fn a_trace_onto_a_scenario_being_replayed_is_refused() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/01_accept_and_end.json"))
+            .unwrap();
+    let path = temp("self-trace.json", &text);
+    let p = path.to_str().unwrap();
+    let (code, out, err) = callsim(&["replay", p, "--trace", p]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(
+        err.trim(),
+        format!("callsim: {p}: --trace names a scenario to replay; it would be overwritten")
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "the scenario is untouched");
 }
 
 #[test]

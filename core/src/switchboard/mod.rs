@@ -185,10 +185,13 @@ impl Switchboard {
                 return Err(SwitchboardError::UnknownUser(m));
             }
             if !list.contains(&m) {
+                if list.len() == GROUP_MEMBERS_MAX {
+                    // Checked as it grows: the duplicate search stays within the limit.
+                    return Err(SwitchboardError::GroupTooLarge);
+                }
                 list.push(m);
             }
         }
-        assert!(list.len() <= GROUP_MEMBERS_MAX, "group larger than GROUP_MEMBERS_MAX");
         let id = GroupId(u32::try_from(self.groups.len()).expect("more than u32::MAX groups"));
         self.groups.push(list);
         Ok(id)
