@@ -20,6 +20,10 @@ impl Directory {
     }
 
     /// Records `name` for `id` (the id the switchboard gave the user).
+    ///
+    /// # Panics
+    /// When `id` is not the next one: users are recorded in the order the switchboard
+    /// registered them (ids count up from 0), so a gap is a mistake in the calling code.
     pub fn insert_user(&mut self, name: &str, id: UserId) {
         assert_eq!(id.0 as usize, self.user_names.len(), "user ids are recorded in order");
         self.users.insert(name.to_owned(), id);
@@ -27,6 +31,9 @@ impl Directory {
     }
 
     /// Records `name` for `id` (the id the switchboard gave the group).
+    ///
+    /// # Panics
+    /// When `id` is not the next one, as for [`Directory::insert_user`].
     pub fn insert_group(&mut self, name: &str, id: GroupId) {
         assert_eq!(id.0 as usize, self.group_names.len(), "group ids are recorded in order");
         self.groups.insert(name.to_owned(), id);
