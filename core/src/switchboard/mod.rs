@@ -528,6 +528,13 @@ impl Switchboard {
     /// the change and, when terminal, cancels the ring timer and schedules the eviction.
     /// Returns whether the status allowed the event.
     fn apply(&mut self, slot: usize, event: Event, by: Option<UserId>) -> bool {
+        self.apply_as(slot, event, by, false)
+    }
+
+    /// [`Switchboard::apply`]; with `creating`, the call is being created by this very event (a
+    /// call busy at once), and the change is reported from no status, as the contract's table
+    /// has it: the machine's own start in `initiated` is not a status anyone saw.
+    fn apply_as(&mut self, slot: usize, event: Event, by: Option<UserId>, creating: bool) -> bool {
         let now_ms = self.now_ms;
         let record = &mut self.calls[slot];
         let from = record.view.status;
@@ -548,7 +555,7 @@ impl Switchboard {
         let session = view.session;
         self.outputs.push_back(Output::Status(StatusChange {
             session,
-            from: Some(from),
+            from: (!creating).then_some(from),
             to,
             event: Some(event),
             by,

@@ -132,30 +132,15 @@ impl Switchboard {
             self.outputs.push_back(Output::SetTimer { timer: Timer::Ring(session), at_ms });
             answer
         } else {
-            self.create_busy(slot, from.user);
+            // Straight into `busy`: one status change, from none.
+            let allowed = self.apply_as(slot, Event::ReceiverBusy, Some(from.user), true);
+            debug_assert!(allowed, "a new call can be busy");
             // The answer carries the call as it is now: busy already.
             self.succeed(from, id, slot)
         };
         self.enlist_audience(slot);
         self.notify_audience(slot, Some(from));
         answer
-    }
-
-    /// A new call whose receivers are all busy: it goes from none straight to `busy`, one status
-    /// change, as the contract's table has it (the machine passes through `initiated`, which no
-    /// one outside sees).
-    fn create_busy(&mut self, slot: usize, initiator: UserId) {
-        let session = self.calls[slot].view.session;
-        let outputs_before = self.outputs.len();
-        let allowed = self.apply(slot, Event::ReceiverBusy, Some(initiator));
-        debug_assert!(allowed, "a new call can be busy");
-        let change = self.outputs.iter_mut().skip(outputs_before).find_map(|o| match o {
-            Output::Status(change) if change.session == session => Some(change),
-            _ => None,
-        });
-        let change = change.expect("a busy call's status change");
-        debug_assert_eq!(change.from, Some(Status::Initiated));
-        change.from = None;
     }
 
     /// Fills the parties of a new call: the initiator, then each receiver rung or busy.
