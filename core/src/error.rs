@@ -91,7 +91,7 @@ pub enum SwitchboardError {
     #[error("disconnect of device {0:?} that was not connected")]
     AlreadyDisconnected(DeviceId),
     /// A group of more distinct members than `GROUP_MEMBERS_MAX`.
-    #[error("a group has more than 256 distinct members")]
+    #[error("a group has more than {} distinct members", crate::config::GROUP_MEMBERS_MAX)]
     GroupTooLarge,
     /// A repeated request id older than the dedup window: its answer is no longer known.
     #[error("request {request:?} from {device:?} is older than the dedup window")]

@@ -397,6 +397,7 @@ fn a_group_beyond_the_member_limit_is_an_error() {
     let mut sb = Switchboard::new(callcore::Config::default());
     let users: Vec<_> = (0..257).map(|_| sb.add_user()).collect();
     assert_eq!(sb.add_group(&users), Err(SwitchboardError::GroupTooLarge));
+    assert_eq!(SwitchboardError::GroupTooLarge.to_string(), "a group has more than 256 distinct members");
     let twice: Vec<_> = users[..256].iter().chain(&users[..256]).copied().collect();
     let group = sb.add_group(&twice).expect("256 distinct members");
     assert_eq!(sb.group_members(group).map(<[_]>::len), Some(256));

@@ -537,7 +537,7 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
             out!("    {d}");
         }
         if let Some(more) = report.differences.len().checked_sub(DIFFERENCES_SHOWN_MAX).filter(|&n| n > 0) {
-            out!("    ... and {more} more {}", if more == 1 { "difference" } else { "differences" });
+            out!("    ... and {}", counted(more as u64, "more difference", "more differences"));
         }
         out!("    in {}", path.display());
     }
