@@ -279,12 +279,20 @@ impl Net {
             let to = Receiver::User(b.user);
             let initiate = Request::Initiate { to, call_type: CallType::Audio, ring_timeout_ms: None };
             self.sb
-                .handle_message(self.now_ms, a, ClientMsg::Request { id: RequestId(1), request: initiate })
+                .handle_message(
+                    self.now_ms,
+                    a,
+                    ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) },
+                )
                 .expect("connected");
             let session = self.sb.user_calls(a.user)[0];
             let accept = Request::Accept { session };
             self.sb
-                .handle_message(self.now_ms, b, ClientMsg::Request { id: RequestId(1), request: accept })
+                .handle_message(
+                    self.now_ms,
+                    b,
+                    ClientMsg::Request { id: RequestId(1), request: accept, answered_below: RequestId(0) },
+                )
                 .expect("connected");
             while self.sb.poll_output().is_some() {}
             debug_assert_eq!(self.sb.call(session).map(|c| c.view.status), Some(Status::Accepted));

@@ -327,7 +327,8 @@ impl Client {
         }
         bump(&mut self.counts.requests);
         self.pending.push(Pending { id, request });
-        self.outputs.push_back(Output::Send(ClientMsg::Request { id, request }));
+        let answered_below = self.answered_below();
+        self.outputs.push_back(Output::Send(ClientMsg::Request { id, request, answered_below }));
         let at_ms = now_ms.saturating_add(self.request_timeout_ms);
         self.outputs.push_back(Output::SetTimer { timer: Timer::Request(id), at_ms });
         Ok(id)
@@ -339,11 +340,19 @@ impl Client {
         self.now_ms = self.now_ms.max(now_ms);
         self.connected = true;
         self.connections = self.connections.saturating_add(1);
+        let answered_below = self.answered_below();
         for p in &self.pending {
             bump(&mut self.counts.resent);
-            let msg = ClientMsg::Request { id: p.id, request: p.request };
+            let msg = ClientMsg::Request { id: p.id, request: p.request, answered_below };
             self.outputs.push_back(Output::Send(msg));
         }
+    }
+
+    /// The lowest request id still waiting for its answer (the switchboard may forget the answers
+    /// below it); with none waiting, the next id.
+    fn answered_below(&self) -> RequestId {
+        debug_assert!(self.pending.windows(2).all(|w| w[0].id < w[1].id), "pending in id order");
+        RequestId(self.pending.first().map_or(self.next_request, |p| p.id.0))
     }
 
     /// The connection went down. Waiting requests keep their timeouts.

@@ -39,9 +39,8 @@ pub const DEVICES_PER_USER_MAX: u16 = 16;
 pub const CALLS_PER_USER_MAX: usize = 8;
 /// Members a group may have.
 pub const GROUP_MEMBERS_MAX: usize = 256;
-/// Answers the switchboard remembers per device to answer a repeated request id.
-pub const DEDUP_WINDOW: usize = 4;
-/// Requests a client may have waiting for an answer.
+/// Requests a client may have waiting for an answer; the switchboard remembers at most this
+/// many answers per device (the ones the device still waits for) to answer a repeated id.
 pub const PENDING_REQUESTS_MAX: usize = 64;
 /// Calls a client keeps in its local view (terminal ones are dropped first).
 pub const CLIENT_CALLS_MAX: usize = 64;

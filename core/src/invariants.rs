@@ -41,10 +41,9 @@ pub fn check_involvement(sb: &Switchboard, user: UserId) -> Result<(), Violation
         if call.view.status.is_terminal() {
             continue;
         }
-        let Some(index) = call.parties.iter().position(|p| p.user == user) else { continue };
-        let party = &call.parties[index];
+        let Some(party) = call.parties.iter().find(|p| p.user == user) else { continue };
         joined += usize::from(party.part == Part::Joined);
-        involved += usize::from(party.involved(index));
+        involved += usize::from(party.involved());
     }
     if joined > 1 {
         return violation(1, format!("user {} joined {joined} live calls", user.0));
@@ -63,7 +62,9 @@ pub fn check_authority(change: &StatusChange, call: &CallInfo<'_>) -> Result<(),
     let is_receiver = index.is_some_and(|i| i > 0);
     let allowed = match change.event {
         None | Some(Event::ReceiverBusy) => is_initiator,
-        Some(Event::Accept | Event::Reject | Event::RejectBusy | Event::AllDeclined) => is_receiver,
+        Some(
+            Event::Accept | Event::Reject | Event::RejectBusy | Event::AllDeclined | Event::AllDeclinedBusy,
+        ) => is_receiver,
         Some(Event::Cancel | Event::GiveUp) => is_initiator,
         Some(Event::End) => index.is_some(),
         Some(Event::Ack | Event::RingTimeout | Event::InitiatorLost | Event::PartyLost) => false,

@@ -26,13 +26,15 @@ pub enum Event {
     Reject,
     /// The receiver declined with status busy (or, with call waiting, accepted another call).
     RejectBusy,
-    /// Every rung group member declined and nobody accepted.
+    /// Every rung group member declined, at least one with status rejected, and nobody accepted.
     AllDeclined,
+    /// Every rung group member declined with status busy (or was marked busy), nobody accepted.
+    AllDeclinedBusy,
     /// The receiver was involved in another call at initiation (group: every other member).
     ReceiverBusy,
-    /// The initiator withdrew.
+    /// The initiator withdrew (on an accepted call: its leave, as its `end` would be).
     Cancel,
-    /// The initiator gave up (reject with status unanswered).
+    /// The initiator gave up (reject with status unanswered; on an accepted call: its leave).
     GiveUp,
     /// The ring timeout fired.
     RingTimeout,
@@ -46,12 +48,13 @@ pub enum Event {
 
 impl Event {
     /// Every event.
-    pub const ALL: [Event; 12] = [
+    pub const ALL: [Event; 13] = [
         Event::Ack,
         Event::Accept,
         Event::Reject,
         Event::RejectBusy,
         Event::AllDeclined,
+        Event::AllDeclinedBusy,
         Event::ReceiverBusy,
         Event::Cancel,
         Event::GiveUp,
@@ -101,7 +104,7 @@ mod states {
             match event {
                 Event::Accept => Transition(State::accepted()),
                 Event::Reject | Event::AllDeclined => Transition(State::rejected()),
-                Event::RejectBusy | Event::ReceiverBusy => Transition(State::busy()),
+                Event::RejectBusy | Event::ReceiverBusy | Event::AllDeclinedBusy => Transition(State::busy()),
                 Event::Cancel | Event::InitiatorLost => Transition(State::cancelled()),
                 Event::GiveUp | Event::RingTimeout => Transition(State::unanswered()),
                 Event::Ack | Event::End | Event::PartyLost => refuse(context),
@@ -128,10 +131,11 @@ mod states {
         }
 
         /// The media session runs. Group members still ringing may join, the ring timeout only stops them.
+        /// The initiator's cancel or give-up (one that crossed the accept) is its hang-up.
         #[state]
         fn accepted(context: &mut Verdict, event: &Event) -> Outcome<State> {
             match event {
-                Event::End | Event::PartyLost => Transition(State::ended()),
+                Event::End | Event::PartyLost | Event::Cancel | Event::GiveUp => Transition(State::ended()),
                 Event::Accept | Event::Ack | Event::RingTimeout => Handled,
                 _ => refuse(context),
             }

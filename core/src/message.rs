@@ -98,6 +98,11 @@ pub enum ClientMsg {
         id: RequestId,
         /// What is asked.
         request: Request,
+        /// The lowest request id the device still waits an answer for (this one, or an older one
+        /// still outstanding): it has the answers below it, or gave up on them, and the
+        /// switchboard forgets them. 0 releases nothing.
+        #[serde(default)]
+        answered_below: RequestId,
     },
     /// The device rings for this call (sent the moment it receives the incoming call).
     Ack {

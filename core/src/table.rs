@@ -154,17 +154,45 @@ pub const ONE_TO_ONE: &[Row] = &[
         initiator_gets: "the other party: call_ended (connection lost)",
         receiver_gets: "likewise",
     },
+    Row {
+        from: &[Status::Accepted],
+        input: "reject, status cancelled, that crossed the accept (the initiator's end)",
+        event: Some(Event::Cancel),
+        by: Actor::Initiator,
+        to: Status::Ended,
+        initiator_gets: "cancelling device: success; its other devices in the call: call_ended (hangup)",
+        receiver_gets: "the devices in the call: call_ended (hangup)",
+    },
+    Row {
+        from: &[Status::Accepted],
+        input: "reject, status unanswered, that crossed the accept (the initiator's end)",
+        event: Some(Event::GiveUp),
+        by: Actor::Initiator,
+        to: Status::Ended,
+        initiator_gets: "giving-up device: success; its other devices in the call: call_ended (hangup)",
+        receiver_gets: "the devices in the call: call_ended (hangup)",
+    },
 ];
 
 /// Group-call transitions the one-to-one table does not have (contract, "Group calls").
 pub const GROUP: &[Row] = &[
     Row {
         from: ALERTING,
-        input: "every rung member declined (rejected or busy), nobody accepted",
+        input: "every rung member declined, at least one with status rejected, nobody accepted",
         event: Some(Event::AllDeclined),
         by: Actor::Receiver,
         to: Status::Rejected,
         initiator_gets: "outgoing_call_rejected (rejected)",
+        receiver_gets:
+            "the last decliner: success; its other devices: incoming_call_cancelled (declined elsewhere)",
+    },
+    Row {
+        from: ALERTING,
+        input: "every rung member declined with status busy or was marked busy, nobody accepted",
+        event: Some(Event::AllDeclinedBusy),
+        by: Actor::Receiver,
+        to: Status::Busy,
+        initiator_gets: "outgoing_call_rejected (busy)",
         receiver_gets:
             "the last decliner: success; its other devices: incoming_call_cancelled (declined elsewhere)",
     },
@@ -208,14 +236,17 @@ fn short_input(row: &Row) -> &'static str {
         Some(Event::Accept) => "accept",
         Some(Event::Reject) => "reject rejected",
         Some(Event::RejectBusy) => "reject busy",
+        Some(Event::Cancel) if row.from == [Status::Accepted] => "cancel after accept",
         Some(Event::Cancel) => "cancel",
         Some(Event::RingTimeout) if row.from == [Status::Accepted] => "group: ring timeout",
         Some(Event::RingTimeout) => "ring timeout",
+        Some(Event::GiveUp) if row.from == [Status::Accepted] => "reject unanswered after accept",
         Some(Event::GiveUp) => "reject unanswered",
         Some(Event::End) => "end",
         Some(Event::InitiatorLost) => "initiator lost",
         Some(Event::PartyLost) => "party lost",
         Some(Event::AllDeclined) => "group: all declined",
+        Some(Event::AllDeclinedBusy) => "group: all declined busy",
     }
 }
 

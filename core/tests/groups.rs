@@ -82,7 +82,7 @@ fn ending_leaves_until_fewer_than_two_remain_then_ringers_are_cancelled() {
     assert_eq!(answer_code(&h, dev(alex, 0), left), Ok(()));
     assert_eq!(status(&h, session), Status::Accepted);
     assert_eq!(part(&h, session, alex), Part::Left);
-    assert_eq!(h.switchboard.involvement(alex).count(), 1, "the initiator is involved until the call ends");
+    assert_eq!(h.switchboard.involvement(alex).count(), 0, "contract v2: the initiator who left is free");
     // Having left, alex is no longer a participant: its end again is a non-participant's.
     let again = at(&mut h, 2200, dev(alex, 0), end(session));
     h.run_until(2300, MAX_STEPS);
@@ -97,12 +97,11 @@ fn ending_leaves_until_fewer_than_two_remain_then_ringers_are_cancelled() {
     assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "alex had left");
 }
 
-/// Contract, involvement: a user is involved while the call is not terminal and it "is its
-/// initiator ... or has joined it". The initiator who left a group call that goes on is still its
-/// initiator (busy for new calls, `already_in_call` when calling); a member who left has no
-/// longer joined it and is free again (docs/semantics.md).
+/// Contract v2, involvement: a user is involved while the call is not terminal and it is its
+/// initiator "until it leaves the call", is being rung, or has joined it. An initiator who left
+/// a group call that goes on is free, and so is a member who left.
 #[test]
-fn the_initiator_who_left_stays_involved_a_member_who_left_is_free() {
+fn the_initiator_and_a_member_who_left_a_group_call_that_goes_on_are_free() {
     let (mut h, [alex, bob, carol, dave], _, session) = team_call();
     at(&mut h, 1000, dev(bob, 0), accept(session));
     at(&mut h, 1100, dev(carol, 0), accept(session));
@@ -111,17 +110,35 @@ fn the_initiator_who_left_stays_involved_a_member_who_left_is_free() {
     at(&mut h, 2000, dev(bob, 0), end(session));
     h.run_until(2100, MAX_STEPS);
     assert_eq!(status(&h, session), Status::Accepted, "carol and dave go on");
+    // alex calls at 3000: created at 3020 (alex is free), rung at 3040, acknowledged at 3060.
+    let first = h.add_connected_user(1);
+    let by_alex = at(&mut h, 3000, dev(alex, 0), call_user(first));
+    // Someone else calls bob at 4000: created at 4020, acknowledged at 4060.
+    let second = h.add_connected_user(1);
+    let to_bob = at(&mut h, 4000, dev(second, 0), call_user(bob));
+    h.run_until(4100, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), by_alex), Ok(()));
+    assert_eq!(status(&h, session_of(&h, dev(alex, 0), by_alex)), Status::Ringing);
+    assert_eq!(status(&h, session_of(&h, dev(second, 0), to_bob)), Status::Ringing, "bob left: free");
+    assert_eq!(status(&h, session), Status::Accepted, "the group call is untouched");
+}
+
+/// The same, with the initiator being called: a call to alex after it left rings it.
+#[test]
+fn the_initiator_who_left_a_group_call_that_goes_on_can_be_rung() {
+    let (mut h, [alex, bob, carol, _dave], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), accept(session));
+    at(&mut h, 1100, dev(carol, 0), accept(session));
+    at(&mut h, 2000, dev(alex, 0), end(session));
     let outsider = h.add_connected_user(1);
     let to_alex = at(&mut h, 3000, dev(outsider, 0), call_user(alex));
-    let by_alex = at(&mut h, 3000, dev(alex, 0), call_user(outsider));
     h.run_until(3100, MAX_STEPS);
-    let call = session_of(&h, dev(outsider, 0), to_alex);
-    assert_eq!(status(&h, call), Status::Busy, "alex is still the group call's initiator");
-    assert_eq!(answer_code(&h, dev(alex, 0), by_alex), Err(ErrorCode::AlreadyInCall));
-    let to_bob = at(&mut h, 4000, dev(outsider, 0), call_user(bob));
-    h.run_until(4100, MAX_STEPS);
-    let call = session_of(&h, dev(outsider, 0), to_bob);
-    assert_eq!(status(&h, call), Status::Ringing, "bob left: free to be rung");
+    assert_eq!(status(&h, session), Status::Accepted, "bob and carol go on");
+    assert_eq!(status(&h, session_of(&h, dev(outsider, 0), to_alex)), Status::Ringing);
+    assert_eq!(
+        names(&h, dev(alex, 0)),
+        ["outgoing_call_ringing", "outgoing_call_accepted", "incoming_call_received"]
+    );
 }
 
 #[test]
@@ -201,12 +218,56 @@ fn cancel_before_accept_and_cancel_after_accept() {
     h.run_until(1300, MAX_STEPS);
     assert_eq!(answer_code(&h, dev(bob, 0), late), Err(ErrorCode::InvalidState));
 
-    let (mut h, [alex, bob, ..], _, session) = team_call();
+    // Contract v2: after an accept, the initiator's cancel is its leave. bob accepts (1020);
+    // alex's cancel (1120) leaves bob alone: the call ends, bob gets call_ended hangup, carol
+    // and dave, still ringing, incoming_call_cancelled cancelled; alex gets its answer only.
+    let (mut h, [alex, bob, carol, dave], _, session) = team_call();
     at(&mut h, 1000, dev(bob, 0), accept(session));
     let cancel = at(&mut h, 1100, dev(alex, 0), Request::cancel(session));
     h.run_until(1200, MAX_STEPS);
-    assert_eq!(answer_code(&h, dev(alex, 0), cancel), Err(ErrorCode::InvalidState));
+    assert_eq!(answer_code(&h, dev(alex, 0), cancel), Ok(()));
+    assert_eq!(status(&h, session), Status::Ended);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"]);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "call_ended hangup"]);
+    for u in [carol, dave] {
+        assert_eq!(names(&h, dev(u, 0)), ["incoming_call_received", "incoming_call_cancelled cancelled"]);
+    }
+
+    // With two members in the call, the initiator's give-up (reject unanswered) is its leave and
+    // the call goes on; its cancel after that is a non-participant's: not_allowed.
+    let (mut h, [alex, bob, carol, _dave], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), accept(session));
+    at(&mut h, 1000, dev(carol, 0), accept(session));
+    let give_up = at(&mut h, 1100, dev(alex, 0), reject(session, RejectStatus::Unanswered));
+    let again = at(&mut h, 1300, dev(alex, 0), Request::cancel(session));
+    h.run_until(1400, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), give_up), Ok(()));
+    assert_eq!(answer_code(&h, dev(alex, 0), again), Err(ErrorCode::NotAllowed));
     assert_eq!(status(&h, session), Status::Accepted);
+    assert_eq!(part(&h, session, alex), Part::Left);
+    assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received"], "bob and carol go on");
+}
+
+/// Contract v2, group details: when every rung member declined with status busy (or was marked
+/// busy) and nobody accepted, the call is busy; one decline with status rejected makes it rejected.
+#[test]
+fn every_rung_member_declining_busy_makes_the_call_busy() {
+    let (mut h, [alex, bob, carol, dave], _, session) = team_call();
+    for u in [bob, carol, dave] {
+        at(&mut h, 1000, dev(u, 0), reject(session, RejectStatus::Busy));
+    }
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Busy);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_rejected busy"]);
+    assert_eq!(names(&h, dev(dave, 0)), ["incoming_call_received"], "the last decliner: its answer");
+
+    let (mut h, [alex, bob, carol, dave], _, session) = team_call();
+    at(&mut h, 1000, dev(bob, 0), reject(session, RejectStatus::Busy));
+    at(&mut h, 1000, dev(carol, 0), reject(session, RejectStatus::Rejected));
+    at(&mut h, 1000, dev(dave, 0), reject(session, RejectStatus::Busy));
+    h.run_until(1100, MAX_STEPS);
+    assert_eq!(status(&h, session), Status::Rejected);
+    assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_rejected rejected"]);
 }
 
 #[test]

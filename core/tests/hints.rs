@@ -37,14 +37,24 @@ fn inputs(ringing: SessionId, talking: SessionId) -> Vec<(DeviceId, ClientMsg)> 
     for from in [DeviceId::new(UserId(0), 0), DeviceId::new(UserId(0), 1), DeviceId::new(UserId(9_999), 15)] {
         for session in [ringing, talking, unknown_session] {
             out.push((from, ClientMsg::Ack { session }));
-            out.push((from, ClientMsg::Request { id: RequestId(7), request: accept(session) }));
-            out.push((from, ClientMsg::Request { id: RequestId(8), request: end(session) }));
+            out.push((
+                from,
+                ClientMsg::Request {
+                    id: RequestId(7),
+                    request: accept(session),
+                    answered_below: RequestId(0),
+                },
+            ));
+            out.push((
+                from,
+                ClientMsg::Request { id: RequestId(8), request: end(session), answered_below: RequestId(0) },
+            ));
             let request = reject(session, RejectStatus::Busy);
-            out.push((from, ClientMsg::Request { id: RequestId(9), request }));
+            out.push((from, ClientMsg::Request { id: RequestId(9), request, answered_below: RequestId(0) }));
         }
         for to in [Receiver::User(UserId(1)), Receiver::User(UserId(u32::MAX)), Receiver::Group(GroupId(3))] {
             let request = Request::Initiate { to, call_type: CallType::Video, ring_timeout_ms: None };
-            out.push((from, ClientMsg::Request { id: RequestId(10), request }));
+            out.push((from, ClientMsg::Request { id: RequestId(10), request, answered_below: RequestId(0) }));
         }
     }
     out

@@ -42,9 +42,10 @@ fn every_row_of_the_table_is_a_transition_of_the_machine() {
             checked += 1;
         }
     }
-    // 12 one-to-one rows, 7 of them for both initiated and ringing; 3 group rows, one of them
-    // for both.
-    assert_eq!(checked, 12 + 7 + 3 + 1);
+    // 14 one-to-one rows (two of them the v2 cancel and give-up of an accepted call), 7 of them
+    // for both initiated and ringing; 4 group rows, two of them (all declined, all declined
+    // busy) for both.
+    assert_eq!(checked, 14 + 7 + 4 + 2);
 }
 
 #[test]
@@ -75,9 +76,10 @@ fn events_outside_the_table_are_refused_without_change() {
         (Status::Initiated, Event::End),
         (Status::Ringing, Event::End),
         (Status::Ringing, Event::ReceiverBusy),
-        (Status::Accepted, Event::Cancel),
         (Status::Accepted, Event::Reject),
-        (Status::Accepted, Event::GiveUp),
+        (Status::Accepted, Event::RejectBusy),
+        (Status::Accepted, Event::AllDeclined),
+        (Status::Accepted, Event::AllDeclinedBusy),
         (Status::Accepted, Event::InitiatorLost),
     ];
     for (status, event) in refused {

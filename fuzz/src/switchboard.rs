@@ -24,10 +24,13 @@ use arbitrary::Arbitrary;
 use callcore::invariants::StatusLedger;
 use callcore::switchboard::{Output, Timer};
 use callcore::{
-    ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, UserId, DEDUP_WINDOW,
-    DEVICES_PER_USER_MAX,
+    ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, UserId, DEVICES_PER_USER_MAX,
+    PENDING_REQUESTS_MAX,
 };
 use std::collections::{BTreeMap, VecDeque};
+
+/// How far below its newest request id a device says it has its answers.
+const ANSWERS_LAG: u64 = 8;
 
 /// The whole input of one run.
 #[derive(Arbitrary, Clone, Debug)]
@@ -216,17 +219,23 @@ impl Driver {
             IdSel::Raw(raw) => raw,
         });
         let request = req.request(&self.known);
+        // The device says it is done with every id more than `ANSWERS_LAG` below its newest, so
+        // that both kept and released answers are exercised.
+        let answered_below = RequestId(last.saturating_sub(ANSWERS_LAG).min(id.0));
+        let mut window = window;
+        window.retain(|(i, _)| *i >= answered_below);
+        self.requests.entry(dev).or_default().1 = window.clone();
         let cause = if id.0 > last {
             Cause::NewRequest(dev, id)
         } else {
             match window.iter().find(|(i, _)| *i == id) {
                 Some(&(_, answer)) => Cause::Repeat(dev, id, answer),
-                None => Cause::Other, // older than the window: must be dropped
+                None => Cause::Other, // released by the device: must be dropped
             }
         };
-        let r = self.sb.handle_message(now, dev, ClientMsg::Request { id, request });
+        let r = self.sb.handle_message(now, dev, ClientMsg::Request { id, request, answered_below });
         if let (Ok(()), Cause::Other) = (&r, cause) {
-            panic!("request {id:?} from {dev:?} older than the dedup window was acted on");
+            panic!("request {id:?} from {dev:?}, released by its device, was acted on");
         }
         self.after(now, r.is_ok(), cause);
     }
@@ -296,7 +305,7 @@ impl Driver {
                 let entry = self.requests.entry(dev).or_default();
                 entry.0 = id.0;
                 entry.1.push_back((id, stored));
-                if entry.1.len() > DEDUP_WINDOW {
+                if entry.1.len() > PENDING_REQUESTS_MAX {
                     entry.1.pop_front();
                 }
             }

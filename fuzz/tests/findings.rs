@@ -86,11 +86,11 @@ fn request_id_zero_is_not_answered_with_someone_elses_call() {
     sb.handle_connect(0, e).unwrap();
     let initiate =
         Request::Initiate { to: Receiver::User(bob), call_type: CallType::Audio, ring_timeout_ms: None };
-    sb.handle_message(10, a, ClientMsg::Request { id: RequestId(1), request: initiate }).unwrap();
+    sb.handle_message(10, a, ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) }).unwrap();
     while sb.poll_output().is_some() {}
 
     let end = Request::End { session: SessionId(12345) };
-    let dropped = sb.handle_message(20, e, ClientMsg::Request { id: RequestId(0), request: end }).is_err();
+    let dropped = sb.handle_message(20, e, ClientMsg::Request { id: RequestId(0), request: end, answered_below: RequestId(0) }).is_err();
     let mut answers = Vec::new();
     while let Some(output) = sb.poll_output() {
         if let Output::Send { to, msg: ServerMsg::Answer { result, .. } } = output {

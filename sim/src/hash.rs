@@ -166,13 +166,14 @@ impl Fold for Request {
 }
 
 impl Fold for ClientMsg {
-    /// Request: 0, the id, the request. Ack: 1, the session.
+    /// Request: 0, the id, the request, the id released below. Ack: 1, the session.
     fn fold(&self, h: &mut TraceHasher) {
         match self {
-            ClientMsg::Request { id, request } => {
+            ClientMsg::Request { id, request, answered_below } => {
                 h.word(0);
                 h.word(id.0);
                 request.fold(h);
+                h.word(answered_below.0);
             }
             ClientMsg::Ack { session } => {
                 h.word(1);

@@ -90,7 +90,11 @@ fn per_user_and_record(users: u32) -> (f64, f64, f64) {
     for i in 0..users / 2 {
         let session = net.sb.user_calls(callcore::UserId(2 * i))[0];
         let end = callcore::Request::End { session };
-        let msg = callcore::ClientMsg::Request { id: callcore::RequestId(2), request: end };
+        let msg = callcore::ClientMsg::Request {
+            id: callcore::RequestId(2),
+            request: end,
+            answered_below: callcore::RequestId(0),
+        };
         net.sb.handle_message(1, Net::device(2 * i), msg).expect("connected");
         while net.sb.poll_output().is_some() {}
     }

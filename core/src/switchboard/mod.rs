@@ -106,6 +106,9 @@ pub struct Stats {
     pub spurious_timers: u64,
     /// Terminal calls evicted after their retention.
     pub evicted: u64,
+    /// Remembered answers forgotten before their device released them, because it had more than
+    /// `PENDING_REQUESTS_MAX` outstanding (a client that breaks the protocol).
+    pub answers_forgotten: u64,
 }
 
 impl Stats {
@@ -386,7 +389,9 @@ impl Switchboard {
             return Err(self.drop_input(SwitchboardError::DeviceNotConnected(from)));
         }
         match msg {
-            ClientMsg::Request { id, request } => self.handle_request(from, id, request),
+            ClientMsg::Request { id, request, answered_below } => {
+                self.handle_request(from, id, request, answered_below)
+            }
             ClientMsg::Ack { session } => self.handle_ack(from, session),
         }
     }
@@ -451,7 +456,7 @@ impl Switchboard {
 
     fn involves(&self, session: SessionId, user: UserId) -> bool {
         self.record(session).is_some_and(|r| {
-            !r.view.status.is_terminal() && r.party_index(user).is_some_and(|i| r.parties[i].involved(i))
+            !r.view.status.is_terminal() && r.party_index(user).is_some_and(|i| r.parties[i].involved())
         })
     }
 
@@ -465,13 +470,11 @@ impl Switchboard {
                     !r.view.status.is_terminal()
                         && r.party_index(user).is_some_and(|i| {
                             let p = &r.parties[i];
+                            // The initiator is joined from the start, until it leaves.
                             if joined_only {
-                                // The initiator is joined from the start; once it has left a
-                                // group call that goes on, that call can no longer make it
-                                // join two calls, so it does not count here.
                                 p.part == Part::Joined
                             } else {
-                                p.involved(i)
+                                p.involved()
                             }
                         })
                 })
@@ -563,7 +566,7 @@ impl Switchboard {
         }));
         if to.is_terminal() {
             view.terminal_at_ms = Some(now_ms);
-            view.reason = Some(reason_of(event));
+            view.reason = Some(reason_of(event, to));
             record.terminal_event = Some(event);
             record.evict_at_ms = now_ms.saturating_add(self.config.call_retention_ms);
             let at_ms = record.evict_at_ms;
@@ -684,10 +687,10 @@ impl Switchboard {
 
     /// Party `index` leaves an accepted call, on a request from device `by` (which gets the
     /// answer) or for a connection lost for good (`None`); when fewer than two remain the call
-    /// ends with `event` (a hang-up or a connection lost).
+    /// ends with `event` (a hang-up, the initiator's cancel or give-up, or a connection lost).
     fn leave(&mut self, slot: usize, index: usize, by: Option<DeviceId>, event: Event) {
         self.calls[slot].parties[index].part = Part::Left;
-        if event == Event::End {
+        if by.is_some() {
             self.calls[slot].parties[index].left_from = by;
         }
         if self.calls[slot].joined_count() >= 2 {

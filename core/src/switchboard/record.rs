@@ -22,7 +22,8 @@ pub struct Party {
     /// grace): its device, when it comes back, is told the call ended for it.
     #[serde(default)]
     pub lost: bool,
-    /// The device whose `end` made the party leave, when it left that way: the party's other
+    /// The device whose request (`end`, or the initiator's cancel or give-up of an accepted call)
+    /// made the party leave, when it left that way: the party's other
     /// devices that were in the call are told it ended for them (`call_ended hangup`), as the
     /// other devices of an accept are told it was answered elsewhere.
     #[serde(default)]
@@ -30,12 +31,12 @@ pub struct Party {
 }
 
 impl Party {
-    /// Whether the user is involved through this party, party `index` of a call that is not
-    /// terminal (contract: "its initiator, is being rung by it, or has joined it"). The
-    /// initiator (index 0) is involved until the call is terminal, even after leaving a group
-    /// call that goes on; a receiver while it rings or is joined.
-    pub fn involved(&self, index: usize) -> bool {
-        index == 0 || matches!(self.part, Part::Ringing | Part::Joined)
+    /// Whether the user is involved through this party, in a call that is not terminal
+    /// (contract: "its initiator (until it leaves the call), is being rung by it, or has joined
+    /// it"): while it rings or is joined. The initiator is joined from the start until it
+    /// leaves; one that left a group call that goes on is free.
+    pub fn involved(&self) -> bool {
+        matches!(self.part, Part::Ringing | Part::Joined)
     }
 }
 
@@ -81,6 +82,11 @@ impl CallRecord {
     /// Whether any receiver accepted (joined now, or joined then left).
     pub fn anyone_accepted(&self) -> bool {
         self.parties[1..].iter().any(|p| matches!(p.part, Part::Joined | Part::Left))
+    }
+
+    /// Whether any receiver declined with status rejected.
+    pub fn anyone_rejected(&self) -> bool {
+        self.parties[1..].iter().any(|p| p.part == Part::Rejected)
     }
 
     pub fn anyone_ringing(&self) -> bool {
@@ -179,17 +185,21 @@ impl CallRecord {
     }
 }
 
-/// The reason a terminal event gives the call object.
-pub(crate) fn reason_of(event: Event) -> Reason {
-    match event {
-        Event::Reject | Event::AllDeclined => Reason::Rejected,
-        Event::RejectBusy | Event::ReceiverBusy => Reason::Busy,
-        Event::Cancel => Reason::Cancelled,
-        Event::GiveUp | Event::RingTimeout => Reason::Unanswered,
-        Event::End => Reason::Hangup,
-        Event::InitiatorLost | Event::PartyLost => Reason::ConnectionLost,
-        Event::Ack | Event::Accept => {
-            debug_assert!(false, "{event:?} is never terminal");
+/// The reason a terminal event gives the call object, by the status it led to: an `ended` call
+/// was hung up (the initiator's cancel or give-up of an accepted call included) unless a party's
+/// connection was lost for good.
+pub(crate) fn reason_of(event: Event, to: Status) -> Reason {
+    debug_assert!(to.is_terminal(), "only a terminal status has a reason");
+    match (to, event) {
+        (Status::Ended, Event::PartyLost) => Reason::ConnectionLost,
+        (Status::Ended, _) => Reason::Hangup,
+        (_, Event::Reject | Event::AllDeclined) => Reason::Rejected,
+        (_, Event::RejectBusy | Event::ReceiverBusy | Event::AllDeclinedBusy) => Reason::Busy,
+        (_, Event::Cancel) => Reason::Cancelled,
+        (_, Event::GiveUp | Event::RingTimeout) => Reason::Unanswered,
+        (_, Event::InitiatorLost | Event::PartyLost) => Reason::ConnectionLost,
+        (_, Event::End | Event::Ack | Event::Accept) => {
+            debug_assert!(false, "{event:?} leads to no terminal status but ended");
             Reason::Hangup
         }
     }

@@ -17,8 +17,12 @@ impl Switchboard {
         from: DeviceId,
         id: RequestId,
         request: Request,
+        answered_below: RequestId,
     ) -> Result<(), SwitchboardError> {
-        let seen = self.device_mut(from).seen(id);
+        let device = self.device_mut(from);
+        // A device never says it is done with the request it is sending.
+        device.release(answered_below.min(id));
+        let seen = device.seen(id);
         match seen {
             Seen::Stale => Err(self.drop_input(SwitchboardError::StaleRequest { device: from, request: id })),
             Seen::Repeat(result) => {
@@ -34,7 +38,9 @@ impl Switchboard {
             Seen::New => {
                 self.stats.requests += 1;
                 let answer = self.act(from, id, request);
-                self.device_mut(from).remember(id, answer);
+                if self.device_mut(from).remember(id, answer) {
+                    self.stats.answers_forgotten += 1;
+                }
                 Ok(())
             }
         }
@@ -230,6 +236,11 @@ impl Switchboard {
         let record = &self.calls[slot];
         if by_initiator {
             let event = if status == RejectStatus::Cancelled { Event::Cancel } else { Event::GiveUp };
+            if record.view.status == Status::Accepted {
+                // It crossed the accept: the initiator's leave, checked and carried out as its
+                // `end` would be.
+                return self.hang_up(from, id, slot, index, event);
+            }
             if !self.apply(slot, event, Some(from.user)) {
                 return Err(ErrorCode::InvalidState);
             }
@@ -255,8 +266,9 @@ impl Switchboard {
         let event = match (record.group, part) {
             (false, Part::Busy) => Some(Event::RejectBusy),
             (false, _) => Some(Event::Reject),
-            (true, _) if !record.anyone_ringing() && !record.anyone_accepted() => Some(Event::AllDeclined),
-            (true, _) => None,
+            (true, _) if record.anyone_ringing() || record.anyone_accepted() => None,
+            (true, _) if record.anyone_rejected() => Some(Event::AllDeclined),
+            (true, _) => Some(Event::AllDeclinedBusy),
         };
         match event {
             Some(event) => {
@@ -271,6 +283,12 @@ impl Switchboard {
     fn end(&mut self, from: DeviceId, id: RequestId, session: SessionId) -> Answer {
         let (slot, index) = self.find(session, from.user)?;
         let index = index.ok_or(ErrorCode::NotAllowed)?;
+        self.hang_up(from, id, slot, index, Event::End)
+    }
+
+    /// Party `index` leaves the call in `slot` from device `from`: its `end`, or the initiator's
+    /// cancel or give-up of an accepted call (`event`).
+    fn hang_up(&mut self, from: DeviceId, id: RequestId, slot: usize, index: usize, event: Event) -> Answer {
         let record = &self.calls[slot];
         let part = record.parties[index].part;
         // Once a call is accepted its participants are the initiator and every receiver who
@@ -285,7 +303,7 @@ impl Switchboard {
         }
         // `device` stays the one that accepted: a user may hang up from another of its
         // devices, and the one in the call must not then read the end as answered elsewhere.
-        self.leave(slot, index, Some(from), Event::End);
+        self.leave(slot, index, Some(from), event);
         self.succeed(from, id, slot)
     }
 }

@@ -1,9 +1,10 @@
 //! Users and devices as the switchboard keeps them: connections, the reconnect grace, the
 //! calls in each user's audience, and the per-device answers that make retries safe.
 
-use crate::config::{CALLS_PER_USER_MAX, DEDUP_WINDOW};
+use crate::config::{CALLS_PER_USER_MAX, PENDING_REQUESTS_MAX};
 use crate::error::ErrorCode;
 use crate::ids::{RequestId, SessionId};
+use smallvec::SmallVec;
 
 /// A request's answer as remembered for a repeat, packed in 16 bytes: the request id (0: empty
 /// slot; clients number requests from 1) and the call's session, or the error code's index with
@@ -37,21 +38,30 @@ impl StoredAnswer {
     }
 }
 
-/// What the dedup window knows of a request id.
+/// What a device's remembered answers know of a request id.
 pub(crate) enum Seen {
     /// Newer than every id seen: act on it.
     New,
     /// A repeat whose answer is remembered.
     Repeat(Result<SessionId, ErrorCode>),
-    /// A repeat older than the window.
+    /// A repeat of an id whose answer is forgotten: the device said it had it (or its timeout).
     Stale,
 }
 
+/// Answers kept inside the device record; more (a device with several requests outstanding at
+/// once) go to a heap buffer.
+const ANSWERS_INLINE: usize = 4;
+
+/// A device's requests as the switchboard remembers them: the newest id seen, and the answers
+/// the device may still ask for again. Every request message carries the lowest id the device
+/// still waits an answer for (`answered_below`); the answers below it are forgotten. So the
+/// record holds the device's outstanding requests only, and never more than
+/// `PENDING_REQUESTS_MAX`, the most a client keeps outstanding.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DeviceRecord {
     last_id: u64,
-    answers: [StoredAnswer; DEDUP_WINDOW],
-    next: u8,
+    /// Oldest first; ids increase.
+    answers: SmallVec<[StoredAnswer; ANSWERS_INLINE]>,
 }
 
 impl DeviceRecord {
@@ -59,18 +69,39 @@ impl DeviceRecord {
         if id.0 > self.last_id {
             return Seen::New;
         }
-        // Id 0 marks an empty slot (clients number requests from 1): never a repeat.
-        match self.answers.iter().find(|a| a.id == id.0 && id.0 != 0) {
+        match self.answers.iter().find(|a| a.id == id.0) {
             Some(answer) => Seen::Repeat(answer.result()),
             None => Seen::Stale,
         }
     }
 
-    pub fn remember(&mut self, id: RequestId, result: Result<SessionId, ErrorCode>) {
+    /// Forgets the answers to ids below `answered_below`: the device has them, or gave up on them.
+    pub fn release(&mut self, answered_below: RequestId) {
+        let done = self.answers.iter().take_while(|a| a.id < answered_below.0).count();
+        if done > 0 {
+            self.answers.drain(..done);
+        }
+    }
+
+    /// Remembers the answer to a new request. Returns whether an older answer had to be forgotten
+    /// to stay within `PENDING_REQUESTS_MAX` (a client that keeps more outstanding than that
+    /// breaks the protocol).
+    pub fn remember(&mut self, id: RequestId, result: Result<SessionId, ErrorCode>) -> bool {
         debug_assert!(id.0 > self.last_id, "remembered ids increase");
         self.last_id = id.0;
-        self.answers[self.next as usize] = StoredAnswer::new(id, result);
-        self.next = ((self.next as usize + 1) % DEDUP_WINDOW) as u8;
+        let full = self.answers.len() == PENDING_REQUESTS_MAX;
+        if full {
+            self.answers.remove(0);
+        }
+        self.answers.push(StoredAnswer::new(id, result));
+        debug_assert!(self.answers.len() <= PENDING_REQUESTS_MAX);
+        full
+    }
+
+    /// Answers remembered now.
+    #[cfg(test)]
+    pub fn remembered(&self) -> usize {
+        self.answers.len()
     }
 }
 
@@ -169,4 +200,44 @@ pub(crate) fn enlist(
     }
     calls.push(session);
     debug_assert!(calls.len() <= CALLS_PER_USER_MAX);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DeviceRecord, Seen};
+    use crate::config::PENDING_REQUESTS_MAX;
+    use crate::error::ErrorCode;
+    use crate::ids::{RequestId, SessionId};
+
+    #[test]
+    fn answers_are_kept_until_the_device_releases_them() {
+        let mut device = DeviceRecord::default();
+        for id in 1..=10 {
+            assert!(matches!(device.seen(RequestId(id)), Seen::New));
+            assert!(!device.remember(RequestId(id), Err(ErrorCode::AlreadyInCall)));
+        }
+        // All ten outstanding at once: every one is a repeat with its answer.
+        assert_eq!(device.remembered(), 10);
+        assert!(matches!(device.seen(RequestId(1)), Seen::Repeat(Err(ErrorCode::AlreadyInCall))));
+        // The device has the answers below 7: they are forgotten, a repeat of one is stale.
+        device.release(RequestId(7));
+        assert_eq!(device.remembered(), 4);
+        assert!(matches!(device.seen(RequestId(6)), Seen::Stale));
+        assert!(matches!(device.seen(RequestId(7)), Seen::Repeat(_)));
+        assert!(matches!(device.seen(RequestId(11)), Seen::New));
+    }
+
+    #[test]
+    fn a_device_never_makes_the_record_hold_more_than_its_outstanding_limit() {
+        let mut device = DeviceRecord::default();
+        let limit = PENDING_REQUESTS_MAX as u64;
+        for id in 1..=limit {
+            assert!(!device.remember(RequestId(id), Ok(SessionId(id))));
+        }
+        // One more without a release breaks the protocol: the oldest answer goes.
+        assert!(device.remember(RequestId(limit + 1), Ok(SessionId(0))));
+        assert_eq!(device.remembered(), PENDING_REQUESTS_MAX);
+        assert!(matches!(device.seen(RequestId(1)), Seen::Stale));
+        assert!(matches!(device.seen(RequestId(2)), Seen::Repeat(Ok(SessionId(2)))));
+    }
 }
