@@ -11,7 +11,8 @@
 use crate::engine::{Executed, Observation, World};
 use crate::replay::callback_line;
 use crate::scenario::{
-    self, Action, CallExpect, Expect, Outcome, RejectAs, Scenario, ScenarioConfig, Step, Target, UserSpec,
+    self, Action, CallExpect, Expect, Outcome, RejectAs, Scenario, ScenarioConfig, StartConnected, Step,
+    Target, UserSpec,
 };
 use callcore::{
     CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status, UserId,
@@ -156,7 +157,10 @@ impl Recorder {
         let mut users_map = BTreeMap::new();
         for u in 0..users as u32 {
             let devices = world.device_count(UserId(u));
-            users_map.insert(uname(UserId(u)), UserSpec { devices, connected: false });
+            users_map.insert(
+                uname(UserId(u)),
+                UserSpec { devices, connected: StartConnected::All(false), push: None },
+            );
         }
         let mut groups = BTreeMap::new();
         for g in 0..group_count as u32 {
@@ -169,6 +173,7 @@ impl Recorder {
             reconnect_grace_ms: Some(c.reconnect_grace_ms),
             request_timeout_ms: Some(c.request_timeout_ms),
             call_waiting: Some(c.call_waiting),
+            session_start_timeout_ms: None,
             call_retention_ms: Some(c.call_retention_ms),
             latency_ms: Some(world.latency()),
             seed: Some(seed),

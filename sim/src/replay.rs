@@ -143,10 +143,8 @@ pub fn build(s: &Scenario, trace: Trace) -> Engine<ScenarioDriver> {
     cast.next_unknown_user = world.user_count() as u32;
     cast.next_unknown_group = s.groups.len() as u32;
     for (uid, spec) in &s.users {
-        if spec.connected {
-            for index in 0..spec.devices {
-                world.connect(DeviceId::new(cast.users[uid], index));
-            }
+        for index in (0..spec.devices).filter(|&i| spec.starts_connected(i)) {
+            world.connect(DeviceId::new(cast.users[uid], index));
         }
     }
     let driver = ScenarioDriver::new(s, &mut cast, &world);

@@ -1,5 +1,7 @@
-//! The scenario file format (version 1): a cast, a script of commands at virtual times, and
-//! what must come out. See `docs/scenarios.md`. Unknown fields are an error everywhere.
+//! The scenario file format (versions 1 and 2): a cast, a script of commands at virtual times,
+//! and what must come out. See `docs/scenarios.md`. Unknown fields are an error everywhere.
+//! Version 2's fields for push and the media session are read, and refused as not supported
+//! yet: callcore does not model those capabilities yet.
 
 use crate::locate::{locate, Key};
 use crate::net::Latency;
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a scenario: an object with format, name, users and steps")]
 pub struct Scenario {
-    /// Always 1.
+    /// 1 or 2 (see [`FORMATS`]).
     pub format: u32,
     /// A short title.
     pub name: String,
@@ -57,6 +59,9 @@ pub struct ScenarioConfig {
     /// Call waiting (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_waiting: Option<bool>,
+    /// (Format 2) the media session's start timeout: read, and refused as not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_start_timeout_ms: Option<u64>,
     /// How long terminal calls are kept (an extension of the format; default: the whole run,
     /// see [`RETENTION_MS_DEFAULT`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,31 +131,160 @@ where
 fn one() -> u16 {
     1
 }
-fn yes() -> bool {
-    true
-}
 fn is_one(n: &u16) -> bool {
     *n == 1
-}
-fn is_true(b: &bool) -> bool {
-    *b
 }
 
 /// A user of the cast.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, expecting = r#"a user: {"devices": N, "connected": true|false}, or {}"#)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"a user: {"devices": N, "connected": true|false|[indexes], "push": [indexes]}, or {}"#
+)]
 pub struct UserSpec {
     /// Devices (default 1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub devices: u16,
-    /// Whether the devices start connected (default true).
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub connected: bool,
+    /// Which devices start connected (default all).
+    #[serde(default, skip_serializing_if = "StartConnected::is_all")]
+    pub connected: StartConnected,
+    /// (Format 2) the devices registered for push at the start: read, and refused as not
+    /// supported yet unless empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<DeviceList>,
 }
 
 impl Default for UserSpec {
     fn default() -> Self {
-        Self { devices: 1, connected: true }
+        Self { devices: 1, connected: StartConnected::All(true), push: None }
+    }
+}
+
+impl UserSpec {
+    /// Whether device `index` starts connected.
+    pub fn starts_connected(&self, index: u16) -> bool {
+        match self.connected {
+            StartConnected::All(all) => all,
+            StartConnected::Devices(list) => list.contains(index),
+        }
+    }
+}
+
+/// `users.*.connected`: every device (`true`), none (`false`), or (format 2) a list of the
+/// device indexes connected at the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum StartConnected {
+    /// Every device, or none.
+    All(bool),
+    /// (Format 2) these devices.
+    Devices(DeviceList),
+}
+
+impl Default for StartConnected {
+    fn default() -> Self {
+        StartConnected::All(true)
+    }
+}
+
+impl StartConnected {
+    fn is_all(&self) -> bool {
+        *self == StartConnected::All(true)
+    }
+}
+
+/// A set of a user's device indexes, written as a JSON list (`[0, 2]`); each index below
+/// `DEVICES_PER_USER_MAX`, none twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceList(u16);
+
+impl DeviceList {
+    /// Whether `index` is in the list.
+    pub fn contains(self, index: u16) -> bool {
+        index < 16 && self.0 & (1 << index) != 0
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The indexes, in order.
+    pub fn indexes(self) -> impl Iterator<Item = u16> {
+        (0..16u16).filter(move |&i| self.contains(i))
+    }
+
+    /// The highest index, if any.
+    pub fn max(self) -> Option<u16> {
+        self.indexes().last()
+    }
+}
+
+impl Serialize for DeviceList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.indexes())
+    }
+}
+
+impl DeviceList {
+    fn read<'de, A: de::SeqAccess<'de>>(mut seq: A) -> Result<Self, A::Error> {
+        let mut mask = 0u16;
+        while let Some(index) = seq.next_element::<u16>()? {
+            if index >= callcore::DEVICES_PER_USER_MAX {
+                return Err(de::Error::custom(format_args!(
+                    "device {index}: an index is below {}",
+                    callcore::DEVICES_PER_USER_MAX
+                )));
+            }
+            if mask & (1 << index) != 0 {
+                return Err(de::Error::custom(format_args!("device {index} is listed twice")));
+            }
+            mask |= 1 << index;
+        }
+        Ok(DeviceList(mask))
+    }
+}
+
+/// Reads `true`, `false` or a list of device indexes (only a list, with `lists_only`).
+struct DevicesVisitor {
+    lists_only: bool,
+}
+
+impl<'de> Visitor<'de> for DevicesVisitor {
+    type Value = StartConnected;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.lists_only {
+            "a list of device indexes"
+        } else {
+            "true, false, or a list of device indexes"
+        })
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        if self.lists_only {
+            return Err(de::Error::invalid_type(de::Unexpected::Bool(v), &self));
+        }
+        Ok(StartConnected::All(v))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        DeviceList::read(seq).map(StartConnected::Devices)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match deserializer.deserialize_any(DevicesVisitor { lists_only: true })? {
+            StartConnected::Devices(list) => Ok(list),
+            StartConnected::All(_) => unreachable!("refused by the visitor"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StartConnected {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DevicesVisitor { lists_only: false })
     }
 }
 
@@ -341,9 +475,21 @@ enum Do {
     End,
     Disconnect,
     Connect,
+    StartSession,
+    RegisterPush,
+    UnregisterPush,
 }
 
 impl Do {
+    /// For a (format 2) step of a capability callcore does not model yet: that capability.
+    fn not_supported_yet(self) -> Option<&'static str> {
+        match self {
+            Do::StartSession => Some("the media session"),
+            Do::RegisterPush | Do::UnregisterPush => Some("push ringing"),
+            _ => None,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Do::Initiate => "initiate",
@@ -353,6 +499,9 @@ impl Do {
             Do::End => "end",
             Do::Disconnect => "disconnect",
             Do::Connect => "connect",
+            Do::StartSession => "start_session",
+            Do::RegisterPush => "register_push",
+            Do::UnregisterPush => "unregister_push",
         }
     }
 }
@@ -407,11 +556,17 @@ impl TryFrom<RawStep> for Step {
     type Error = String;
 
     fn try_from(raw: RawStep) -> Result<Self, String> {
+        if let Some(capability) = raw.what.not_supported_yet() {
+            let name = raw.what.name();
+            return Err(format!(
+                "`{name}` steps are not supported yet: callcore does not model {capability} yet"
+            ));
+        }
         let allowed: &[&str] = match raw.what {
             Do::Initiate => &["to", "call_type", "call", "ring_timeout_ms"],
             Do::Reject => &["call", "status"],
             Do::Accept | Do::Cancel | Do::End => &["call"],
-            Do::Disconnect | Do::Connect => &[],
+            Do::Disconnect | Do::Connect | Do::StartSession | Do::RegisterPush | Do::UnregisterPush => &[],
         };
         let name = raw.what.name();
         let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
@@ -433,6 +588,9 @@ impl TryFrom<RawStep> for Step {
             Do::End => Action::End { call: call()? },
             Do::Disconnect => Action::Disconnect,
             Do::Connect => Action::Connect,
+            Do::StartSession | Do::RegisterPush | Do::UnregisterPush => {
+                unreachable!("refused above as not supported yet")
+            }
         };
         Ok(Step { at_ms: raw.at_ms, user: raw.user, device: raw.device, action, expect: raw.expect })
     }
@@ -482,6 +640,10 @@ pub struct Expect {
     /// Device (`UID` or `UID/N`) → every callback it raised, in order.
     #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
     pub callbacks: BTreeMap<String, Vec<String>>,
+    /// (Format 2) device → every push emitted for it: read, and refused as not supported yet
+    /// unless empty.
+    #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
+    pub pushes: BTreeMap<String, Vec<String>>,
 }
 
 /// A call's expected final status.
@@ -633,7 +795,8 @@ fn array_allowed(path: &[Key]) -> bool {
     match path {
         [groups, _] => name(groups, "groups"),
         [steps] => name(steps, "steps"),
-        [expect, callbacks, _] => name(expect, "expect") && name(callbacks, "callbacks"),
+        [first, second, _] if name(first, "expect") => name(second, "callbacks") || name(second, "pushes"),
+        [first, _, list] if name(first, "users") => name(list, "connected") || name(list, "push"),
         _ => false,
     }
 }
@@ -735,9 +898,13 @@ fn validate_times(s: &Scenario) -> Result<(), Invalid> {
 
 /// Checks what serde cannot: references between parts of the file, and bounds on every time.
 pub fn validate(s: &Scenario) -> Result<(), Invalid> {
-    if s.format != 1 {
-        return Err(invalid(["format".into()], format!("format {} is not supported (only 1)", s.format)));
+    if !FORMATS.contains(&s.format) {
+        return Err(invalid(
+            ["format".into()],
+            format!("format {} is not supported (only 1 and 2)", s.format),
+        ));
     }
+    validate_version_2(s)?;
     validate_times(s)?;
     if let Some(Latency::Uniform { min, max }) = s.config.latency_ms {
         if min > max {
@@ -810,6 +977,55 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
                     invalid(at, format!("expect.callbacks: {device} entry {}: {m}", i + 1))
                 })?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// The formats this reader takes.
+pub const FORMATS: [u32; 2] = [1, 2];
+
+/// Version 2's fields: in a format-1 file, an error; push and the media session's, not
+/// supported yet (callcore does not model them yet).
+fn validate_version_2(s: &Scenario) -> Result<(), Invalid> {
+    let v2 = |at: Vec<Key>, field: &str| {
+        let message = if s.format < 2 {
+            format!("{field} is a format 2 field: write \"format\": 2")
+        } else {
+            format!(
+                "{field} is not supported yet: callcore does not model push ringing or the media session yet"
+            )
+        };
+        Err(Invalid { at, message })
+    };
+    if s.config.session_start_timeout_ms.is_some() {
+        return v2(
+            vec!["config".into(), "session_start_timeout_ms".into()],
+            "config.session_start_timeout_ms",
+        );
+    }
+    for (uid, spec) in &s.users {
+        let at = |f: &str| vec!["users".into(), uid.as_str().into(), f.into()];
+        if let StartConnected::Devices(list) = spec.connected {
+            if s.format < 2 {
+                return v2(at("connected"), &format!("users.{uid}.connected as a list"));
+            }
+            if list.max().is_some_and(|max| max >= spec.devices) {
+                let message = format!(
+                    "user {uid}: connected names device {}, beyond its {} devices",
+                    list.max().unwrap_or(0),
+                    spec.devices
+                );
+                return Err(Invalid { at: at("connected"), message });
+            }
+        }
+        if spec.push.is_some_and(|list| !list.is_empty() || s.format < 2) {
+            return v2(at("push"), &format!("users.{uid}.push"));
+        }
+    }
+    if let Some(expect) = &s.expect {
+        if !expect.pushes.is_empty() {
+            return v2(vec!["expect".into(), "pushes".into()], "expect.pushes");
         }
     }
     Ok(())
@@ -941,6 +1157,63 @@ mod tests {
         assert!(none.is_empty(), "the default end comes after every step");
     }
 
+    fn v2(users: &str, extra: &str) -> String {
+        format!(r#"{{"format":2,"name":"n","users":{users},{extra}"steps":[]}}"#)
+    }
+
+    /// Format 2: `connected` may list the devices connected at the start.
+    #[test]
+    fn format_2_reads_connected_as_a_list_of_devices() {
+        let s = parse(&v2(r#"{"a":{"devices":3,"connected":[0,2]}}"#, ""), Path::new("t.json")).unwrap();
+        let a = s.users["a"];
+        assert_eq!([0, 1, 2].map(|i| a.starts_connected(i)), [true, false, true]);
+        let none = parse(&v2(r#"{"a":{"devices":2,"connected":[]}}"#, ""), Path::new("t.json")).unwrap();
+        assert!(!none.users["a"].starts_connected(0) && !none.users["a"].starts_connected(1));
+        let all = parse(&v2(r#"{"a":{"devices":2}}"#, ""), Path::new("t.json")).unwrap();
+        assert!(all.users["a"].starts_connected(1), "the default is still every device");
+    }
+
+    #[test]
+    fn format_2_fields_are_checked() {
+        let beyond = err(&v2(r#"{"a":{"devices":2,"connected":[2]}}"#, ""));
+        assert!(beyond.contains("connected names device 2, beyond its 2 devices"), "{beyond}");
+        let twice = err(&v2(r#"{"a":{"devices":2,"connected":[1,1]}}"#, ""));
+        assert!(twice.contains("device 1 is listed twice"), "{twice}");
+        let in_v1 = err(&v2(r#"{"a":{"connected":[0]}}"#, "").replace(r#""format":2"#, r#""format":1"#));
+        assert!(
+            in_v1.contains(r#"users.a.connected as a list is a format 2 field: write "format": 2"#),
+            "{in_v1}"
+        );
+        let three = err(&v2(r#"{"a":{}}"#, "").replace(r#""format":2"#, r#""format":3"#));
+        assert!(three.contains("format 3 is not supported (only 1 and 2)"), "{three}");
+    }
+
+    /// Push and the media session are not modelled yet: their fields are refused by name, so
+    /// that no file passes with a rule silently unchecked.
+    #[test]
+    fn format_2_push_and_media_fields_are_refused_as_not_supported_yet() {
+        let not_yet = "not supported yet: callcore does not model push ringing or the media session yet";
+        let push = err(&v2(r#"{"a":{"push":[0]}}"#, ""));
+        assert!(push.contains(&format!("users.a.push is {not_yet}")), "{push}");
+        let timeout = err(&v2(r#"{"a":{}}"#, r#""config":{"session_start_timeout_ms":5},"#));
+        assert!(timeout.contains(&format!("config.session_start_timeout_ms is {not_yet}")), "{timeout}");
+        let pushes = err(&v2(r#"{"a":{}}"#, r#""expect":{"pushes":{"a":["ring c1"]}},"#));
+        assert!(pushes.contains(&format!("expect.pushes is {not_yet}")), "{pushes}");
+        let empty = parse(&v2(r#"{"a":{"push":[]}}"#, r#""expect":{"pushes":{}},"#), Path::new("t.json"));
+        assert!(empty.is_ok(), "an empty push list says nothing unsupported: {empty:?}");
+        for (step, capability) in [
+            (r#"{"at_ms":0,"user":"a","do":"start_session","call":"c1"}"#, "the media session"),
+            (r#"{"at_ms":0,"user":"a","do":"register_push"}"#, "push ringing"),
+            (r#"{"at_ms":0,"user":"a","do":"unregister_push"}"#, "push ringing"),
+        ] {
+            let e = err(&v2(r#"{"a":{}}"#, "").replace(r#""steps":[]"#, &format!(r#""steps":[{step}]"#)));
+            assert!(
+                e.contains(&format!("steps are not supported yet: callcore does not model {capability} yet")),
+                "{e}"
+            );
+        }
+    }
+
     /// 131,072 users of 16 devices are 2^21 devices, the most a scenario may have; one user
     /// more is refused, at `users`.
     #[test]
@@ -958,7 +1231,7 @@ mod tests {
     #[test]
     fn a_minimal_scenario_parses_with_defaults() {
         let s = parse(MINIMAL, Path::new("t.json")).unwrap();
-        assert_eq!(s.users["a"], UserSpec { devices: 1, connected: true });
+        assert_eq!(s.users["a"], UserSpec::default());
         assert_eq!(s.config.latency(), Latency::Fixed(20));
         assert_eq!(run_until_ms(&s), 45_000 + 10_000 + 1000);
     }
@@ -1099,7 +1372,7 @@ mod tests {
     fn an_unlisted_group_member_is_taken_with_the_defaults_and_noted() {
         let zed = LINES.replace(r#"["a","b"]"#, r#"["a","zed","b"]"#);
         let (s, notes) = parse_with_notes(&zed, Path::new("t.json")).expect("the file is taken");
-        assert_eq!(s.users.get("zed"), Some(&UserSpec { devices: 1, connected: true }));
+        assert_eq!(s.users.get("zed"), Some(&UserSpec::default()));
         assert_eq!(s.users.len(), 3, "a, b and zed");
         assert_eq!(
             notes,

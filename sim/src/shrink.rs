@@ -11,7 +11,7 @@
 
 use crate::net::Latency;
 use crate::replay;
-use crate::scenario::{validate, Action, Scenario, Target};
+use crate::scenario::{validate, Action, Scenario, StartConnected, Target};
 use crate::trace::Trace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -126,8 +126,9 @@ fn connected_from_start(s: &Scenario) -> Scenario {
         let all_log_in = (0..spec.devices).all(|d| {
             first.get(&(uid.as_str(), d)).is_some_and(|&i| matches!(s.steps[i].action, Action::Connect))
         });
-        if !spec.connected && all_log_in {
-            out.users.get_mut(uid).expect("listed").connected = true;
+        let none_connected = (0..spec.devices).all(|d| !spec.starts_connected(d));
+        if none_connected && all_log_in {
+            out.users.get_mut(uid).expect("listed").connected = StartConnected::All(true);
             drop.extend((0..spec.devices).map(|d| first[&(uid.as_str(), d)]));
         }
     }
