@@ -109,11 +109,20 @@ impl Net {
         for i in 0..self.clients.len() {
             let m = self.read_meter();
             self.inputs += 2;
-            self.clients[i].handle_connected(self.now_ms);
+            let _ = self.clients[i]
+                .handle_input(self.now_ms, callcore::client::Input::Connected(callcore::ConnectionId(0)));
             self.charge_client(m);
             let device = self.clients[i].device();
             let m = self.read_meter();
-            self.sb.handle_connect(self.now_ms, device).expect("a registered device");
+            self.sb
+                .handle_input(
+                    self.now_ms,
+                    callcore::switchboard::Input::Connected {
+                        device: device,
+                        conn: callcore::ConnectionId(0),
+                    },
+                )
+                .expect("a registered device");
             self.charge_sb(m);
             self.dirty.push(device.user.0);
         }
@@ -125,7 +134,9 @@ impl Net {
         let i = self.client_index(UserId(user)).expect("a user with a client");
         self.inputs += 1;
         let m = self.read_meter();
-        self.clients[i].command(self.now_ms, request).expect("within the pending limit");
+        self.clients[i]
+            .handle_input(self.now_ms, callcore::client::Input::Command(request))
+            .expect("within the pending limit");
         self.charge_client(m);
         self.dirty.push(user);
     }
@@ -138,7 +149,10 @@ impl Net {
             for (from, msg) in to_sb.drain(..) {
                 self.inputs += 1;
                 let m = self.read_meter();
-                let _ = self.sb.handle_message(self.now_ms, from, msg);
+                let _ = self.sb.handle_input(
+                    self.now_ms,
+                    callcore::switchboard::Input::Message { from: from, msg: msg },
+                );
                 self.charge_sb(m);
             }
             self.to_sb = to_sb;
@@ -151,7 +165,7 @@ impl Net {
                 let Some(i) = self.client_index(to.user) else { continue };
                 self.inputs += 1;
                 let m = self.read_meter();
-                let _ = self.clients[i].handle_message(self.now_ms, msg);
+                let _ = self.clients[i].handle_input(self.now_ms, callcore::client::Input::Message(msg));
                 self.charge_client(m);
                 self.dirty.push(to.user.0);
             }
@@ -209,7 +223,9 @@ impl Net {
             self.timers.pop();
             self.inputs += 1;
             let m = self.read_meter();
-            self.sb.handle_timeout(now_ms, timer).expect("time moves forward");
+            self.sb
+                .handle_input(now_ms, callcore::switchboard::Input::Timer(timer))
+                .expect("time moves forward");
             self.charge_sb(m);
             self.drain_switchboard();
         }
@@ -274,24 +290,46 @@ impl Net {
         assert!(2 * calls <= self.first_client, "not enough users without a client");
         for i in 0..calls {
             let (a, b) = (Self::device(2 * i), Self::device(2 * i + 1));
-            self.sb.handle_connect(self.now_ms, a).expect("registered");
-            self.sb.handle_connect(self.now_ms, b).expect("registered");
+            self.sb
+                .handle_input(
+                    self.now_ms,
+                    callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) },
+                )
+                .expect("registered");
+            self.sb
+                .handle_input(
+                    self.now_ms,
+                    callcore::switchboard::Input::Connected { device: b, conn: callcore::ConnectionId(0) },
+                )
+                .expect("registered");
             let to = Receiver::User(b.user);
             let initiate = Request::Initiate { to, call_type: CallType::Audio, ring_timeout_ms: None };
             self.sb
-                .handle_message(
+                .handle_input(
                     self.now_ms,
-                    a,
-                    ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) },
+                    callcore::switchboard::Input::Message {
+                        from: a,
+                        msg: ClientMsg::Request {
+                            id: RequestId(1),
+                            request: initiate,
+                            answered_below: RequestId(0),
+                        },
+                    },
                 )
                 .expect("connected");
             let session = self.sb.user_calls(a.user)[0];
             let accept = Request::Accept { session };
             self.sb
-                .handle_message(
+                .handle_input(
                     self.now_ms,
-                    b,
-                    ClientMsg::Request { id: RequestId(1), request: accept, answered_below: RequestId(0) },
+                    callcore::switchboard::Input::Message {
+                        from: b,
+                        msg: ClientMsg::Request {
+                            id: RequestId(1),
+                            request: accept,
+                            answered_below: RequestId(0),
+                        },
+                    },
                 )
                 .expect("connected");
             while self.sb.poll_output().is_some() {}

@@ -3,7 +3,7 @@
 //! and the number of call records never exceeds rate × (longest call + retention + the
 //! latencies), and drops to zero once every retention has run out.
 
-use callcore::harness::Harness;
+use callcore::testing::harness::Harness;
 use callcore::{CallType, Config, DeviceId, Receiver, Request, RequestId, Status, UserId};
 
 const CALLS: u64 = 20_000;

@@ -289,3 +289,21 @@ pub struct Callback {
     /// The call object it carries.
     pub call: CallView,
 }
+
+impl fmt::Display for CallbackKind {
+    /// The listener method in snake case, then the reason if it carries one, as scenario files
+    /// write it: `incoming_call_cancelled answered_elsewhere`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason_name() {
+            Some(reason) => write!(f, "{} {reason}", self.name()),
+            None => f.write_str(self.name()),
+        }
+    }
+}
+
+impl fmt::Display for Callback {
+    /// The callback, then the call it is about: `call_ended hangup s0.0`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.call.session)
+    }
+}

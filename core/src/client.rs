@@ -1,15 +1,15 @@
 //! The client: one device's SDK role. It sends requests, applies the switchboard's notices,
 //! keeps the device's view of its calls, and raises each listener callback at most once.
 //!
-//! Run loop: feed one input ([`Client::command`], [`Client::handle_connected`],
-//! [`Client::handle_disconnected`], [`Client::handle_message`], [`Client::handle_timeout`]),
-//! then drain [`Client::poll_output`] until `None`.
+//! Run loop: feed one [`Input`] ([`Client::handle_input`]), then drain [`Client::poll_output`]
+//! until `None`.
 
 use crate::call::{CallView, Callback, CallbackKind, CancelReason, EndReason, Receiver, Status};
 use crate::config::{Config, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX};
-use crate::error::{ClientError, CommandError, ErrorCode};
+use crate::error::{ClientError, ErrorCode};
+#[cfg(feature = "hooks")]
 use crate::hint;
-use crate::ids::{DeviceId, RequestId, SessionId, UserId};
+use crate::ids::{ConnectionId, DeviceId, RequestId, SessionId, UserId};
 use crate::message::{ClientMsg, Notice, Request, ServerMsg};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -21,6 +21,28 @@ use std::collections::VecDeque;
 pub enum Timer {
     /// The request's answer is due by now.
     Request(RequestId),
+}
+
+/// One input to the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Input {
+    /// An application command. [`Client::handle_input`] returns the request id its answer
+    /// ([`Output::Answer`]) will carry. Without a connection the answer (`not_connected`) is
+    /// queued at once.
+    Command(Request),
+    /// The connection `conn` to the switchboard came up: requests still waiting for their
+    /// answers are sent again with their ids (the switchboard answers a repeat without acting
+    /// twice).
+    Connected(ConnectionId),
+    /// The connection `conn` went down; waiting requests keep their timeouts. The close of a
+    /// connection that is no longer the current one is ignored ([`ClientError::StaleConnection`]).
+    Disconnected(ConnectionId),
+    /// A message from the switchboard.
+    Message(ServerMsg),
+    /// A timer the client asked for ([`Output::SetTimer`]) is due. One that is no longer due is
+    /// a safe no-op.
+    Timer(Timer),
 }
 
 /// What the client hands back.
@@ -41,7 +63,7 @@ pub enum Output {
         /// Success with the call object, or an error code.
         result: Result<CallView, ErrorCode>,
     },
-    /// Call [`Client::handle_timeout`] with `timer` at `at_ms`.
+    /// Hand [`Input::Timer`] with `timer` at `at_ms`.
     SetTimer {
         /// Which timer.
         timer: Timer,
@@ -96,6 +118,7 @@ const TIMED_OUT_KEPT: usize = 8;
 /// Calls kept inside the client itself; more go to a heap buffer.
 const CALLS_INLINE: usize = 1;
 /// Calls whose records [`Client::prefetch_buffers`] starts loading when they are on the heap.
+#[cfg(feature = "hooks")]
 const CALLS_PREFETCHED: usize = 2;
 /// Sessions of calls dropped from the view while the switchboard may still speak of them,
 /// remembered so that a later notice about one of them raises nothing again.
@@ -172,8 +195,12 @@ pub struct Client {
     user: UserId,
     index: u16,
     request_timeout_ms: u64,
-    call_retention_ms: u64,
+    /// The configured retention, in 32 bits (it keeps the client within 232 bytes): one
+    /// beyond `u32::MAX` ms, 49 days, is kept as that.
+    call_retention_ms: u32,
     connected: bool,
+    /// The current (or last) connection's token.
+    conn: ConnectionId,
     /// Connections made so far (saturating): from the second on, the device is coming back,
     /// and what its user's calls did while it was away is news it missed.
     connections: u8,
@@ -198,8 +225,9 @@ impl Client {
             user: device.user,
             index: device.index,
             request_timeout_ms: config.request_timeout_ms,
-            call_retention_ms: config.call_retention_ms,
+            call_retention_ms: u32::try_from(config.call_retention_ms).unwrap_or(u32::MAX),
             connected: false,
+            conn: ConnectionId(0),
             connections: 0,
             next_request: 1,
             pending: Vec::new(),
@@ -249,6 +277,7 @@ impl Client {
         self.pending.len()
     }
 
+    #[cfg(feature = "hooks")]
     /// Whether request `id` still waits for its answer: its timer is set and neither fired
     /// nor cancelled (a caller that skips cancellations can ask this instead of keeping them).
     pub fn is_pending(&self, id: RequestId) -> bool {
@@ -260,6 +289,7 @@ impl Client {
         self.outputs.pop_front()
     }
 
+    #[cfg(feature = "hooks")]
     /// Exchanges the client's output queue with `buffer`; outputs already queued move with
     /// the queue they are in.
     ///
@@ -270,6 +300,7 @@ impl Client {
         std::mem::swap(&mut self.outputs, buffer);
     }
 
+    #[cfg(feature = "hooks")]
     /// Gives back the spare capacity of the client's buffers (its calls, pending requests and
     /// output queue), so that a device that is idle again does not keep what its busiest moment
     /// needed. It changes nothing else.
@@ -287,6 +318,7 @@ impl Client {
         }
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint: starts loading the client's own fields, which any input reads. It never
     /// changes what the client does.
     #[inline]
@@ -300,6 +332,7 @@ impl Client {
         hint::line(&self.now_ms);
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint, second stage: starts loading the buffers the client's calls and pending
     /// requests are kept in. It reads the client's fields, so it helps most once the loads
     /// that [`Client::prefetch`] started have landed. It never changes what the client does.
@@ -311,12 +344,30 @@ impl Client {
         hint::buffer(&self.pending, 1);
     }
 
-    /// An application command. Returns the request id its answer will carry. Without a
-    /// connection the answer (`not_connected`) is queued at once.
-    pub fn command(&mut self, now_ms: u64, request: Request) -> Result<RequestId, CommandError> {
+    /// Takes one input at `now_ms`; then drain [`Client::poll_output`]. Returns the request id
+    /// of a command (`None` for the other inputs). A message or connection change that breaks
+    /// the protocol is dropped, counted in [`Stats::dropped`], and returned as the error; the
+    /// client is unchanged and usable.
+    pub fn handle_input(&mut self, now_ms: u64, input: Input) -> Result<Option<RequestId>, ClientError> {
+        match input {
+            Input::Command(request) => self.command(now_ms, request).map(Some),
+            Input::Connected(conn) => {
+                self.handle_connected(now_ms, conn);
+                Ok(None)
+            }
+            Input::Disconnected(conn) => self.handle_disconnected(now_ms, conn).map(|()| None),
+            Input::Message(msg) => self.handle_message(now_ms, msg).map(|()| None),
+            Input::Timer(timer) => {
+                self.handle_timeout(now_ms, timer);
+                Ok(None)
+            }
+        }
+    }
+
+    fn command(&mut self, now_ms: u64, request: Request) -> Result<RequestId, ClientError> {
         self.now_ms = self.now_ms.max(now_ms);
         if self.connected && self.pending.len() >= PENDING_REQUESTS_MAX {
-            return Err(CommandError::TooManyPending);
+            return Err(ClientError::TooManyPending);
         }
         let id = RequestId(self.next_request);
         self.next_request += 1;
@@ -334,11 +385,10 @@ impl Client {
         Ok(id)
     }
 
-    /// The connection came up: requests still waiting are sent again with their ids (the
-    /// switchboard answers a repeat without acting twice).
-    pub fn handle_connected(&mut self, now_ms: u64) {
+    fn handle_connected(&mut self, now_ms: u64, conn: ConnectionId) {
         self.now_ms = self.now_ms.max(now_ms);
         self.connected = true;
+        self.conn = conn;
         self.connections = self.connections.saturating_add(1);
         let answered_below = self.answered_below();
         for p in &self.pending {
@@ -355,14 +405,17 @@ impl Client {
         RequestId(self.pending.first().map_or(self.next_request, |p| p.id.0))
     }
 
-    /// The connection went down. Waiting requests keep their timeouts.
-    pub fn handle_disconnected(&mut self, now_ms: u64) {
+    fn handle_disconnected(&mut self, now_ms: u64, conn: ConnectionId) -> Result<(), ClientError> {
         self.now_ms = self.now_ms.max(now_ms);
+        if !self.connected || conn != self.conn {
+            bump(&mut self.counts.dropped);
+            return Err(ClientError::StaleConnection(conn));
+        }
         self.connected = false;
+        Ok(())
     }
 
-    /// A timer fired.
-    pub fn handle_timeout(&mut self, now_ms: u64, timer: Timer) {
+    fn handle_timeout(&mut self, now_ms: u64, timer: Timer) {
         self.now_ms = self.now_ms.max(now_ms);
         let Timer::Request(id) = timer;
         if let Some(i) = self.pending.iter().position(|p| p.id == id) {
@@ -381,8 +434,7 @@ impl Client {
         }
     }
 
-    /// A message from the switchboard.
-    pub fn handle_message(&mut self, now_ms: u64, msg: ServerMsg) -> Result<(), ClientError> {
+    fn handle_message(&mut self, now_ms: u64, msg: ServerMsg) -> Result<(), ClientError> {
         if now_ms < self.now_ms {
             bump(&mut self.counts.dropped);
             return Err(ClientError::TimeWentBackwards { now_ms, last_ms: self.now_ms });
@@ -511,7 +563,7 @@ impl Client {
     /// that a later notice about it is not taken for a new call. Never drops one that became
     /// terminal at this very ms: a message (a snapshot) may name it again, even with no retention.
     fn make_room(&mut self, session: SessionId) -> Result<(), ClientError> {
-        let retention_ms = self.call_retention_ms;
+        let retention_ms = u64::from(self.call_retention_ms);
         let now_ms = self.now_ms;
         let expired =
             |c: &LocalCall| c.terminal_seen_ms.get().is_some_and(|t| t.saturating_add(retention_ms) < now_ms);

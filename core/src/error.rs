@@ -90,11 +90,20 @@ pub enum SwitchboardError {
     /// A disconnect for a device that was not connected.
     #[error("disconnect of device {0:?} that was not connected")]
     AlreadyDisconnected(DeviceId),
+    /// The close of a connection that is not the device's current one (it reconnected since):
+    /// ignored.
+    #[error("close of {conn} of device {device:?}, which is not its current connection")]
+    StaleConnection {
+        /// The device.
+        device: DeviceId,
+        /// The connection closed.
+        conn: crate::ids::ConnectionId,
+    },
     /// A group of more distinct members than `GROUP_MEMBERS_MAX`.
     #[error("a group has more than {} distinct members", crate::config::GROUP_MEMBERS_MAX)]
     GroupTooLarge,
-    /// A repeated request id older than the dedup window: its answer is no longer known.
-    #[error("request {request:?} from {device:?} is older than the dedup window")]
+    /// A repeated request id whose answer is forgotten: the device said it had it (or gave up).
+    #[error("request {request:?} from {device:?} was released by its device")]
     StaleRequest {
         /// The sending device.
         device: DeviceId,
@@ -132,6 +141,13 @@ pub enum ClientError {
     /// A message while the client holds itself as disconnected.
     #[error("message while disconnected")]
     NotConnected,
+    /// The close of a connection that is not the client's current one: ignored.
+    #[error("close of {0}, which is not the current connection")]
+    StaleConnection(crate::ids::ConnectionId),
+    /// A command while `PENDING_REQUESTS_MAX` requests already wait for an answer (the
+    /// application's mistake, not the network's).
+    #[error("too many requests waiting for an answer")]
+    TooManyPending,
     /// A notification about a one-to-one call in which this device's user is neither party
     /// (a message for the wrong device).
     #[error("notification for {0}, which is not this user's call")]
@@ -156,13 +172,4 @@ pub enum ClientError {
         /// The latest time seen before.
         last_ms: u64,
     },
-}
-
-/// A command the client refused outright (the application's mistake, not the network's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[non_exhaustive]
-pub enum CommandError {
-    /// `PENDING_REQUESTS_MAX` requests already wait for an answer.
-    #[error("too many requests waiting for an answer")]
-    TooManyPending,
 }

@@ -62,3 +62,60 @@ impl fmt::Display for SessionId {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RequestId(pub u64);
+
+/// A connection's token, chosen by the embedder: a new number for each connection a device makes
+/// (a counter per device will do). A connection change names its connection, so that the close
+/// of an old connection processed after the device reconnected is recognised as stale, ignored
+/// and counted, instead of taking the live connection down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(pub u32);
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connection {}", self.0)
+    }
+}
+
+impl fmt::Display for UserId {
+    /// `u7`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "u{}", self.0)
+    }
+}
+
+impl fmt::Display for GroupId {
+    /// `g3`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "g{}", self.0)
+    }
+}
+
+impl fmt::Display for DeviceId {
+    /// `u7/1`: the user, then the device index.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.user, self.index)
+    }
+}
+
+impl fmt::Display for RequestId {
+    /// `r12`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ConnectionId, DeviceId, GroupId, RequestId, SessionId, UserId};
+
+    #[test]
+    fn ids_display_as_short_names() {
+        assert_eq!(UserId(7).to_string(), "u7");
+        assert_eq!(GroupId(3).to_string(), "g3");
+        assert_eq!(DeviceId::new(UserId(7), 1).to_string(), "u7/1");
+        assert_eq!(RequestId(12).to_string(), "r12");
+        assert_eq!(SessionId::from_parts(5, 2).to_string(), "s5.2");
+        assert_eq!(ConnectionId(4).to_string(), "connection 4");
+    }
+}

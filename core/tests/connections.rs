@@ -3,7 +3,7 @@
 
 mod common;
 
-use callcore::harness::Harness;
+use callcore::testing::harness::Harness;
 use callcore::{CallbackKind, CancelReason, Config, DeviceId, RejectStatus, SessionId, Status, UserId};
 use common::*;
 
@@ -129,7 +129,7 @@ fn convergence_after_churn() {
     h.run_until(900, MAX_STEPS);
     h.connect(dev(bob, 1));
     h.run_until(2000, MAX_STEPS);
-    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
+    callcore::testing::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
     for d in [dev(alex, 0), dev(alex, 1), dev(bob, 0), dev(bob, 1)] {
         assert_eq!(h.clients[&d].call(s).map(|v| v.status), Some(Status::Ended), "{d:?}");
     }
@@ -211,7 +211,7 @@ fn call_waiting_the_initiator_of_a_ringing_call_cannot_accept_one_who_left_can()
     assert_eq!(answer_code(&h, dev(alex, 0), accepted), Ok(()));
     assert_eq!(status(&h, c), Status::Accepted);
     assert_eq!(names(&h, dev(dave, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"]);
-    callcore::invariants::check_involvement(&h.switchboard, alex).unwrap();
+    callcore::testing::invariants::check_involvement(&h.switchboard, alex).unwrap();
 }
 
 #[test]
@@ -324,7 +324,7 @@ fn a_call_left_out_of_the_snapshot_is_closed_and_no_longer_vouched_for() {
     h.run_until(21_000, MAX_STEPS);
     assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received", "incoming_call_cancelled connection_lost"]);
     assert_eq!(h.clients[&dev(bob, 0)].call(first), None, "no longer vouched for");
-    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
+    callcore::testing::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
 }
 
 /// The set-up of fuzz findings F11 and F12: a group call that bob/0 knows as over for it

@@ -206,7 +206,7 @@ fn a_forgotten_late_answer_still_updates_the_view() {
     h.run_until(200, MAX_STEPS);
     assert_eq!(status(&h, session), Status::Accepted);
     assert_eq!(h.clients[&dev(bob, 0)].call(session).map(|v| v.status), Some(Status::Accepted));
-    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).expect("converged");
+    callcore::testing::invariants::check_convergence(&h.switchboard, h.clients.values()).expect("converged");
     let stats = h.clients[&dev(bob, 0)].stats();
     assert_eq!((stats.timeouts, stats.late_answers, stats.dropped), (17, 17, 0));
 }
@@ -218,25 +218,53 @@ fn bad_input_to_the_switchboard_is_a_typed_error_and_counted() {
     let ghost = DeviceId::new(UserId(42), 0);
     let request =
         ClientMsg::Request { id: RequestId(1), request: call_user(alex), answered_below: RequestId(0) };
-    assert_eq!(sb.handle_connect(0, ghost), Err(SwitchboardError::UnknownUser(UserId(42))));
-    let far = DeviceId::new(alex, 999);
-    assert_eq!(sb.handle_connect(0, far), Err(SwitchboardError::DeviceOutOfRange(far)));
-    let phone = DeviceId::new(alex, 0);
-    assert_eq!(sb.handle_message(0, phone, request), Err(SwitchboardError::DeviceNotConnected(phone)));
-    assert_eq!(sb.handle_disconnect(0, phone), Err(SwitchboardError::AlreadyDisconnected(phone)));
-    sb.handle_connect(10, phone).unwrap();
-    let ack = ClientMsg::Ack { session: SessionId(5) };
-    assert_eq!(sb.handle_message(10, phone, ack), Err(SwitchboardError::AckUnknownCall(SessionId(5))));
     assert_eq!(
-        sb.handle_message(5, phone, request),
+        sb.handle_input(
+            0,
+            callcore::switchboard::Input::Connected { device: ghost, conn: callcore::ConnectionId(0) }
+        ),
+        Err(SwitchboardError::UnknownUser(UserId(42)))
+    );
+    let far = DeviceId::new(alex, 999);
+    assert_eq!(
+        sb.handle_input(
+            0,
+            callcore::switchboard::Input::Connected { device: far, conn: callcore::ConnectionId(0) }
+        ),
+        Err(SwitchboardError::DeviceOutOfRange(far))
+    );
+    let phone = DeviceId::new(alex, 0);
+    assert_eq!(
+        sb.handle_input(0, callcore::switchboard::Input::Message { from: phone, msg: request }),
+        Err(SwitchboardError::DeviceNotConnected(phone))
+    );
+    assert_eq!(
+        sb.handle_input(
+            0,
+            callcore::switchboard::Input::Disconnected { device: phone, conn: callcore::ConnectionId(0) }
+        ),
+        Err(SwitchboardError::AlreadyDisconnected(phone))
+    );
+    sb.handle_input(
+        10,
+        callcore::switchboard::Input::Connected { device: phone, conn: callcore::ConnectionId(0) },
+    )
+    .unwrap();
+    let ack = ClientMsg::Ack { session: SessionId(5) };
+    assert_eq!(
+        sb.handle_input(10, callcore::switchboard::Input::Message { from: phone, msg: ack }),
+        Err(SwitchboardError::AckUnknownCall(SessionId(5)))
+    );
+    assert_eq!(
+        sb.handle_input(5, callcore::switchboard::Input::Message { from: phone, msg: request }),
         Err(SwitchboardError::TimeWentBackwards { now_ms: 5, last_ms: 10 })
     );
     // Request 3 then a repeat of 1, never seen and older than the newest: stale.
     let three =
         ClientMsg::Request { id: RequestId(3), request: call_user(alex), answered_below: RequestId(0) };
-    sb.handle_message(20, phone, three).unwrap();
+    sb.handle_input(20, callcore::switchboard::Input::Message { from: phone, msg: three }).unwrap();
     assert_eq!(
-        sb.handle_message(20, phone, request),
+        sb.handle_input(20, callcore::switchboard::Input::Message { from: phone, msg: request }),
         Err(SwitchboardError::StaleRequest { device: phone, request: RequestId(1) })
     );
     assert_eq!(sb.stats().dropped, 7);
@@ -248,15 +276,21 @@ fn bad_input_to_the_client_is_a_typed_error_and_counted() {
     let config = callcore::Config::default();
     let mut client = callcore::Client::new(DeviceId::new(UserId(0), 0), config);
     let answer = ServerMsg::Answer { id: RequestId(9), result: Err(ErrorCode::Timeout) };
-    assert_eq!(client.handle_message(0, answer.clone()), Err(ClientError::NotConnected));
-    client.handle_connected(0);
-    assert_eq!(client.handle_message(0, answer), Err(ClientError::UnknownRequest(RequestId(9))));
+    assert_eq!(
+        client.handle_input(0, callcore::client::Input::Message(answer.clone())),
+        Err(ClientError::NotConnected)
+    );
+    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
+    assert_eq!(
+        client.handle_input(0, callcore::client::Input::Message(answer)),
+        Err(ClientError::UnknownRequest(RequestId(9)))
+    );
     // A notice about a call between two other users: a message for the wrong device.
     let view = one_to_one_view(1, UserId(5), UserId(6), Status::Initiated);
     let notice =
         callcore::Notice { call: view, callback: Some(callcore::CallbackKind::IncomingCallReceived) };
     assert_eq!(
-        client.handle_message(0, ServerMsg::Notify(notice)),
+        client.handle_input(0, callcore::client::Input::Message(ServerMsg::Notify(notice))),
         Err(ClientError::NotMyCall(SessionId(1)))
     );
     assert_eq!(client.calls().count(), 0, "nothing recorded");
@@ -283,7 +317,7 @@ fn a_late_answer_updates_the_view_without_a_second_answer() {
     assert_eq!(h.answers[&(dev(bob, 0), accept_id)].at_ms, 1_030, "answered once, at the timeout");
     assert_eq!(h.clients[&dev(bob, 0)].stats().late_answers, 1);
     assert_eq!(h.clients[&dev(bob, 0)].call(s).map(|v| v.status), Some(Status::Accepted));
-    callcore::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
+    callcore::testing::invariants::check_convergence(&h.switchboard, h.clients.values()).unwrap();
 }
 
 /// Regression (fuzz finding F2): a notice naming a callback that does not fit the device's role,
@@ -293,7 +327,7 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
     use callcore::{CallbackKind, RejectReason};
     let me = UserId(1);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), callcore::Config::default());
-    client.handle_connected(0);
+    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
     let view = |initiator: u32, receiver: u32, status| {
         one_to_one_view(7, UserId(initiator), UserId(receiver), status)
     };
@@ -301,7 +335,7 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
     // Someone else's call to me, but "outgoing ringing": wrong role.
     let wrong_role = notify(view(0, 1, Status::Ringing), CallbackKind::OutgoingCallRinging);
     assert_eq!(
-        client.handle_message(0, wrong_role),
+        client.handle_input(0, callcore::client::Input::Message(wrong_role)),
         Err(ClientError::IllegalCallback {
             session: SessionId(7),
             callback: CallbackKind::OutgoingCallRinging
@@ -311,10 +345,13 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
     let accepted = notify(view(1, 0, Status::Accepted), CallbackKind::OutgoingCallAccepted);
     let rejected = CallbackKind::OutgoingCallRejected(RejectReason::Rejected);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), callcore::Config::default());
-    client.handle_connected(0);
-    client.handle_message(0, accepted).unwrap();
+    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
+    client.handle_input(0, callcore::client::Input::Message(accepted)).unwrap();
     assert_eq!(
-        client.handle_message(1, notify(view(1, 0, Status::Rejected), rejected)),
+        client.handle_input(
+            1,
+            callcore::client::Input::Message(notify(view(1, 0, Status::Rejected), rejected))
+        ),
         Err(ClientError::IllegalCallback { session: SessionId(7), callback: rejected })
     );
     let raised: Vec<_> = std::iter::from_fn(|| client.poll_output())
@@ -336,15 +373,23 @@ fn request_id_zero_is_dropped_not_answered_from_an_empty_slot() {
     let bob = sb.add_user();
     let eve = sb.add_user();
     let (a, e) = (DeviceId::new(alex, 0), DeviceId::new(eve, 0));
-    sb.handle_connect(0, a).unwrap();
-    sb.handle_connect(0, e).unwrap();
+    sb.handle_input(
+        0,
+        callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) },
+    )
+    .unwrap();
+    sb.handle_input(
+        0,
+        callcore::switchboard::Input::Connected { device: e, conn: callcore::ConnectionId(0) },
+    )
+    .unwrap();
     let call = ClientMsg::Request { id: RequestId(1), request: call_user(bob), answered_below: RequestId(0) };
-    sb.handle_message(1, a, call).unwrap();
+    sb.handle_input(1, callcore::switchboard::Input::Message { from: a, msg: call }).unwrap();
     while sb.poll_output().is_some() {}
     let zero =
         ClientMsg::Request { id: RequestId(0), request: accept(SessionId(0)), answered_below: RequestId(0) };
     assert_eq!(
-        sb.handle_message(2, e, zero),
+        sb.handle_input(2, callcore::switchboard::Input::Message { from: e, msg: zero }),
         Err(SwitchboardError::StaleRequest { device: e, request: RequestId(0) })
     );
     assert_eq!(sb.poll_output(), None, "nothing is sent to eve");
@@ -360,20 +405,26 @@ fn a_snapshot_naming_a_call_twice_raises_its_callbacks_once() {
     let config = callcore::Config { call_retention_ms: 0, ..callcore::Config::default() };
     let me = UserId(1);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), config);
-    client.handle_connected(0);
+    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
     let view = |session: u64, status| one_to_one_view(session, me, UserId(3), status);
     let ended = Some(CallbackKind::CallEnded(EndReason::Hangup));
     // My own call 5 is known (ringing); the snapshot says it ended, names call 6 (making the
     // client look for room), then names call 5 again, with a stale status (malformed input).
     client
-        .handle_message(0, ServerMsg::Notify(Notice { call: view(5, Status::Ringing), callback: None }))
+        .handle_input(
+            0,
+            callcore::client::Input::Message(ServerMsg::Notify(Notice {
+                call: view(5, Status::Ringing),
+                callback: None,
+            })),
+        )
         .unwrap();
     let snapshot = vec![
         Notice { call: view(5, Status::Ended), callback: ended },
         Notice { call: view(6, Status::Ringing), callback: Some(CallbackKind::OutgoingCallRinging) },
         Notice { call: view(5, Status::Ringing), callback: ended },
     ];
-    client.handle_message(0, ServerMsg::Snapshot(snapshot)).unwrap();
+    client.handle_input(0, callcore::client::Input::Message(ServerMsg::Snapshot(snapshot))).unwrap();
     let raised: Vec<_> = std::iter::from_fn(|| client.poll_output())
         .filter_map(|o| match o {
             callcore::client::Output::Callback(cb) => Some((cb.call.session.0, cb.kind)),

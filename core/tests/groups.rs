@@ -4,7 +4,7 @@
 
 mod common;
 
-use callcore::harness::Harness;
+use callcore::testing::harness::Harness;
 use callcore::{ErrorCode, GroupId, Part, Receiver, RejectStatus, Request, SessionId, Status, UserId};
 use common::*;
 
@@ -95,6 +95,16 @@ fn ending_leaves_until_fewer_than_two_remain_then_ringers_are_cancelled() {
     assert_eq!(names(&h, dev(bob, 0)), ["incoming_call_received"], "the leaver gets its answer only");
     assert_eq!(names(&h, dev(dave, 0)), ["incoming_call_received", "incoming_call_cancelled cancelled"]);
     assert_eq!(names(&h, dev(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted"], "alex had left");
+    // Contract, group calls: once accepted, a member who is not a participant gets not_allowed
+    // for end "whatever the call's status is by then"; carol, still joined when it ended, asks
+    // about a terminal call: invalid_state.
+    let by_leaver = at(&mut h, 4000, dev(alex, 0), end(session));
+    let by_ringer = h.command(dev(dave, 0), end(session));
+    let by_last = h.command(dev(carol, 0), end(session));
+    h.run_until(4100, MAX_STEPS);
+    assert_eq!(answer_code(&h, dev(alex, 0), by_leaver), Err(ErrorCode::NotAllowed));
+    assert_eq!(answer_code(&h, dev(dave, 0), by_ringer), Err(ErrorCode::NotAllowed));
+    assert_eq!(answer_code(&h, dev(carol, 0), by_last), Err(ErrorCode::InvalidState));
 }
 
 /// Contract v2, involvement: a user is involved while the call is not terminal and it is its

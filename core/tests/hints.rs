@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 /// A harness in the middle of things: alex (two devices) calls bob, who is being rung; carol
 /// calls dave, who accepted.
-fn busy_harness() -> (callcore::harness::Harness, SessionId, SessionId) {
+fn busy_harness() -> (callcore::testing::harness::Harness, SessionId, SessionId) {
     let mut h = harness();
     let alex = h.add_connected_user(2);
     let bob = h.add_connected_user(1);
@@ -96,10 +96,10 @@ fn outputs_both_ways(client: &Client, inputs: &[ServerMsg]) -> (Vec<client::Outp
     let mut buffer = VecDeque::new();
     for (i, msg) in inputs.iter().enumerate() {
         let now = 1_000 + i as u64;
-        let _ = own.handle_message(now, msg.clone());
+        let _ = own.handle_input(now, callcore::client::Input::Message(msg.clone()));
         from_own.extend(std::iter::from_fn(|| own.poll_output()));
         lent.swap_outputs(&mut buffer);
-        let _ = lent.handle_message(now, msg.clone());
+        let _ = lent.handle_input(now, callcore::client::Input::Message(msg.clone()));
         from_lent.extend(std::iter::from_fn(|| lent.poll_output()));
         lent.swap_outputs(&mut buffer);
         assert!(buffer.is_empty(), "the lent queue comes back drained");
@@ -133,7 +133,9 @@ fn outputs_queued_before_a_swap_move_with_their_queue() {
     let (mut h, _, _) = busy_harness();
     let carol = h.clients.get_mut(&dev(UserId(2), 0)).expect("known");
     let _ = carol.poll_output();
-    carol.command(5_000, call_user(UserId(3))).expect("room for a request");
+    carol
+        .handle_input(5_000, callcore::client::Input::Command(call_user(UserId(3))))
+        .expect("room for a request");
     let mut buffer = VecDeque::new();
     carol.swap_outputs(&mut buffer);
     assert_eq!(carol.poll_output(), None, "the queued outputs left with the queue");

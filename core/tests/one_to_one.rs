@@ -12,7 +12,8 @@ use common::*;
 /// Timeline: initiate reaches the switchboard at 120 (created, `initiated`); the answer and
 /// both incoming calls arrive at 140; both acks reach the switchboard at 160 (`ringing`, first
 /// ack only); `outgoing_call_ringing` reaches alex at 180.
-fn alex_calls_bob() -> (callcore::harness::Harness, callcore::UserId, callcore::UserId, callcore::SessionId) {
+fn alex_calls_bob(
+) -> (callcore::testing::harness::Harness, callcore::UserId, callcore::UserId, callcore::SessionId) {
     let mut h = harness();
     let alex = h.add_connected_user(1);
     let bob = h.add_connected_user(2);

@@ -3,10 +3,10 @@
 //! users (two with two devices) and a group. After every single step the contract's invariants
 //! 1, 2, 5, 6 and 7 hold; once quiet, with every device connected, 4 holds.
 
-use callcore::harness::Harness;
-use callcore::invariants::{self, CallbackLedger, StatusLedger, Violation};
 use callcore::lifecycle::Event;
 use callcore::switchboard::StatusChange;
+use callcore::testing::harness::Harness;
+use callcore::testing::invariants::{self, CallbackLedger, StatusLedger, Violation};
 use callcore::{
     table, CallType, Config, DeviceId, GroupId, Receiver, RejectStatus, Request, SessionId, Status, UserId,
 };

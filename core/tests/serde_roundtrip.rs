@@ -1,8 +1,8 @@
 //! Everything that crosses a boundary round-trips through JSON unchanged: messages, call
 //! objects, callbacks, configs, errors, outputs, lifecycle states.
 
-use callcore::harness::Harness;
 use callcore::lifecycle::State;
+use callcore::testing::harness::Harness;
 use callcore::{client, switchboard, Config, ErrorCode, Receiver, Request, RequestId, ServerMsg};
 use serde::{de::DeserializeOwned, Serialize};
 use std::fmt::Debug;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use callcore::harness::Harness;
+use callcore::testing::harness::Harness;
 use callcore::{Receiver, Request};
 use common::*;
 

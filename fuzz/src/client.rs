@@ -4,7 +4,7 @@
 //!
 //! - nothing panics (debug assertions included) and every message is taken or dropped;
 //! - the callbacks the client raises form a legal sequence per call (invariant 5, with
-//!   `callcore::invariants::CallbackLedger`);
+//!   `callcore::testing::invariants::CallbackLedger`);
 //! - each request gets at most one answer, and a command made without a connection is answered
 //!   `not_connected` at once;
 //! - the client sends nothing while it holds itself disconnected, and keeps at most
@@ -13,7 +13,7 @@
 use crate::{ok, remember, ConfigSel, ReqSel, SessSel, ToSel, UserSel};
 use arbitrary::Arbitrary;
 use callcore::client::{Output, Timer};
-use callcore::invariants::CallbackLedger;
+use callcore::testing::invariants::CallbackLedger;
 use callcore::{
     CallType, CallView, CallbackKind, Client, DeviceId, ErrorCode, Notice, Reason, RequestId, ServerMsg,
     SessionId, Status, UserId, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX, SNAPSHOT_CALLS_MAX,
@@ -247,7 +247,7 @@ impl Driver {
         if self.trace {
             eprintln!("{:>6} <- {msg:?}", self.clock_ms);
         }
-        let _ = self.client.handle_message(self.clock_ms, msg);
+        let _ = self.client.handle_input(self.clock_ms, callcore::client::Input::Message(msg));
     }
 
     fn op(&mut self, op: &Op) {
@@ -257,13 +257,13 @@ impl Driver {
             self.calls.now_ms = self.calls.now_ms.max(now);
         }
         match op {
-            Op::Connected => self.client.handle_connected(now),
-            Op::Disconnected => self.client.handle_disconnected(now),
+            Op::Connected => self.client.handle_input(now, callcore::client::Input::Connected(callcore::ConnectionId(0))),
+            Op::Disconnected => self.client.handle_input(now, callcore::client::Input::Disconnected(callcore::ConnectionId(0))),
             Op::Command(req) => {
                 let request = req.request(&self.calls.known);
                 let connected = self.client.is_connected();
                 let full = self.client.pending_requests() >= PENDING_REQUESTS_MAX;
-                match self.client.command(now, request) {
+                match self.client.handle_input(now, callcore::client::Input::Command(request)) {
                     Ok(id) => {
                         assert!(!(connected && full), "command accepted beyond PENDING_REQUESTS_MAX");
                         self.issued.push(id);
@@ -276,7 +276,7 @@ impl Driver {
             }
             Op::Timeout(sel) => {
                 let id = self.id(*sel);
-                self.client.handle_timeout(now, Timer::Request(id));
+                self.client.handle_input(now, callcore::client::Input::Timer(Timer::Request(id)));
             }
             Op::Answer(sel, result) => {
                 let id = self.id(*sel);

@@ -1,4 +1,4 @@
-//! The `harness_run` target, a whole run on `callcore::harness::Harness` (callcore only, no
+//! The `harness_run` target, a whole run on `callcore::testing::harness::Harness` (callcore only, no
 //! simulator; `sim_run` does the same through callsim's population runs): a few users with one or two devices, a
 //! group, a fixed latency, and any sequence of application commands, connects, disconnects and
 //! runs of virtual time. After every event the harness runs it checks invariants 1, 2, 5, 6 and
@@ -11,8 +11,8 @@
 
 use crate::{check_change, check_switchboard, members, ok, remember, ConfigSel, ReqSel, USERS};
 use arbitrary::Arbitrary;
-use callcore::harness::Harness;
-use callcore::invariants::{check_convergence, CallbackLedger, StatusLedger};
+use callcore::testing::harness::Harness;
+use callcore::testing::invariants::{check_convergence, CallbackLedger, StatusLedger};
 use callcore::{DeviceId, Part, Request, SessionId, Status, UserId, PENDING_REQUESTS_MAX};
 use std::collections::BTreeMap;
 

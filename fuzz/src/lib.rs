@@ -16,7 +16,7 @@ pub mod sim_run;
 pub mod switchboard;
 
 use arbitrary::Arbitrary;
-use callcore::invariants::{check_authority, check_involvement, StatusLedger, Violation};
+use callcore::testing::invariants::{check_authority, check_involvement, StatusLedger, Violation};
 use callcore::switchboard::{StatusChange, Switchboard};
 use callcore::{CallType, GroupId, RejectStatus, SessionId, UserId};
 

@@ -3,7 +3,7 @@
 //! session id, acknowledgements, connects, disconnects, any timer due or not, time jumps either
 //! way). After every input it drains the outputs and checks:
 //!
-//! - invariants 1, 2, 6 and 7 with `callcore::invariants` (status ledger and conservation,
+//! - invariants 1, 2, 6 and 7 with `callcore::testing::invariants` (status ledger and conservation,
 //!   involvement of every user, authority of every status change);
 //! - a dropped input (an `Err`) has no output at all;
 //! - the switchboard sends only to devices it holds as connected, sets no timer in the past, and
@@ -21,7 +21,7 @@ use crate::{
     check_change, check_switchboard, members, remember, ConfigSel, ReqSel, SessSel, UserSel, DEVICES, USERS,
 };
 use arbitrary::Arbitrary;
-use callcore::invariants::StatusLedger;
+use callcore::testing::invariants::StatusLedger;
 use callcore::switchboard::{Output, Timer};
 use callcore::{
     ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, UserId, DEVICES_PER_USER_MAX,
@@ -169,19 +169,19 @@ impl Driver {
         match op {
             Op::Connect(dev) => {
                 let now = self.clock_ms;
-                let r = self.sb.handle_connect(now, dev.id());
+                let r = self.sb.handle_input(now, callcore::switchboard::Input::Connected { device: dev.id(), conn: callcore::ConnectionId(0) });
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::Disconnect(dev) => {
                 let now = self.clock_ms;
-                let r = self.sb.handle_disconnect(now, dev.id());
+                let r = self.sb.handle_input(now, callcore::switchboard::Input::Disconnected { device: dev.id(), conn: callcore::ConnectionId(0) });
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::Request { dev, id, req } => self.request(dev.id(), id, req),
             Op::Ack(dev, s) => {
                 let now = self.clock_ms;
                 let msg = ClientMsg::Ack { session: s.resolve(&self.known) };
-                let r = self.sb.handle_message(now, dev.id(), msg);
+                let r = self.sb.handle_input(now, callcore::switchboard::Input::Message { from: dev.id(), msg: msg });
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::FireDue => {
@@ -206,7 +206,7 @@ impl Driver {
 
     fn fire(&mut self, timer: Timer) {
         let now = self.clock_ms;
-        let r = self.sb.handle_timeout(now, timer);
+        let r = self.sb.handle_input(now, callcore::switchboard::Input::Timer(timer));
         self.after(now, r.is_ok(), Cause::Other);
     }
 
@@ -233,7 +233,7 @@ impl Driver {
                 None => Cause::Other, // released by the device: must be dropped
             }
         };
-        let r = self.sb.handle_message(now, dev, ClientMsg::Request { id, request, answered_below });
+        let r = self.sb.handle_input(now, callcore::switchboard::Input::Message { from: dev, msg: ClientMsg::Request { id, request, answered_below } });
         if let (Ok(()), Cause::Other) = (&r, cause) {
             panic!("request {id:?} from {dev:?}, released by its device, was acted on");
         }
@@ -338,7 +338,7 @@ impl Driver {
                 let dev = DeviceId::new(UserId(user), index);
                 if self.sb.is_connected(dev) {
                     let now = self.clock_ms;
-                    let r = self.sb.handle_disconnect(now, dev);
+                    let r = self.sb.handle_input(now, callcore::switchboard::Input::Disconnected { device: dev, conn: callcore::ConnectionId(0) });
                     self.after(now, r.is_ok(), Cause::Other);
                 }
             }

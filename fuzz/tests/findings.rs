@@ -4,8 +4,8 @@
 //! its finding in `docs/fuzzing.md`.
 
 use callcore::client::Output;
-use callcore::harness::Harness;
-use callcore::invariants::{check_convergence, CallbackLedger};
+use callcore::testing::harness::Harness;
+use callcore::testing::invariants::{check_convergence, CallbackLedger};
 use callcore::{
     CallType, CallView, CallbackKind, Client, Config, DeviceId, Notice, Receiver, RejectReason, Request,
     ServerMsg, SessionId, Status, UserId,
@@ -82,15 +82,15 @@ fn request_id_zero_is_not_answered_with_someone_elses_call() {
     let mut sb = Switchboard::new(Config::default());
     let (alex, bob, eve) = (sb.add_user(), sb.add_user(), sb.add_user());
     let (a, e) = (DeviceId::new(alex, 0), DeviceId::new(eve, 0));
-    sb.handle_connect(0, a).unwrap();
-    sb.handle_connect(0, e).unwrap();
+    sb.handle_input(0, callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) }).unwrap();
+    sb.handle_input(0, callcore::switchboard::Input::Connected { device: e, conn: callcore::ConnectionId(0) }).unwrap();
     let initiate =
         Request::Initiate { to: Receiver::User(bob), call_type: CallType::Audio, ring_timeout_ms: None };
-    sb.handle_message(10, a, ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) }).unwrap();
+    sb.handle_input(10, callcore::switchboard::Input::Message { from: a, msg: ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) } }).unwrap();
     while sb.poll_output().is_some() {}
 
     let end = Request::End { session: SessionId(12345) };
-    let dropped = sb.handle_message(20, e, ClientMsg::Request { id: RequestId(0), request: end, answered_below: RequestId(0) }).is_err();
+    let dropped = sb.handle_input(20, callcore::switchboard::Input::Message { from: e, msg: ClientMsg::Request { id: RequestId(0), request: end, answered_below: RequestId(0) } }).is_err();
     let mut answers = Vec::new();
     while let Some(output) = sb.poll_output() {
         if let Output::Send { to, msg: ServerMsg::Answer { result, .. } } = output {
@@ -155,13 +155,13 @@ fn view(session: u64, initiator: u32, receiver: u32, status: Status) -> CallView
 }
 
 /// Feeds the notices to a connected client of user 1 and checks its callbacks with the ledger.
-fn callbacks_are_legal(notices: &[Notice]) -> Result<(), callcore::invariants::Violation> {
+fn callbacks_are_legal(notices: &[Notice]) -> Result<(), callcore::testing::invariants::Violation> {
     let device = DeviceId::new(UserId(1), 0);
     let mut client = Client::new(device, Config::default());
-    client.handle_connected(0);
+    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0)));
     let mut ledger = CallbackLedger::new();
     for notice in notices {
-        let _ = client.handle_message(0, ServerMsg::Notify(*notice));
+        let _ = client.handle_input(0, callcore::client::Input::Message(ServerMsg::Notify(*notice)));
         while let Some(output) = client.poll_output() {
             if let Output::Callback(cb) = output {
                 let outgoing = cb.call.initiator == device.user;

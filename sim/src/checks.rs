@@ -8,10 +8,10 @@
 //! - 1: [`check_involvement`] on every party of a changed call and on the requesting user;
 //! - 3 and 4 are checked by the drivers (liveness bound, convergence once quiet).
 
-use callcore::invariants::{
+use callcore::switchboard::StatusChange;
+use callcore::testing::invariants::{
     check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger, Violation,
 };
-use callcore::switchboard::StatusChange;
 use callcore::{Callback, CallbackKind, Client, DeviceId, SessionId, Status, Switchboard, UserId};
 use smallvec::SmallVec;
 

@@ -16,10 +16,10 @@ use crate::queue::{Class, Queue};
 use crate::sidecar::Sidecar;
 use crate::slab::Slab;
 use crate::trace::{Record, Trace};
-use callcore::invariants::Violation;
+use callcore::testing::invariants::Violation;
 use callcore::{
-    client, switchboard, CallView, Callback, Client, ClientMsg, CommandError, Config, DeviceId, ErrorCode,
-    GroupId, Receiver, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
+    client, switchboard, CallView, Callback, Client, ClientError, ClientMsg, Config, ConnectionId, DeviceId,
+    ErrorCode, GroupId, Receiver, Request, RequestId, ServerMsg, SessionId, Switchboard, UserId,
 };
 use rayon::prelude::*;
 use std::collections::VecDeque;
@@ -160,7 +160,7 @@ enum Event<A> {
     ToSwitchboard { device: u32, epoch: u32, slot: u32 },
     ToClient { device: u32, epoch: u32, slot: u32 },
     LearnConnect { device: u32, epoch: u32 },
-    LearnDisconnect { device: u32 },
+    LearnDisconnect { device: u32, epoch: u32 },
     SwitchboardTimer(switchboard::Timer),
     ClientTimer { device: u32, timer: client::Timer },
     App(A),
@@ -444,7 +444,9 @@ impl<A: Copy> World<A> {
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Connected { at_ms: self.now_ms, device });
         self.lend_outputs(s);
-        self.devices[s].client.handle_connected(self.now_ms);
+        // Each connection's token is the link's epoch while it is up.
+        let conn = ConnectionId(epoch);
+        let _ = self.devices[s].client.handle_input(self.now_ms, client::Input::Connected(conn));
         self.drain_client(slot);
     }
 
@@ -454,26 +456,31 @@ impl<A: Copy> World<A> {
         let Some(slot) = self.slot(device) else { return };
         self.log(device, Executed::Disconnect);
         let s = slot as usize;
+        let epoch = self.devices[s].link.epoch;
         self.devices[s].link.epoch += 1;
         let at = self.up_arrival(s);
-        self.queue.push(at, Class::Machine, Event::LearnDisconnect { device: slot });
+        self.queue.push(at, Class::Machine, Event::LearnDisconnect { device: slot, epoch });
         self.unlearned += 1;
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Disconnected { at_ms: self.now_ms, device });
         self.lend_outputs(s);
-        self.devices[s].client.handle_disconnected(self.now_ms);
+        let conn = ConnectionId(epoch);
+        let _ = self.devices[s].client.handle_input(self.now_ms, client::Input::Disconnected(conn));
         self.drain_client(slot);
     }
 
     /// An application command on `device` now. Returns the request id its answer will carry.
-    pub fn command(&mut self, device: DeviceId, request: Request) -> Result<RequestId, CommandError> {
-        let Some(slot) = self.slot(device) else { return Err(CommandError::TooManyPending) };
+    pub fn command(&mut self, device: DeviceId, request: Request) -> Result<RequestId, ClientError> {
+        let Some(slot) = self.slot(device) else { return Err(ClientError::TooManyPending) };
         self.counters.events += 1;
         self.counters.commands += 1;
         self.trace.record(&Record::Command { at_ms: self.now_ms, device, request: &request });
         self.lend_outputs(slot as usize);
-        let result = self.devices[slot as usize].client.command(self.now_ms, request);
+        let result = self.devices[slot as usize]
+            .client
+            .handle_input(self.now_ms, client::Input::Command(request))
+            .map(|id| id.expect("a command has a request id"));
         self.log(device, Executed::Command(request, result.ok()));
         self.drain_client(slot);
         result
@@ -621,7 +628,7 @@ impl<A: Copy> World<A> {
                     self.context = Some((id, request_id));
                     requester = Some(id.user);
                 }
-                let _ = self.switchboard.handle_message(now, id, msg);
+                let _ = self.switchboard.handle_input(now, switchboard::Input::Message { from: id, msg });
                 self.drain_switchboard();
                 self.context = None;
             }
@@ -636,7 +643,7 @@ impl<A: Copy> World<A> {
                 self.counters.events += 1;
                 self.trace.record(&Record::ToClient { at_ms: now, to: id, msg: &msg });
                 self.lend_outputs(s);
-                let _ = self.devices[s].client.handle_message(now, msg);
+                let _ = self.devices[s].client.handle_input(now, client::Input::Message(msg));
                 self.drain_client(device);
             }
             Event::LearnConnect { device, epoch } => {
@@ -646,15 +653,19 @@ impl<A: Copy> World<A> {
                 let id = self.devices[s].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardConnect { at_ms: now, device: id });
-                let _ = self.switchboard.handle_connect(now, id);
+                let conn = ConnectionId(epoch);
+                let _ =
+                    self.switchboard.handle_input(now, switchboard::Input::Connected { device: id, conn });
                 self.drain_switchboard();
             }
-            Event::LearnDisconnect { device } => {
+            Event::LearnDisconnect { device, epoch } => {
                 self.unlearned -= 1;
                 let id = self.devices[device as usize].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardDisconnect { at_ms: now, device: id });
-                let _ = self.switchboard.handle_disconnect(now, id);
+                let conn = ConnectionId(epoch);
+                let _ =
+                    self.switchboard.handle_input(now, switchboard::Input::Disconnected { device: id, conn });
                 self.drain_switchboard();
             }
             Event::SwitchboardTimer(timer) => {
@@ -665,7 +676,7 @@ impl<A: Copy> World<A> {
                 }
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardTimer { at_ms: now, timer });
-                let _ = self.switchboard.handle_timeout(now, timer);
+                let _ = self.switchboard.handle_input(now, switchboard::Input::Timer(timer));
                 self.drain_switchboard();
                 if let switchboard::Timer::Evict(session) = timer {
                     if self.switchboard.call(session).is_none() {
@@ -686,7 +697,7 @@ impl<A: Copy> World<A> {
                 self.counters.events += 1;
                 self.trace.record(&Record::ClientTimer { at_ms: now, device: id, timer });
                 self.lend_outputs(device as usize);
-                self.devices[device as usize].client.handle_timeout(now, timer);
+                let _ = self.devices[device as usize].client.handle_input(now, client::Input::Timer(timer));
                 self.drain_client(device);
             }
         }
@@ -760,7 +771,7 @@ impl<A: Copy> World<A> {
                 | Event::ToClient { device, .. }
                 | Event::ClientTimer { device, .. }
                 | Event::LearnConnect { device, .. }
-                | Event::LearnDisconnect { device },
+                | Event::LearnDisconnect { device, .. },
                 Stage::Named,
             ) => {
                 self.prefetch_slot(device);
@@ -807,7 +818,7 @@ impl<A: Copy> World<A> {
                 }
             }
             (Event::ClientTimer { device, .. }, Stage::Linked) => self.prefetch_client_buffers(device),
-            (Event::LearnConnect { device, .. } | Event::LearnDisconnect { device }, Stage::Linked) => {
+            (Event::LearnConnect { device, .. } | Event::LearnDisconnect { device, .. }, Stage::Linked) => {
                 if let Some(d) = self.devices.get(device as usize) {
                     self.switchboard.prefetch_user(d.client.device().user);
                 }

@@ -12,11 +12,11 @@
 //! user, so they do not depend on what other calls did.
 
 use crate::engine::{Driver, Engine, Observation, Stage, World};
-use crate::profile::{Profile, Range};
+use crate::profile::{Invalid, Profile, Range};
 use crate::rng::{derive, SimRng, Stream};
 use crate::stats::Samples;
 use crate::trace::Trace;
-use callcore::invariants::Violation;
+use callcore::testing::invariants::Violation;
 use callcore::{
     CallType, CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, SessionId, Status,
     UserId,
@@ -50,42 +50,93 @@ pub struct Options {
 impl Options {
     /// Checks the bounds a run needs to end: the profile's ([`Profile::validate`]), the
     /// duration's ([`DURATION_S_MAX`]) and the population-wide rates ([`STARTS_PER_HOUR_MAX`]).
-    pub fn validate(&self) -> Result<(), String> {
-        self.profile.validate().map_err(|e| e.to_string())?;
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        self.profile.validate().map_err(OptionsError::Profile)?;
         if self.users == 0 {
-            return Err("--users must be at least 1".into());
+            return Err(OptionsError::NoUsers);
         }
         if self.duration_ms > DURATION_S_MAX * 1000 {
-            return Err(format!("--duration-s must be at most {DURATION_S_MAX} (366 days)"));
+            return Err(OptionsError::TooLong);
         }
         let users = f64::from(self.users);
         let devices = users * self.profile.devices_per_user.ceil();
         if devices > POPULATION_DEVICES_MAX {
-            return Err(format!(
-                "users x devices_per_user (rounded up) must be at most {POPULATION_DEVICES_MAX} devices (got {devices})"
-            ));
+            return Err(OptionsError::TooManyDevices { devices });
         }
         let totals = [
             (
-                "partitions_per_hour x partition_devices.max",
+                ["partitions_per_hour", "partition_devices.max"],
                 self.profile.partitions_per_hour * self.profile.partition_devices.max as f64,
             ),
-            ("users x calls_per_user_per_hour", users * self.profile.calls_per_user_per_hour),
+            (["users", "calls_per_user_per_hour"], users * self.profile.calls_per_user_per_hour),
             (
-                "devices x disconnects_per_device_per_hour",
+                ["devices", "disconnects_per_device_per_hour"],
                 devices * self.profile.disconnects_per_device_per_hour,
             ),
         ];
-        for (name, total) in totals {
+        for (product, total) in totals {
             if total > STARTS_PER_HOUR_MAX {
-                return Err(format!(
-                    "{name} must be at most {STARTS_PER_HOUR_MAX:e} per hour (got {total:e})"
-                ));
+                return Err(OptionsError::TooManyStarts { product, total });
             }
         }
         Ok(())
     }
 }
+
+/// Why [`Options`] cannot be run. Each names the settings it involves by their names in
+/// [`Options`] and in a profile file (`users`, `duration_s`, `calls_per_user_per_hour`);
+/// [`OptionsError::describe`] words it with other names (a command line names its flags).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptionsError {
+    /// A profile's value out of its bounds.
+    Profile(Invalid),
+    /// No users.
+    NoUsers,
+    /// A safety phase longer than [`DURATION_S_MAX`].
+    TooLong,
+    /// More devices than [`POPULATION_DEVICES_MAX`].
+    TooManyDevices {
+        /// Users times devices per user, rounded up.
+        devices: f64,
+    },
+    /// More starts per hour than [`STARTS_PER_HOUR_MAX`]: the total is the product of two
+    /// settings (or counts).
+    TooManyStarts {
+        /// The two factors' names.
+        product: [&'static str; 2],
+        /// Their product, per hour.
+        total: f64,
+    },
+}
+
+impl OptionsError {
+    /// The message, each setting called what `name` calls it (given its field's name).
+    pub fn describe(&self, name: &dyn Fn(&'static str) -> &'static str) -> String {
+        match self {
+            Self::Profile(Invalid { field, rule }) => format!("{} {rule}", name(field)),
+            Self::NoUsers => format!("{} must be at least 1", name("users")),
+            Self::TooLong => format!("{} must be at most {DURATION_S_MAX} (366 days)", name("duration_s")),
+            Self::TooManyDevices { devices } => format!(
+                "{} x {} (rounded up) must be at most {POPULATION_DEVICES_MAX} devices (got {devices})",
+                name("users"),
+                name("devices_per_user")
+            ),
+            Self::TooManyStarts { product: [a, b], total } => format!(
+                "{} x {} must be at most {STARTS_PER_HOUR_MAX:e} per hour (got {total:e})",
+                name(a),
+                name(b)
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(&|field| field))
+    }
+}
+
+impl std::error::Error for OptionsError {}
 
 const NONE: SessionId = SessionId(u64::MAX);
 const NO_GROUP: u32 = u32::MAX;

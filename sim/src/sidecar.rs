@@ -15,8 +15,8 @@
 //! step. The first run's work is lost, which only a failing run pays.
 
 use crate::checks::Ledgers;
-use callcore::invariants::Violation;
 use callcore::switchboard::{Stats, StatusChange};
+use callcore::testing::invariants::Violation;
 use callcore::{Callback, CallbackKind, DeviceId, SessionId};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};

@@ -80,7 +80,15 @@ fn per_user_and_record(users: u32) -> (f64, f64, f64) {
     let base = live_bytes();
     let mut net = Net::new(Config::default(), users, 0);
     for u in 0..users {
-        net.sb.handle_connect(0, Net::device(u)).expect("registered");
+        net.sb
+            .handle_input(
+                0,
+                callcore::switchboard::Input::Connected {
+                    device: Net::device(u),
+                    conn: callcore::ConnectionId(0),
+                },
+            )
+            .expect("registered");
         while net.sb.poll_output().is_some() {} // the (empty) snapshots
     }
     let with_users = live_bytes();
@@ -95,7 +103,9 @@ fn per_user_and_record(users: u32) -> (f64, f64, f64) {
             request: end,
             answered_below: callcore::RequestId(0),
         };
-        net.sb.handle_message(1, Net::device(2 * i), msg).expect("connected");
+        net.sb
+            .handle_input(1, callcore::switchboard::Input::Message { from: Net::device(2 * i), msg: msg })
+            .expect("connected");
         while net.sb.poll_output().is_some() {}
     }
     let after_end = live_bytes();

@@ -1,10 +1,9 @@
 //! The switchboard: the single authority on every call.
 //!
-//! It takes one input at a time with the current virtual time ([`Switchboard::handle_connect`],
-//! [`Switchboard::handle_disconnect`], [`Switchboard::handle_message`],
-//! [`Switchboard::handle_timeout`]) and queues its outputs; after every input the caller drains
-//! [`Switchboard::poll_output`] until it returns `None`. Outputs are messages to devices, timers to
-//! set or cancel, and status changes (for observers and invariant checks).
+//! It takes one [`Input`] at a time with the current time ([`Switchboard::handle_input`]) and
+//! queues its outputs; after every input the caller drains [`Switchboard::poll_output`] until it
+//! returns `None`. Outputs are messages to devices, timers to set or cancel, and status changes
+//! (for observers and invariant checks).
 
 mod record;
 mod requests;
@@ -12,13 +11,14 @@ mod users;
 
 pub use record::Party;
 
-use crate::call::{CallView, Part, Receiver, Status};
+use crate::call::{CallView, Part, Status};
 use crate::config::{Config, DEVICES_PER_USER_MAX, GROUP_MEMBERS_MAX, SNAPSHOT_CALLS_MAX};
 use crate::error::{ErrorCode, SwitchboardError};
+#[cfg(feature = "hooks")]
 use crate::hint;
-use crate::ids::{DeviceId, GroupId, SessionId, UserId};
+use crate::ids::{ConnectionId, DeviceId, GroupId, SessionId, UserId};
 use crate::lifecycle::{CallMachine, Event};
-use crate::message::{ClientMsg, Notice, Request, ServerMsg};
+use crate::message::{ClientMsg, Notice, ServerMsg};
 use record::{reason_of, CallRecord};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -27,6 +27,7 @@ use users::{DeviceRecord, UserRecord};
 
 /// Parties whose user records [`Switchboard::prefetch_message_buffers`] starts loading (a
 /// one-to-one call has two).
+#[cfg(feature = "hooks")]
 const PARTIES_PREFETCHED: usize = 2;
 
 /// A switchboard timer. Firing one that is no longer due is a safe no-op.
@@ -39,6 +40,40 @@ pub enum Timer {
     Grace(UserId),
     /// The terminal call's retention is over: evict it.
     Evict(SessionId),
+}
+
+/// One input to the switchboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Input {
+    /// A device's connection `conn` came up (the transport accepted it). Hand it before any
+    /// message from that connection. The device gets a snapshot of its user's calls; a device
+    /// already connected is taken to have replaced its connection by `conn`.
+    Connected {
+        /// The device.
+        device: DeviceId,
+        /// Its new connection.
+        conn: ConnectionId,
+    },
+    /// A device's connection `conn` closed. The close of a connection that is no longer the
+    /// device's current one is ignored and counted ([`SwitchboardError::StaleConnection`]).
+    /// When it was its user's last device, the reconnect grace starts.
+    Disconnected {
+        /// The device.
+        device: DeviceId,
+        /// The connection that closed.
+        conn: ConnectionId,
+    },
+    /// A message from a connected device.
+    Message {
+        /// The sending device.
+        from: DeviceId,
+        /// The message.
+        msg: ClientMsg,
+    },
+    /// A timer the switchboard asked for ([`Output::SetTimer`]) is due. One that is no longer
+    /// due is a safe no-op (counted).
+    Timer(Timer),
 }
 
 /// A status change, as observers (traces, invariant checks) see it.
@@ -71,7 +106,7 @@ pub enum Output {
         /// The message.
         msg: ServerMsg,
     },
-    /// Call [`Switchboard::handle_timeout`] with `timer` at `at_ms`.
+    /// Hand [`Input::Timer`] with `timer` at `at_ms`.
     SetTimer {
         /// Which timer.
         timer: Timer,
@@ -104,6 +139,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Timers that fired when no longer due.
     pub spurious_timers: u64,
+    /// Closes of a connection that was no longer the device's current one (ignored).
+    pub stale_closes: u64,
     /// Terminal calls evicted after their retention.
     pub evicted: u64,
     /// Remembered answers forgotten before their device released them, because it had more than
@@ -225,12 +262,14 @@ impl Switchboard {
         self.calls.iter().filter(|r| r.in_use).map(|r| CallInfo { view: &r.view, parties: &r.parties })
     }
 
+    #[cfg(feature = "hooks")]
     /// Whether the call's ring timer is set: neither fired nor cancelled (a caller that skips
     /// cancellations can ask this instead of keeping them).
     pub fn ring_timer_set(&self, session: SessionId) -> bool {
         self.record(session).is_some_and(|r| r.ring_deadline_ms > 0)
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint: starts loading the records that `msg` from `from` reads first (the sender's
     /// user record; the call's record, or the called user's for an initiate). It never changes
     /// what the switchboard does.
@@ -241,7 +280,8 @@ impl Switchboard {
             Some(session) => self.prefetch_call(session),
             None => {
                 if let ClientMsg::Request {
-                    request: Request::Initiate { to: Receiver::User(to), .. }, ..
+                    request: crate::Request::Initiate { to: crate::Receiver::User(to), .. },
+                    ..
                 } = msg
                 {
                     self.prefetch_user(*to);
@@ -250,6 +290,7 @@ impl Switchboard {
         }
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint, second stage: starts loading what the records [`Switchboard::prefetch_message`]
     /// asked for point to (the sender's dedup window, the call's parties and their user
     /// records). It reads those records, so it helps most once their loads have landed. It
@@ -266,6 +307,7 @@ impl Switchboard {
         }
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint: starts loading `user`'s record (a connection change of one of its devices
     /// reads it first). It never changes what the switchboard does.
     #[inline]
@@ -278,6 +320,7 @@ impl Switchboard {
         }
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint: starts loading the record of the call `timer` is about. It never changes
     /// what the switchboard does.
     #[inline]
@@ -288,6 +331,7 @@ impl Switchboard {
         }
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint, second stage for a timer: the call's parties and their user records.
     #[inline]
     pub fn prefetch_timer_buffers(&self, timer: Timer) {
@@ -296,6 +340,7 @@ impl Switchboard {
         }
     }
 
+    #[cfg(feature = "hooks")]
     #[inline]
     fn prefetch_call(&self, session: SessionId) {
         if let Some(record) = self.calls.get(session.slot() as usize) {
@@ -309,6 +354,7 @@ impl Switchboard {
         }
     }
 
+    #[cfg(feature = "hooks")]
     #[inline]
     fn prefetch_parties(&self, session: SessionId) {
         let Some(record) = self.calls.get(session.slot() as usize) else { return };
@@ -346,10 +392,28 @@ impl Switchboard {
         self.outputs.len()
     }
 
-    /// A device's connection came up: the device gets a snapshot of its user's calls.
-    pub fn handle_connect(&mut self, now_ms: u64, device: DeviceId) -> Result<(), SwitchboardError> {
+    /// Takes one input at `now_ms` (never earlier than the last input's). Then drain
+    /// [`Switchboard::poll_output`]. An input that breaks the protocol (from an unknown device,
+    /// stale, out of order) is dropped, counted in [`Stats::dropped`], and returned as the error;
+    /// the switchboard is unchanged and usable.
+    pub fn handle_input(&mut self, now_ms: u64, input: Input) -> Result<(), SwitchboardError> {
+        match input {
+            Input::Connected { device, conn } => self.handle_connect(now_ms, device, conn),
+            Input::Disconnected { device, conn } => self.handle_disconnect(now_ms, device, conn),
+            Input::Message { from, msg } => self.handle_message(now_ms, from, msg),
+            Input::Timer(timer) => self.handle_timeout(now_ms, timer),
+        }
+    }
+
+    fn handle_connect(
+        &mut self,
+        now_ms: u64,
+        device: DeviceId,
+        conn: ConnectionId,
+    ) -> Result<(), SwitchboardError> {
         self.advance(now_ms)?;
         self.check_device(device)?;
+        self.device_mut(device).conn = conn;
         let user = &mut self.users[device.user.0 as usize];
         user.connected |= 1 << device.index;
         if user.grace_deadline_ms.take().is_some() {
@@ -359,12 +423,20 @@ impl Switchboard {
         Ok(())
     }
 
-    /// A device's connection went down. When it was the user's last, the grace starts.
-    pub fn handle_disconnect(&mut self, now_ms: u64, device: DeviceId) -> Result<(), SwitchboardError> {
+    fn handle_disconnect(
+        &mut self,
+        now_ms: u64,
+        device: DeviceId,
+        conn: ConnectionId,
+    ) -> Result<(), SwitchboardError> {
         self.advance(now_ms)?;
         self.check_device(device)?;
         if !self.users[device.user.0 as usize].is_connected(device.index) {
             return Err(self.drop_input(SwitchboardError::AlreadyDisconnected(device)));
+        }
+        if self.device_mut(device).conn != conn {
+            self.stats.stale_closes += 1;
+            return Err(self.drop_input(SwitchboardError::StaleConnection { device, conn }));
         }
         let user = &mut self.users[device.user.0 as usize];
         user.connected &= !(1 << device.index);
@@ -376,8 +448,7 @@ impl Switchboard {
         Ok(())
     }
 
-    /// A message from a device.
-    pub fn handle_message(
+    fn handle_message(
         &mut self,
         now_ms: u64,
         from: DeviceId,
@@ -396,8 +467,7 @@ impl Switchboard {
         }
     }
 
-    /// A timer fired. One that is no longer due is counted and ignored.
-    pub fn handle_timeout(&mut self, now_ms: u64, timer: Timer) -> Result<(), SwitchboardError> {
+    fn handle_timeout(&mut self, now_ms: u64, timer: Timer) -> Result<(), SwitchboardError> {
         self.advance(now_ms)?;
         let acted = match timer {
             Timer::Ring(session) => self.ring_timeout(session),

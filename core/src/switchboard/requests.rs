@@ -294,8 +294,10 @@ impl Switchboard {
         // Once a call is accepted its participants are the initiator and every receiver who
         // accepted (the contract's group rule), until they leave ("`end` by a participant means
         // that participant leaves"): anyone else ending it, one who left included, is a
-        // non-participant.
-        if record.view.status == Status::Accepted && part != Part::Joined {
+        // non-participant. In a group call that holds "whatever the call's status is by then":
+        // also once it has ended.
+        let accepted_group = record.group && record.view.accepted_at_ms.is_some();
+        if (record.view.status == Status::Accepted || accepted_group) && part != Part::Joined {
             return Err(ErrorCode::NotAllowed);
         }
         if record.view.status != Status::Accepted {

@@ -3,7 +3,7 @@
 
 use crate::config::{CALLS_PER_USER_MAX, PENDING_REQUESTS_MAX};
 use crate::error::ErrorCode;
-use crate::ids::{RequestId, SessionId};
+use crate::ids::{ConnectionId, RequestId, SessionId};
 use smallvec::SmallVec;
 
 /// A request's answer as remembered for a repeat, packed in 16 bytes: the request id (0: empty
@@ -59,6 +59,8 @@ const ANSWERS_INLINE: usize = 4;
 /// `PENDING_REQUESTS_MAX`, the most a client keeps outstanding.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DeviceRecord {
+    /// The device's current connection (its last connect's).
+    pub conn: ConnectionId,
     last_id: u64,
     /// Oldest first; ids increase.
     answers: SmallVec<[StoredAnswer; ANSWERS_INLINE]>,

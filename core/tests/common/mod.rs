@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use callcore::harness::Harness;
+use callcore::testing::harness::Harness;
 use callcore::{
     CallType, Config, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId,
     Status, UserId,

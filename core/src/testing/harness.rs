@@ -9,7 +9,7 @@ use crate::call::Callback;
 use crate::client::{self, Client};
 use crate::config::Config;
 use crate::error::ErrorCode;
-use crate::ids::{DeviceId, GroupId, RequestId, UserId};
+use crate::ids::{ConnectionId, DeviceId, GroupId, RequestId, UserId};
 use crate::message::{ClientMsg, Request, ServerMsg};
 use crate::switchboard::{self, StatusChange, Switchboard};
 use crate::CallView;
@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 enum Pending {
     ToSwitchboard { from: DeviceId, epoch: u32, msg: ClientMsg },
     ToDevice { to: DeviceId, epoch: u32, msg: ServerMsg },
-    SwitchboardLearnsConnect { device: DeviceId },
-    SwitchboardLearnsDisconnect { device: DeviceId },
+    SwitchboardLearnsConnect { device: DeviceId, conn: ConnectionId },
+    SwitchboardLearnsDisconnect { device: DeviceId, conn: ConnectionId },
     SwitchboardTimer(switchboard::Timer),
     ClientTimer(DeviceId, client::Timer),
 }
@@ -160,12 +160,15 @@ impl Harness {
     pub fn connect(&mut self, device: DeviceId) {
         let link = self.links.get_mut(&device).expect("known device");
         link.epoch += 1;
+        // Each connection's token is the link's epoch while it is up.
+        let conn = ConnectionId(link.epoch);
         self.note(|| format!("{} connects", dev_name(device)));
         let at = self.arrival_ms(device, true);
-        self.schedule(at, Pending::SwitchboardLearnsConnect { device });
+        self.schedule(at, Pending::SwitchboardLearnsConnect { device, conn });
         self.inputs += 1;
         let client = self.clients.get_mut(&device).expect("known device");
-        client.handle_connected(self.now_ms);
+        let result = client.handle_input(self.now_ms, client::Input::Connected(conn));
+        self.note_drop(result);
         self.drain_client(device);
     }
 
@@ -173,12 +176,15 @@ impl Harness {
     /// learns of it one latency later.
     pub fn disconnect(&mut self, device: DeviceId) {
         let link = self.links.get_mut(&device).expect("known device");
+        let conn = ConnectionId(link.epoch);
         link.epoch += 1;
         self.note(|| format!("{} disconnects", dev_name(device)));
         let at = self.arrival_ms(device, true);
-        self.schedule(at, Pending::SwitchboardLearnsDisconnect { device });
+        self.schedule(at, Pending::SwitchboardLearnsDisconnect { device, conn });
         self.inputs += 1;
-        self.clients.get_mut(&device).expect("known device").handle_disconnected(self.now_ms);
+        let client = self.clients.get_mut(&device).expect("known device");
+        let result = client.handle_input(self.now_ms, client::Input::Disconnected(conn));
+        self.note_drop(result);
         self.drain_client(device);
     }
 
@@ -187,7 +193,10 @@ impl Harness {
         self.inputs += 1;
         self.note(|| format!("{} app: {request:?}", dev_name(device)));
         let client = self.clients.get_mut(&device).expect("known device");
-        let id = client.command(self.now_ms, request).expect("pending requests within the limit");
+        let id = client
+            .handle_input(self.now_ms, client::Input::Command(request))
+            .expect("pending requests within the limit")
+            .expect("a command has an id");
         self.drain_client(device);
         id
     }
@@ -256,7 +265,8 @@ impl Harness {
                 if self.links[&from].epoch == epoch && self.clients[&from].is_connected() {
                     self.inputs += 1;
                     self.note(|| format!("sb <- {} {msg:?}", dev_name(from)));
-                    let result = self.switchboard.handle_message(now, from, msg);
+                    let result =
+                        self.switchboard.handle_input(now, switchboard::Input::Message { from, msg });
                     self.note_drop(result);
                 } else {
                     self.note(|| format!("lost {} -> sb {msg:?}", dev_name(from)));
@@ -266,44 +276,49 @@ impl Harness {
                 if self.links[&to].epoch == epoch && self.clients[&to].is_connected() {
                     self.inputs += 1;
                     self.note(|| format!("{} <- {msg:?}", dev_name(to)));
-                    let result = self.clients.get_mut(&to).expect("known").handle_message(now, msg);
+                    let client = self.clients.get_mut(&to).expect("known");
+                    let result = client.handle_input(now, client::Input::Message(msg));
                     self.note_drop(result);
                     self.drain_client(to);
                 } else {
                     self.note(|| format!("lost sb -> {} {msg:?}", dev_name(to)));
                 }
             }
-            Pending::SwitchboardLearnsConnect { device } => {
+            Pending::SwitchboardLearnsConnect { device, conn } => {
                 let link = self.links.get_mut(&device).expect("known");
                 link.switchboard_epoch = link.epoch;
                 self.inputs += 1;
                 self.note(|| format!("sb <- {} connected", dev_name(device)));
-                let result = self.switchboard.handle_connect(now, device);
+                let result =
+                    self.switchboard.handle_input(now, switchboard::Input::Connected { device, conn });
                 self.note_drop(result);
             }
-            Pending::SwitchboardLearnsDisconnect { device } => {
+            Pending::SwitchboardLearnsDisconnect { device, conn } => {
                 self.inputs += 1;
                 self.note(|| format!("sb <- {} disconnected", dev_name(device)));
-                let result = self.switchboard.handle_disconnect(now, device);
+                let result =
+                    self.switchboard.handle_input(now, switchboard::Input::Disconnected { device, conn });
                 self.note_drop(result);
             }
             Pending::SwitchboardTimer(timer) => {
                 self.inputs += 1;
                 self.note(|| format!("sb timer {timer:?}"));
-                let result = self.switchboard.handle_timeout(now, timer);
+                let result = self.switchboard.handle_input(now, switchboard::Input::Timer(timer));
                 self.note_drop(result);
             }
             Pending::ClientTimer(device, timer) => {
                 self.inputs += 1;
                 self.note(|| format!("{} timer {timer:?}", dev_name(device)));
-                self.clients.get_mut(&device).expect("known").handle_timeout(now, timer);
+                let client = self.clients.get_mut(&device).expect("known");
+                let result = client.handle_input(now, client::Input::Timer(timer));
+                self.note_drop(result);
                 self.drain_client(device);
             }
         }
         self.drain_switchboard();
     }
 
-    fn note_drop<E: std::fmt::Debug>(&mut self, result: Result<(), E>) {
+    fn note_drop<T, E: std::fmt::Debug>(&mut self, result: Result<T, E>) {
         if let Err(error) = result {
             self.note(|| format!("dropped {error:?}"));
         }

@@ -182,6 +182,7 @@ impl StatusLedger {
         self.live.iter()
     }
 
+    #[cfg(feature = "hooks")]
     /// Cache hint: starts loading what a change of `session` will read. It changes nothing.
     #[inline]
     pub fn prefetch(&self, session: SessionId) {
