@@ -424,3 +424,48 @@ fn a_call_left_out_of_a_snapshot_then_named_again_and_dropped_raises_nothing_whe
         ]
     );
 }
+
+/// A real transport may process the close of a device's old connection after the device has
+/// reconnected. The close names its connection: the switchboard ignores and counts it, and the
+/// device stays connected, its user out of any grace (the bug a close without a token had: the
+/// live device taken down, and its calls lost once the grace ran out).
+#[test]
+fn a_stale_close_after_a_reconnect_is_ignored_and_counted() {
+    use callcore::switchboard::{Input, Output, Timer};
+    use callcore::{ConnectionId, Switchboard, SwitchboardError};
+    let mut sb = Switchboard::new(Config::default());
+    let alex = sb.add_user();
+    let phone = DeviceId::new(alex, 0);
+    let (old, new) = (ConnectionId(1), ConnectionId(2));
+    sb.handle_input(0, Input::Connected { device: phone, conn: old }).unwrap();
+    // The device reconnects (connection 2) before the server processed the close of connection 1.
+    sb.handle_input(10, Input::Connected { device: phone, conn: new }).unwrap();
+    while sb.poll_output().is_some() {}
+    let stale = sb.handle_input(20, Input::Disconnected { device: phone, conn: old });
+    assert_eq!(stale, Err(SwitchboardError::StaleConnection { device: phone, conn: old }));
+    assert!(sb.is_connected(phone), "the live connection stays up");
+    assert_eq!(sb.poll_output(), None, "no grace timer: nothing happened");
+    assert_eq!((sb.stats().stale_closes, sb.stats().dropped), (1, 1));
+    // The close of the current connection is the real one: the user's grace starts.
+    sb.handle_input(30, Input::Disconnected { device: phone, conn: new }).unwrap();
+    assert!(!sb.is_connected(phone));
+    let grace_ms = Config::default().reconnect_grace_ms;
+    assert_eq!(sb.poll_output(), Some(Output::SetTimer { timer: Timer::Grace(alex), at_ms: 30 + grace_ms }));
+}
+
+/// The client side of the same race: the app's transport reports the old connection's close
+/// after the new one came up; the client stays connected and counts the drop.
+#[test]
+fn a_client_ignores_the_close_of_a_connection_it_no_longer_uses() {
+    use callcore::client::Input;
+    use callcore::{Client, ClientError, ConnectionId};
+    let mut phone = Client::new(DeviceId::new(UserId(0), 0), Config::default());
+    phone.handle_input(0, Input::Connected(ConnectionId(1))).unwrap();
+    phone.handle_input(10, Input::Connected(ConnectionId(2))).unwrap();
+    let stale = phone.handle_input(20, Input::Disconnected(ConnectionId(1)));
+    assert_eq!(stale, Err(ClientError::StaleConnection(ConnectionId(1))));
+    assert!(phone.is_connected());
+    assert_eq!(phone.stats().dropped, 1);
+    phone.handle_input(30, Input::Disconnected(ConnectionId(2))).unwrap();
+    assert!(!phone.is_connected());
+}
