@@ -45,7 +45,17 @@ fn scenario_and_profile_errors_read_well() {
             scenario_with(ab, INITIATE, "")
                 .replace(r#""users""#, r#""config":{"latency_ms":{"min":1}},"users""#),
         ),
-        ("format 2", scenario_with(ab, INITIATE, "").replace(r#""format":1"#, r#""format":2"#)),
+        ("format 3", scenario_with(ab, INITIATE, "").replace(r#""format":1"#, r#""format":3"#)),
+        (
+            "a format-2 field in a format-1 file",
+            scenario_with(ab, INITIATE, "").replace(r#""b":{}"#, r#""b":{"connected":[0]}"#),
+        ),
+        (
+            "a push step, not supported yet",
+            scenario_with(ab, INITIATE, "")
+                .replace(r#""format":1"#, r#""format":2"#)
+                .replace(r#""steps":["#, r#""steps":[{"at_ms":0,"user":"b","do":"register_push"},"#),
+        ),
     ];
     let mut out = String::new();
     for (what, text) in scenarios {

@@ -214,5 +214,9 @@ mod tests {
     fn records_fill_whole_cache_lines() {
         assert_eq!((std::mem::size_of::<CallRecord>(), std::mem::align_of::<CallRecord>()), (192, 64));
         assert_eq!((std::mem::size_of::<UserRecord>(), std::mem::align_of::<UserRecord>()), (128, 128));
+        // A device's record: its connection token, its newest request id, and up to four
+        // remembered answers inline (more go to the heap). 80 bytes before contract version 2
+        // (a fixed window of four answers, no token).
+        assert_eq!(std::mem::size_of::<crate::switchboard::users::DeviceRecord>(), 88);
     }
 }
