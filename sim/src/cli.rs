@@ -1,7 +1,7 @@
 //! The command line: `callsim run`, `callsim replay`, `callsim check`.
 
 use crate::net::Latency;
-use crate::population::{Options, DURATION_S_MAX};
+use crate::population::{Options, OptionsError, DURATION_S_MAX};
 use crate::profile::Profile;
 use crate::runner::{self, RunOutput, Summary, Threads};
 use crate::scenario::{self, Scenario};
@@ -225,11 +225,34 @@ impl PopulationArgs {
         let users = self.users.unwrap_or(users);
         let duration_s = self.duration_s.unwrap_or(duration_s);
         if duration_s > DURATION_S_MAX {
-            return Err(format!("--duration-s must be at most {DURATION_S_MAX} (366 days)"));
+            return Err(self.describe(&OptionsError::TooLong));
         }
         let options = Options { users, duration_ms: duration_s * 1000, seed, profile };
-        options.validate()?;
+        options.validate().map_err(|e| self.describe(&e))?;
         Ok(options)
+    }
+
+    /// The error in the words the user typed: a setting given by a flag is named by the flag.
+    fn describe(&self, e: &OptionsError) -> String {
+        e.describe(&|field| self.flag_of(field).unwrap_or(field))
+    }
+
+    /// The flag that set `field` (a field of [`Options`] or of the profile), if one did. The
+    /// population's size and length are always the flags' (typed, or their defaults).
+    fn flag_of(&self, field: &str) -> Option<&'static str> {
+        let (flag, given) = match field {
+            "users" => ("--users", true),
+            "duration_s" => ("--duration-s", true),
+            "calls_per_user_per_hour" => ("--calls-per-hour", self.calls_per_hour.is_some()),
+            "group_share" => ("--group-share", self.group_share.is_some()),
+            "disconnects_per_device_per_hour" => {
+                ("--disconnects-per-hour", self.disconnects_per_hour.is_some())
+            }
+            "partitions_per_hour" => ("--partitions-per-hour", self.partitions_per_hour.is_some()),
+            "latency_ms" => ("--latency-ms", self.latency_ms.is_some()),
+            _ => return None,
+        };
+        given.then_some(flag)
     }
 
     /// The flags that reproduce these options with another seed.

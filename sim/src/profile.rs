@@ -127,8 +127,26 @@ pub enum ProfileError {
         message: String,
     },
     /// A value is out of range.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{path}: {problem}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Which value, and the rule it breaks.
+        problem: Invalid,
+    },
+}
+
+/// A profile's value out of its bounds: the field, as a profile file names it, and the rule it
+/// breaks. The field is a name, not a sentence, so that a command line that set the value with a
+/// flag can name the flag instead (`calls_per_user_per_hour` is `--calls-per-hour` there).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {rule}")]
+pub struct Invalid {
+    /// The field (`talk_ms`, `config.ring_timeout_ms`), or the fields of a rule on several
+    /// (`answer_probability + reject_probability`).
+    pub field: &'static str,
+    /// The rule, worded to follow the field (`must be within 0..=1`).
+    pub rule: String,
 }
 
 impl Profile {
@@ -157,13 +175,13 @@ impl Profile {
             let message = "expected an object, found an array".to_owned();
             return Err(ProfileError::Parse { path: name, line, column, message });
         }
-        profile.validate()?;
+        profile.validate().map_err(|problem| ProfileError::Invalid { path: name, problem })?;
         Ok(profile)
     }
 
     /// Checks ranges and probabilities.
-    pub fn validate(&self) -> Result<(), ProfileError> {
-        let bad = |what: &str| Err(ProfileError::Invalid(format!("profile: {what}")));
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let bad = |field: &'static str, rule: String| Err(Invalid { field, rule });
         let probabilities = [
             ("video_share", self.video_share),
             ("group_share", self.group_share),
@@ -174,11 +192,11 @@ impl Profile {
         ];
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
-                return bad(&format!("{name} must be within 0..=1"));
+                return bad(name, "must be within 0..=1".to_owned());
             }
         }
         if self.answer_probability + self.reject_probability > 1.0 {
-            return bad("answer_probability + reject_probability must be at most 1");
+            return bad("answer_probability + reject_probability", "must be at most 1".to_owned());
         }
         let rates = [
             ("calls_per_user_per_hour", self.calls_per_user_per_hour),
@@ -187,7 +205,7 @@ impl Profile {
         ];
         for (name, r) in rates {
             if !(r.is_finite() && r >= 0.0) {
-                return bad(&format!("{name} must be a finite number >= 0"));
+                return bad(name, "must be a finite number >= 0".to_owned());
             }
         }
         let capped = [
@@ -197,11 +215,11 @@ impl Profile {
         ];
         for (name, r, max) in capped {
             if r > max {
-                return bad(&format!("{name} must be at most {max}"));
+                return bad(name, format!("must be at most {max}"));
             }
         }
         if !(1.0..=f64::from(callcore::DEVICES_PER_USER_MAX)).contains(&self.devices_per_user) {
-            return bad("devices_per_user must be within 1..=16");
+            return bad("devices_per_user", "must be within 1..=16".to_owned());
         }
         let ranges = [
             ("group_size", self.group_size),
@@ -214,11 +232,11 @@ impl Profile {
         ];
         for (name, r) in ranges {
             if r.min > r.max || r.min == 0 {
-                return bad(&format!("{name}: need 1 <= min <= max"));
+                return bad(name, "must have 1 <= min <= max".to_owned());
             }
         }
         if self.group_size.min < 2 || self.group_size.max as usize > callcore::GROUP_MEMBERS_MAX {
-            return bad("group_size must be within 2..=256");
+            return bad("group_size", "must be within 2..=256".to_owned());
         }
         let times = [
             ("answer_delay_ms", self.answer_delay_ms.max),
@@ -232,22 +250,22 @@ impl Profile {
         ];
         for (name, ms) in times {
             if ms > PROFILE_MS_MAX {
-                return bad(&format!("{name} must be at most {PROFILE_MS_MAX} ms (one day)"));
+                return bad(name, format!("must be at most {PROFILE_MS_MAX} ms (one day)"));
             }
         }
         if self.config.ring_timeout_ms > callcore::RING_TIMEOUT_MS_MAX {
-            return bad(&format!(
-                "config.ring_timeout_ms must be at most {} ms",
-                callcore::RING_TIMEOUT_MS_MAX
-            ));
+            return bad(
+                "config.ring_timeout_ms",
+                format!("must be at most {} ms", callcore::RING_TIMEOUT_MS_MAX),
+            );
         }
         if let Latency::Uniform { min, max } = self.latency_ms {
             if min > max {
-                return bad("latency_ms: min > max");
+                return bad("latency_ms", "must have min <= max".to_owned());
             }
         }
         if self.latency_ms.max_ms() > LATENCY_MS_MAX {
-            return bad(&format!("latency_ms must be at most {LATENCY_MS_MAX} ms"));
+            return bad("latency_ms", format!("must be at most {LATENCY_MS_MAX} ms"));
         }
         Ok(())
     }
@@ -289,7 +307,7 @@ mod tests {
             at_max.validate().unwrap_or_else(|e| panic!("{field} of one day: {e}"));
             let over = with(&format!(r#"{{"{field}": {{"min": 1, "max": {}}}}}"#, u64::MAX));
             let e = over.validate().expect_err(field).to_string();
-            assert_eq!(e, format!("profile: {field} must be at most 86400000 ms (one day)"));
+            assert_eq!(e, format!("{field} must be at most 86400000 ms (one day)"));
         }
         for field in ["reconnect_grace_ms", "request_timeout_ms", "call_retention_ms"] {
             with(&format!(r#"{{"config": {{"{field}": {day}}}}}"#)).validate().unwrap();
@@ -299,7 +317,7 @@ mod tests {
         }
         with(r#"{"config": {"ring_timeout_ms": 600000}}"#).validate().unwrap();
         let e = with(r#"{"config": {"ring_timeout_ms": 600001}}"#).validate().unwrap_err();
-        assert_eq!(e.to_string(), "profile: config.ring_timeout_ms must be at most 600000 ms");
+        assert_eq!(e.to_string(), "config.ring_timeout_ms must be at most 600000 ms");
     }
 
     #[test]
@@ -317,7 +335,7 @@ mod tests {
             (r#"{"partitions_per_hour": 3600001}"#, "partitions_per_hour must be at most 3600000"),
         ];
         for (json, message) in cases {
-            assert_eq!(with(json).validate().unwrap_err().to_string(), format!("profile: {message}"));
+            assert_eq!(with(json).validate().unwrap_err().to_string(), message);
         }
     }
 
@@ -327,7 +345,7 @@ mod tests {
         with(r#"{"latency_ms": {"min": 0, "max": 60000}}"#).validate().unwrap();
         for json in [r#"{"latency_ms": 60001}"#, r#"{"latency_ms": {"min": 5, "max": 60001}}"#] {
             let e = with(json).validate().unwrap_err();
-            assert_eq!(e.to_string(), "profile: latency_ms must be at most 60000 ms", "{json}");
+            assert_eq!(e.to_string(), "latency_ms must be at most 60000 ms", "{json}");
         }
     }
 

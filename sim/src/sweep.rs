@@ -40,8 +40,8 @@ pub fn shard_seeds(start: u64, end: u64, shard: Option<(u64, u64)>) -> Result<Ve
     };
     if seeds > SEEDS_PER_CHECK_MAX {
         return Err(format!(
-            "{seeds} seeds in {start}..{end}{}: at most {SEEDS_PER_CHECK_MAX} in one run; split the range with --shard I/N",
-            shard.map_or_else(String::new, |(i, n)| format!(", shard {i}/{n}"))
+            "--seeds {start}..{end}{}: {seeds} seeds, at most {SEEDS_PER_CHECK_MAX} in one run; split the range with --shard I/N",
+            shard.map_or_else(String::new, |(i, n)| format!(" --shard {i}/{n}"))
         ));
     }
     Ok((0..seeds).map(|k| start + offset + k * count).collect())

@@ -185,7 +185,8 @@ fn a_profile_time_beyond_the_bound_is_a_usage_error_not_a_false_violation() {
     let (code, out, err) =
         callsim(&["run", "--users", "50", "--duration-s", "600", "--profile", profile.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}{err}");
-    assert_eq!(err.trim(), "callsim: profile: talk_ms must be at most 86400000 ms (one day)");
+    let want = format!("callsim: {}: talk_ms must be at most 86400000 ms (one day)", profile.display());
+    assert_eq!(err.trim(), want, "a value from a profile file: the file and the field");
 }
 
 #[test]
@@ -194,15 +195,12 @@ fn rates_that_would_never_let_a_run_end_are_usage_errors() {
     let (code, _, err) =
         callsim(&["run", "--users", "10", "--duration-s", "60", "--calls-per-hour", "1e300"]);
     assert_eq!(code, 2, "{err}");
-    assert_eq!(err.trim(), "callsim: profile: calls_per_user_per_hour must be at most 3600");
+    assert_eq!(err.trim(), "callsim: --calls-per-hour must be at most 3600");
     // Within the per-user bound, but a million users at 3,600 calls an hour is 3.6e9 an hour.
     let (code, _, err) =
         callsim(&["run", "--users", "1000001", "--duration-s", "60", "--calls-per-hour", "3600"]);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.starts_with("callsim: users x calls_per_user_per_hour must be at most 3.6e9 per hour"),
-        "{err}"
-    );
+    assert!(err.starts_with("callsim: --users x --calls-per-hour must be at most 3.6e9 per hour"), "{err}");
 }
 
 /// Sizes that would take the machine's memory, or run for ever, are refused before anything is
@@ -216,7 +214,7 @@ fn sizes_beyond_the_bounds_are_usage_errors_before_the_run() {
     assert_eq!((code, out.as_str()), (2, ""), "{err}");
     assert_eq!(
         err.trim(),
-        "callsim: users x devices_per_user (rounded up) must be at most 16777216 devices (got 8589934590)"
+        "callsim: --users x devices_per_user (rounded up) must be at most 16777216 devices (got 8589934590)"
     );
     let profile =
         temp("huge-partitions.json", r#"{"partition_devices":{"min":1000000000000,"max":1000000000000}}"#);
@@ -343,4 +341,27 @@ fn replay_of_a_folder_finds_scenarios_at_any_depth_and_an_empty_folder_is_an_err
     let (code, out, err) = callsim(&["replay", empty.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}");
     assert_eq!(err.trim(), format!("callsim: {}: no scenario (*.json) under this folder", empty.display()));
+}
+
+/// A value given by a flag is named by the flag in its error, not by the profile's field that
+/// holds it; the same value from a profile file is named by the file and the field.
+#[test]
+fn errors_name_the_flag_the_user_typed() {
+    let cases = [
+        (["--users", "0"], "--users must be at least 1"),
+        (["--group-share", "1.5"], "--group-share must be within 0..=1"),
+        (["--calls-per-hour", "-1"], "--calls-per-hour must be a finite number >= 0"),
+        (["--disconnects-per-hour", "3601"], "--disconnects-per-hour must be at most 3600"),
+        (["--partitions-per-hour", "3600001"], "--partitions-per-hour must be at most 3600000"),
+        (["--latency-ms", "60001"], "--latency-ms must be at most 60000 ms"),
+    ];
+    for (flag, message) in cases {
+        let (code, out, err) = callsim(&[&["run", "--duration-s", "60"][..], &flag].concat());
+        assert_eq!((code, out.as_str()), (2, ""), "{flag:?}: {err}");
+        assert_eq!(err.trim(), format!("callsim: {message}"), "{flag:?}");
+    }
+    let profile = temp("share.json", r#"{"group_share": 1.5}"#);
+    let (code, _, err) = callsim(&["run", "--profile", profile.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim(), format!("callsim: {}: group_share must be within 0..=1", profile.display()));
 }

@@ -68,6 +68,8 @@ fn scenario_and_profile_errors_read_well() {
         ("a range written as a list", r#"{"talk_ms":[1,2]}"#),
         ("a misspelt profile field", r#"{"group_shar":0.5}"#),
         ("a probability above 1", r#"{"group_share":1.5}"#),
+        ("a range whose min is above its max", r#"{"talk_ms":{"min":2,"max":1}}"#),
+        ("two probabilities whose sum is above 1", r#"{"answer_probability":0.8,"reject_probability":0.3}"#),
     ];
     for (what, text) in profiles {
         let e = Profile::parse(text, "p.json".to_owned()).expect_err(what);
