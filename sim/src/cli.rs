@@ -33,7 +33,7 @@ fn write_line(args: std::fmt::Arguments<'_>) {
     let written = stdout.write_fmt(args).and_then(|()| stdout.write_all(b"\n"));
     if let Err(e) = written {
         if e.kind() != ErrorKind::BrokenPipe && !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
-            eprintln!("callsim: cannot write to stdout: {e}");
+            print_error(format_args!("cannot write to stdout: {e}"));
         }
     }
 }
@@ -191,7 +191,7 @@ pub fn main() -> i32 {
     let flushed = std::io::stdout().flush();
     if let Some(e) = flushed.as_ref().err().filter(|e| e.kind() != ErrorKind::BrokenPipe) {
         if !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
-            eprintln!("callsim: cannot write to stdout: {e}");
+            print_error(format_args!("cannot write to stdout: {e}"));
         }
     }
     if STDOUT_FAILED.load(Ordering::Relaxed) {
@@ -310,16 +310,16 @@ fn progress_bar(opts: &Options) -> Option<ProgressBar> {
 fn run(args: &RunArgs) -> i32 {
     let opts = match args.population.options(args.seed, 10_000, 3600) {
         Ok(o) => o,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(e),
     };
     if let (Some(trace), Some(record)) = (&args.trace, &args.record) {
         if same_file(trace, record) {
-            return usage_error(&format!("{}: --trace and --record name the same file", record.display()));
+            return usage_error(format!("{}: --trace and --record name the same file", record.display()));
         }
     }
     let trace = match trace_to(args.trace.as_deref()) {
         Ok(t) => t,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(e),
     };
     // The record file is created before the run, so that a path that cannot be written fails in
     // a moment rather than after the whole run.
@@ -327,7 +327,7 @@ fn run(args: &RunArgs) -> i32 {
         Ok(f) => f,
         Err(e) => {
             let path = args.record.as_deref().unwrap_or(Path::new(""));
-            return usage_error(&format!("{}: {e}", path.display()));
+            return usage_error(format!("{}: {e}", path.display()));
         }
     };
     let bar = progress_bar(&opts);
@@ -359,7 +359,7 @@ fn run(args: &RunArgs) -> i32 {
             if path.symlink_metadata().is_ok_and(|m| m.file_type().is_file()) {
                 let _ = std::fs::remove_file(path);
             }
-            return usage_error(&format!("{}: {e}", path.display()));
+            return usage_error(format!("{}: {e}", path.display()));
         }
         eprintln!("recorded the run to {}", path.display());
     }
@@ -374,7 +374,7 @@ fn run(args: &RunArgs) -> i32 {
         }
     };
     match &out.trace_error {
-        Some(e) => usage_error(&format!("trace: {e}")),
+        Some(e) => usage_error(format!("trace: {e}")),
         None => verdict,
     }
 }
@@ -390,8 +390,17 @@ fn counted(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn usage_error(e: &str) -> i32 {
-    eprintln!("callsim: {e}");
+/// Prints an error on stderr in the one form every `callsim` error takes: `callsim: <message>`.
+/// (clap words its own errors about the command line's syntax.) Per-scenario verdicts and
+/// findings (`ERROR`, `FAIL`, `VIOLATION`) are lines of a command's report, not errors of the
+/// command.
+fn print_error(message: impl std::fmt::Display) {
+    eprintln!("callsim: {message}");
+}
+
+/// Prints an error that stops the command ([`print_error`]); returns exit code 2.
+fn usage_error(message: impl std::fmt::Display) -> i32 {
+    print_error(message);
     2
 }
 
@@ -405,8 +414,8 @@ fn shrink_and_write(opts: &Options, invariant: u8) {
     let out: RunOutput = runner::run(opts, Trace::default(), true, &mut |_, _| {});
     let recorded = match out.scenario {
         Some(Ok(s)) => s,
-        Some(Err(e)) => return eprintln!("could not record the failing run: {e}"),
-        None => return eprintln!("could not record the failing run"),
+        Some(Err(e)) => return print_error(format_args!("could not record the failing run: {e}")),
+        None => return print_error("could not record the failing run"),
     };
     let (small, replays) = shrink::shrink(&recorded, invariant, Budget::default());
     let path = PathBuf::from(format!("callsim-seed{}-invariant{invariant}.json", opts.seed));
@@ -417,7 +426,7 @@ fn shrink_and_write(opts: &Options, invariant: u8) {
             small.users.len(),
             path.display()
         ),
-        Err(e) => eprintln!("{e}"),
+        Err(e) => print_error(e),
     }
 }
 
@@ -513,18 +522,18 @@ const DIFFERENCES_SHOWN_MAX: usize = 10;
 fn replay_cmd(args: &ReplayArgs) -> i32 {
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(e),
     };
     if let Some(trace) = &args.trace {
         if let Some(input) = paths.iter().find(|p| same_file(trace, p)) {
             let e =
                 format!("{}: --trace names a scenario to replay; it would be overwritten", input.display());
-            return usage_error(&e);
+            return usage_error(e);
         }
     }
     let mut trace = match trace_to(args.trace.as_deref()) {
         Ok(t) => Some(t),
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(e),
     };
     let (mut failed, mut unreadable) = (0, 0);
     for path in &paths {
@@ -572,7 +581,7 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         );
     }
     if let Some(e) = trace.as_mut().and_then(|t| t.finish().err()) {
-        return usage_error(&format!("trace: {e}"));
+        return usage_error(format!("trace: {e}"));
     }
     if unreadable > 0 {
         2
@@ -584,11 +593,11 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
 fn check(args: &CheckArgs) -> i32 {
     let base = match args.population.options(0, 1_000, 600) {
         Ok(o) => o,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(e),
     };
     let seeds = match sweep::shard_seeds(args.seeds.0, args.seeds.1, args.shard) {
         Ok(s) => s,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(e),
     };
     let results = sweep::run(&seeds, &base);
     let mut failures = 0;
