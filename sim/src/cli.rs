@@ -106,6 +106,10 @@ struct RunArgs {
     /// Write every input and output as JSON lines.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Overwrite the files named by --record and --trace if they exist (without it, an existing
+    /// file is refused).
+    #[arg(long)]
+    force: bool,
     /// On a failure, do not shrink it.
     #[arg(long)]
     no_shrink: bool,
@@ -123,6 +127,10 @@ struct ReplayArgs {
     /// Write every input and output as JSON lines.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Overwrite the file named by --trace if it exists (without it, an existing file is
+    /// refused).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -180,6 +188,7 @@ pub fn main() -> i32 {
         json: false,
         record: None,
         trace: None,
+        force: false,
         no_shrink: false,
         one_thread: false,
     }));
@@ -286,11 +295,70 @@ impl PopulationArgs {
     }
 }
 
-fn trace_to(path: Option<&Path>) -> Result<Trace, String> {
+/// Why a file the command writes (`--record`, `--trace`) cannot be opened.
+#[derive(Debug, thiserror::Error)]
+enum OutputError {
+    /// The file exists and `--force` was not given.
+    #[error("{path}: the file exists; pass --force to let {flag} overwrite it")]
+    Exists {
+        /// The file.
+        path: String,
+        /// The flag that named it.
+        flag: &'static str,
+    },
+    /// The system refused to open it.
+    #[error("{path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A file a command writes: the flag that names it, and its path.
+type Output<'a> = (&'static str, &'a Path);
+
+/// Refuses, before anything is created, each output that is an existing file, unless `force`:
+/// a refusal leaves no new empty file behind for the outputs checked before it.
+fn refuse_existing(outputs: &[Output<'_>], force: bool) -> Result<(), OutputError> {
+    for &(flag, path) in outputs {
+        if !force && is_existing_file(path) {
+            return Err(OutputError::Exists { path: path.display().to_string(), flag });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is a regular file (through symbolic links). A device or a pipe, such as
+/// `/dev/null`, is not: writing to it destroys nothing, so it needs no `--force`.
+fn is_existing_file(path: &Path) -> bool {
+    path.metadata().is_ok_and(|m| m.is_file())
+}
+
+/// Opens an output for writing. Without `force` a new file is created, and a file that appeared
+/// since [`refuse_existing`] looked is refused too, not overwritten.
+fn create_output((flag, path): Output<'_>, force: bool) -> Result<std::fs::File, OutputError> {
+    let created = if force {
+        std::fs::File::create(path)
+    } else {
+        std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+    };
+    match created {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && is_existing_file(path) => {
+            Err(OutputError::Exists { path: path.display().to_string(), flag })
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => create_output((flag, path), true),
+        Err(source) => Err(OutputError::Open { path: path.display().to_string(), source }),
+    }
+}
+
+fn trace_to(path: Option<&Path>, force: bool) -> Result<Trace, OutputError> {
     match path {
         None => Ok(Trace::default()),
         Some(p) => {
-            let file = std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let file = create_output(("--trace", p), force)?;
             Ok(Trace::with_writer(Box::new(std::io::BufWriter::new(file))))
         }
     }
@@ -317,18 +385,23 @@ fn run(args: &RunArgs) -> i32 {
             return usage_error(format!("{}: --trace and --record name the same file", record.display()));
         }
     }
-    let trace = match trace_to(args.trace.as_deref()) {
+    let outputs: Vec<Output<'_>> = [("--trace", args.trace.as_deref()), ("--record", args.record.as_deref())]
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path?)))
+        .collect();
+    if let Err(e) = refuse_existing(&outputs, args.force) {
+        return usage_error(e);
+    }
+    let trace = match trace_to(args.trace.as_deref(), args.force) {
         Ok(t) => t,
         Err(e) => return usage_error(e),
     };
     // The record file is created before the run, so that a path that cannot be written fails in
     // a moment rather than after the whole run.
-    let record_file = match args.record.as_deref().map(std::fs::File::create).transpose() {
-        Ok(f) => f,
-        Err(e) => {
-            let path = args.record.as_deref().unwrap_or(Path::new(""));
-            return usage_error(format!("{}: {e}", path.display()));
-        }
+    let record_file = match args.record.as_deref().map(|p| create_output(("--record", p), args.force)) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => return usage_error(e),
     };
     let bar = progress_bar(&opts);
     let mut progress = |now: u64, end: u64| {
@@ -531,7 +604,7 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
             return usage_error(e);
         }
     }
-    let mut trace = match trace_to(args.trace.as_deref()) {
+    let mut trace = match trace_to(args.trace.as_deref(), args.force) {
         Ok(t) => Some(t),
         Err(e) => return usage_error(e),
     };

@@ -9,10 +9,17 @@ fn callsim(args: &[&str]) -> (i32, String, String) {
 }
 
 fn temp(name: &str, text: &str) -> std::path::PathBuf {
+    let path = fresh(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A path in the tests' folder where no file is.
+fn fresh(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("callsim-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
+    let _ = std::fs::remove_file(&path);
     path
 }
 
@@ -95,7 +102,7 @@ fn a_failure_prints_at_most_ten_differences_and_names_its_file() {
 
 #[test]
 fn run_json_reports_the_fields_and_a_recorded_run_replays() {
-    let record = temp("recorded.json", "");
+    let record = fresh("recorded.json");
     let (code, out, err) = callsim(&[
         "run",
         "--users",
@@ -288,7 +295,7 @@ fn trace_and_record_into_one_file_is_refused_before_the_run() {
 fn a_trace_of_several_scenarios_names_each_one() {
     let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
     let (a, b) = (format!("{suite}/01_accept_and_end.json"), format!("{suite}/07_cancel.json"));
-    let both = temp("two.jsonl", "");
+    let both = fresh("two.jsonl");
     let (code, out, err) = callsim(&["replay", &a, &b, "--trace", both.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     let text = std::fs::read_to_string(&both).unwrap();
@@ -300,7 +307,7 @@ fn a_trace_of_several_scenarios_names_each_one() {
     assert_eq!(lines[marks[0]]["file"], a.as_str());
     assert_eq!(lines[marks[1]]["file"], b.as_str());
     assert!(marks[1] > 1, "the first scenario's records lie between the two");
-    let one = temp("one.jsonl", "");
+    let one = fresh("one.jsonl");
     let (code, _, _) = callsim(&["replay", &a, "--trace", one.to_str().unwrap()]);
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(&one).unwrap();
@@ -364,4 +371,69 @@ fn errors_name_the_flag_the_user_typed() {
     let (code, _, err) = callsim(&["run", "--profile", profile.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.trim(), format!("callsim: {}: group_share must be within 0..=1", profile.display()));
+}
+
+/// A short run that writes the file `flag` names, with `extra` flags after it.
+fn run_writing(flag: &str, path: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let args = [&["run", "--users", "10", "--duration-s", "60", flag, path.to_str().unwrap()][..], extra];
+    callsim(&args.concat())
+}
+
+/// `--record` and `--trace` never overwrite a file by accident: an existing file is refused
+/// before the run, with a message that names it and the way to overwrite it, and is left as it
+/// was. When one output is refused, the other (new) one is not created either.
+#[test]
+fn an_existing_output_file_is_refused_without_force_and_left_unchanged() {
+    for flag in ["--record", "--trace"] {
+        let path = temp(&format!("existing{flag}.json"), "keep me\n");
+        let (code, out, err) = run_writing(flag, &path, &[]);
+        assert_eq!(code, 2, "{flag}: {out}{err}");
+        assert!(out.is_empty(), "{flag}: no run was made: {out}");
+        let want =
+            format!("callsim: {}: the file exists; pass --force to let {flag} overwrite it", path.display());
+        assert_eq!(err.trim(), want, "{flag}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me\n", "{flag}: the file is untouched");
+    }
+    let existing = temp("existing-record.json", "keep me\n");
+    let new_trace = fresh("not-created.jsonl");
+    let (code, _, err) = run_writing("--record", &existing, &["--trace", new_trace.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!new_trace.exists(), "the refusal left no empty trace file behind");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/01_accept_and_end.json");
+    let trace = temp("existing-replay-trace.jsonl", "keep me\n");
+    let (code, out, err) = callsim(&["replay", scenario, "--trace", trace.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("pass --force to let --trace overwrite it"), "{err}");
+    assert_eq!(std::fs::read_to_string(&trace).unwrap(), "keep me\n");
+}
+
+/// With `--force`, an existing file is overwritten with the recording or the trace.
+#[test]
+fn with_force_an_existing_output_file_is_overwritten() {
+    let record = temp("forced-record.json", "old\n");
+    let (code, _, err) = run_writing("--record", &record, &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = callsim(&["replay", record.to_str().unwrap()]);
+    assert_eq!(code, 0, "the recording replaced the old text: {out}");
+    let trace = temp("forced-trace.jsonl", "old\n");
+    let (code, _, err) = run_writing("--trace", &trace, &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(text.lines().count() > 1 && text.lines().all(|l| l.starts_with('{')), "JSON lines only");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/01_accept_and_end.json");
+    let trace = temp("forced-replay-trace.jsonl", "old\n");
+    let (code, _, err) = callsim(&["replay", scenario, "--trace", trace.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!std::fs::read_to_string(&trace).unwrap().contains("old"), "the trace replaced the old text");
+}
+
+/// A new file needs no `--force`: the recording and the trace are written as before.
+#[test]
+fn a_new_output_file_is_written_without_force() {
+    let (record, trace) = (fresh("new-record.json"), fresh("new-trace.jsonl"));
+    let (code, _, err) = run_writing("--record", &record, &["--trace", trace.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = callsim(&["replay", record.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(std::fs::read_to_string(&trace).unwrap().lines().count() > 1, "the trace was written");
 }
