@@ -54,7 +54,8 @@ enum Command {
     /// A population run (default: 10,000 users for one virtual hour).
     #[command(allow_negative_numbers = true)]
     Run(RunArgs),
-    /// Replay scenario files (or every *.json under folders) and compare with their expectations.
+    /// Replay scenario files (or every *.json under folders, skipping `target` and hidden
+    /// folders) and compare with their expectations.
     Replay(ReplayArgs),
     /// Run many seeds in parallel (default: 1,000 users for ten virtual minutes each); report
     /// the failing ones with their reproduce commands.
@@ -565,8 +566,9 @@ fn pct(n: u64, total: u64) -> f64 {
 }
 
 /// The scenario files named: each file as given, and every `*.json` under each folder, at any
-/// depth, in sorted order (a folder's entries by name, depth first; symbolic links not followed).
-/// A folder without any is an error, so that a wrong folder is not a silent pass.
+/// depth, in sorted order (a folder's entries by name, depth first; symbolic links not followed;
+/// `target` and hidden folders below it skipped, see [`is_skipped_folder`]). A folder without
+/// any is an error, so that a wrong folder is not a silent pass.
 fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
@@ -575,7 +577,8 @@ fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             continue;
         }
         let before = out.len();
-        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
+        let walk = walkdir::WalkDir::new(p).sort_by_file_name();
+        for entry in walk.into_iter().filter_entry(|e| e.depth() == 0 || !is_skipped_folder(e)) {
             let entry = entry.map_err(|e| format!("{}: {e}", p.display()))?;
             let path = entry.path();
             if entry.file_type().is_file() && path.extension().is_some_and(|x| x == "json") {
@@ -587,6 +590,14 @@ fn scenario_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(out)
+}
+
+/// Whether a folder met while walking one named on the command line is left out: cargo's build
+/// output (`target`) and hidden folders (`.git`) hold JSON files that are not scenarios. A folder
+/// named on the command line itself is always walked.
+fn is_skipped_folder(entry: &walkdir::DirEntry) -> bool {
+    let name = entry.file_name().to_string_lossy();
+    entry.file_type().is_dir() && (name == "target" || name.starts_with('.'))
 }
 
 /// Differences printed under a failed scenario; the rest are counted.

@@ -437,3 +437,25 @@ fn a_new_output_file_is_written_without_force() {
     assert_eq!(code, 0, "{out}");
     assert!(std::fs::read_to_string(&trace).unwrap().lines().count() > 1, "the trace was written");
 }
+
+/// A folder's walk leaves out cargo's build output (`target/`, at any depth) and hidden folders
+/// (`.git/`): the broken JSON files in them are never read. A folder named on the command line
+/// is walked whatever its name.
+#[test]
+fn replay_of_a_folder_skips_target_and_hidden_folders() {
+    let root = std::env::temp_dir().join(format!("callsim-cli-skip-{}", std::process::id()));
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    for folder in ["target/release", ".git", "sub/target", "sub/.cache"] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+        std::fs::write(root.join(folder).join("broken.json"), "{ not a scenario").unwrap();
+    }
+    std::fs::copy(format!("{suite}/01_accept_and_end.json"), root.join("01.json")).unwrap();
+    std::fs::copy(format!("{suite}/07_cancel.json"), root.join("sub/07.json")).unwrap();
+    let (code, out, err) = callsim(&["replay", root.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("PASS ")).count(), 2, "{out}");
+    assert!(!err.contains("broken.json"), "{err}");
+    let (code, _, err) = callsim(&["replay", root.join("target").to_str().unwrap()]);
+    assert_eq!(code, 2, "a target folder named on the command line is read: {err}");
+    assert!(err.contains("broken.json"), "{err}");
+}
