@@ -1,6 +1,7 @@
 //! Replays every hand-written scenario in `sim/scenarios/` and requires each to pass: the
 //! engine follows the scenario format's timing rules and callcore meets the expectations that
-//! were derived by hand from the contract.
+//! were derived by hand from the contract. The scenario parser's fuzz seeds, copies of some of
+//! them, must pass too.
 
 use callsim::{replay, scenario, trace::Trace};
 use std::path::PathBuf;
@@ -16,12 +17,10 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn every_conformance_scenario_passes() {
-    let files = scenario_files();
-    assert!(files.len() >= 273, "the suite has its 273 files, found {}", files.len());
+/// Replays each file; describes each one that fails.
+fn failures(files: &[PathBuf]) -> Vec<String> {
     let mut failed = Vec::new();
-    for path in &files {
+    for path in files {
         let s = scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
         let report = replay::run(&s, Trace::default());
         if !report.passed() {
@@ -35,7 +34,36 @@ fn every_conformance_scenario_passes() {
             failed.push(text);
         }
     }
+    failed
+}
+
+#[test]
+fn every_conformance_scenario_passes() {
+    let files = scenario_files();
+    assert!(files.len() >= 273, "the suite has its 273 files, found {}", files.len());
+    let failed = failures(&files);
     assert!(failed.is_empty(), "{} of {} failed:\n{}", failed.len(), files.len(), failed.join("\n"));
+}
+
+/// The scenario parser's fuzz seeds (`fuzz/corpus/scenario_parser/seed-<file>`) are copies of
+/// suite scenarios, so that the fuzzer starts from valid ones: each must still pass, or the copy
+/// is stale and a replay of the fuzz folder fails.
+#[test]
+fn the_scenario_parsers_fuzz_seeds_are_passing_scenarios() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/scenario_parser");
+    let mut seeds: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the scenario parser's seed corpus exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("seed-")))
+        .collect();
+    seeds.sort();
+    assert!(!seeds.is_empty(), "no seed in {}", dir.display());
+    let failed = failures(&seeds);
+    assert!(
+        failed.is_empty(),
+        "stale seeds (copy sim/scenarios/<name> over seed-<name> again):\n{}",
+        failed.join("\n")
+    );
 }
 
 #[test]
