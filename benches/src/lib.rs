@@ -117,10 +117,7 @@ impl Net {
             self.sb
                 .handle_input(
                     self.now_ms,
-                    callcore::switchboard::Input::Connected {
-                        device: device,
-                        conn: callcore::ConnectionId(0),
-                    },
+                    callcore::switchboard::Input::Connected { device, conn: callcore::ConnectionId(0) },
                 )
                 .expect("a registered device");
             self.charge_sb(m);
@@ -149,10 +146,8 @@ impl Net {
             for (from, msg) in to_sb.drain(..) {
                 self.inputs += 1;
                 let m = self.read_meter();
-                let _ = self.sb.handle_input(
-                    self.now_ms,
-                    callcore::switchboard::Input::Message { from: from, msg: msg },
-                );
+                let _ =
+                    self.sb.handle_input(self.now_ms, callcore::switchboard::Input::Message { from, msg });
                 self.charge_sb(m);
             }
             self.to_sb = to_sb;

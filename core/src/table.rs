@@ -229,7 +229,7 @@ fn actor_label(actor: Actor) -> &'static str {
 
 fn short_input(row: &Row) -> &'static str {
     match row.event {
-        None => "initiate",
+        None | Some(Event::Create) => "initiate",
         Some(Event::ReceiverBusy) => "initiate, receiver involved",
         Some(Event::Ack) => "ack",
         Some(Event::Accept) if row.from == [Status::Accepted] => "group: join",

@@ -104,7 +104,7 @@ fn per_user_and_record(users: u32) -> (f64, f64, f64) {
             answered_below: callcore::RequestId(0),
         };
         net.sb
-            .handle_input(1, callcore::switchboard::Input::Message { from: Net::device(2 * i), msg: msg })
+            .handle_input(1, callcore::switchboard::Input::Message { from: Net::device(2 * i), msg })
             .expect("connected");
         while net.sb.poll_output().is_some() {}
     }

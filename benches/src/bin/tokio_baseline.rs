@@ -179,10 +179,10 @@ async fn switchboard_task(
                     totals.inputs += 1;
                     match flight.msg {
                         Up::Connect(device) => {
-                            let _ = sb.handle_input(now, callcore::switchboard::Input::Connected { device: device, conn: callcore::ConnectionId(0) });
+                            let _ = sb.handle_input(now, callcore::switchboard::Input::Connected { device, conn: callcore::ConnectionId(0) });
                         }
                         Up::Msg(device, msg) => {
-                            let _ = sb.handle_input(now, callcore::switchboard::Input::Message { from: device, msg: msg });
+                            let _ = sb.handle_input(now, callcore::switchboard::Input::Message { from: device, msg });
                         }
                         Up::Stop => return totals,
                     }

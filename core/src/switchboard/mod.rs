@@ -17,9 +17,9 @@ use crate::error::{ErrorCode, SwitchboardError};
 #[cfg(feature = "hooks")]
 use crate::hint;
 use crate::ids::{ConnectionId, DeviceId, GroupId, SessionId, UserId};
-use crate::lifecycle::{CallMachine, Event};
+use crate::lifecycle::{CallMachine, Effect, Event, Role};
 use crate::message::{ClientMsg, Notice, ServerMsg};
-use record::{reason_of, CallRecord};
+use record::{CallData, CallRecord};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::VecDeque;
@@ -159,7 +159,7 @@ impl Stats {
 #[derive(Clone, Copy, Debug)]
 pub struct CallInfo<'a> {
     /// The call object.
-    pub view: &'a CallView,
+    pub view: CallView,
     /// The parties, the initiator first.
     pub parties: &'a [Party],
 }
@@ -254,12 +254,12 @@ impl Switchboard {
 
     /// A retained call (live, or terminal and not yet evicted).
     pub fn call(&self, session: SessionId) -> Option<CallInfo<'_>> {
-        self.record(session).map(|r| CallInfo { view: &r.view, parties: &r.parties })
+        self.record(session).map(|r| CallInfo { view: r.view(), parties: &r.parties })
     }
 
     /// Every retained call, in slot order.
     pub fn calls(&self) -> impl Iterator<Item = CallInfo<'_>> {
-        self.calls.iter().filter(|r| r.in_use).map(|r| CallInfo { view: &r.view, parties: &r.parties })
+        self.calls.iter().filter(|r| r.in_use).map(|r| CallInfo { view: r.view(), parties: &r.parties })
     }
 
     #[cfg(feature = "hooks")]
@@ -346,8 +346,8 @@ impl Switchboard {
         if let Some(record) = self.calls.get(session.slot() as usize) {
             hint::line(&record.generation);
             hint::line(&record.machine);
-            hint::line(&record.view.session);
-            hint::line(&record.view.terminal_at_ms);
+            hint::line(&record.data.session);
+            hint::line(&record.data.terminal_at_ms);
             hint::line(&record.parties);
             hint::line(&record.ring_deadline_ms);
             hint::line(&record.evict_at_ms);
@@ -526,7 +526,7 @@ impl Switchboard {
 
     fn involves(&self, session: SessionId, user: UserId) -> bool {
         self.record(session).is_some_and(|r| {
-            !r.view.status.is_terminal() && r.party_index(user).is_some_and(|i| r.parties[i].involved())
+            !r.status().is_terminal() && r.party_index(user).is_some_and(|i| r.parties[i].involved())
         })
     }
 
@@ -537,7 +537,7 @@ impl Switchboard {
         self.user_calls(user).iter().any(|&s| {
             Some(s) != except
                 && self.record(s).is_some_and(|r| {
-                    !r.view.status.is_terminal()
+                    !r.status().is_terminal()
                         && r.party_index(user).is_some_and(|i| {
                             let p = &r.parties[i];
                             // The initiator is joined from the start, until it leaves.
@@ -556,7 +556,9 @@ impl Switchboard {
         self.involvement(user).count()
     }
 
-    fn allocate(&mut self, view: CallView) -> usize {
+    /// A record for a new call (its machine in `creating`), with `data`'s session replaced by
+    /// the slot's.
+    fn allocate(&mut self, data: CallData) -> usize {
         let slot = match self.free_slots.pop() {
             Some(slot) => slot as usize,
             None => {
@@ -564,7 +566,7 @@ impl Switchboard {
                     generation: 0,
                     in_use: false,
                     machine: CallMachine::new(),
-                    view,
+                    data,
                     parties: SmallVec::new(),
                     group: false,
                     terminal_event: None,
@@ -580,14 +582,14 @@ impl Switchboard {
         record.machine = CallMachine::new();
         record.parties.clear();
         record.terminal_event = None;
-        record.view = CallView { session: SessionId::from_parts(slot as u32, record.generation), ..view };
+        record.data = CallData { session: SessionId::from_parts(slot as u32, record.generation), ..data };
         slot
     }
 
     fn evict(&mut self, session: SessionId) -> bool {
         let Some(slot) = self.slot_of(session) else { return false };
         let record = &mut self.calls[slot];
-        if !record.view.status.is_terminal() || self.now_ms < record.evict_at_ms {
+        if !record.status().is_terminal() || self.now_ms < record.evict_at_ms {
             return false;
         }
         record.in_use = false;
@@ -597,47 +599,49 @@ impl Switchboard {
         true
     }
 
-    /// Feeds `event` to the call's machine. On a status change, updates the call object, emits
-    /// the change and, when terminal, cancels the ring timer and schedules the eviction.
-    /// Returns whether the status allowed the event.
-    fn apply(&mut self, slot: usize, event: Event, by: Option<UserId>) -> bool {
-        self.apply_as(slot, event, by, false)
+    /// Feeds `event`, made by party `index` (none: a stranger, or the switchboard itself with
+    /// `by` none), to the call's machine, which decides. On a status change, updates the call's
+    /// data, emits the change and, when terminal, schedules the eviction; when the ring phase is
+    /// over, cancels the ring timer. Returns what to do to the parties and whether the status
+    /// changed, or the error code the request is answered with.
+    fn judge(
+        &mut self,
+        slot: usize,
+        event: Event,
+        index: Option<usize>,
+        by: Option<UserId>,
+        joined_elsewhere: bool,
+    ) -> Result<(Effect, bool), ErrorCode> {
+        let record = &self.calls[slot];
+        let role = if by.is_none() && index.is_none() { Role::Switchboard } else { record.role_of(index) };
+        let facts = record.facts(index, joined_elsewhere);
+        let from = record.machine.status();
+        let verdict = self.calls[slot].machine.handle(event, role, facts);
+        let effect = verdict.outcome?;
+        let Some(reported) = verdict.reported else { return Ok((effect, false)) };
+        self.commit(slot, from, reported, by);
+        Ok((effect, true))
     }
 
-    /// [`Switchboard::apply`]; with `creating`, the call is being created by this very event (a
-    /// call busy at once), and the change is reported from no status, as the contract's table
-    /// has it: the machine's own start in `initiated` is not a status anyone saw.
-    fn apply_as(&mut self, slot: usize, event: Event, by: Option<UserId>, creating: bool) -> bool {
+    /// Records a status change the machine made (from `from`, none for the creation), reported
+    /// as `reported`.
+    fn commit(&mut self, slot: usize, from: Option<Status>, reported: Event, by: Option<UserId>) {
         let now_ms = self.now_ms;
         let record = &mut self.calls[slot];
-        let from = record.view.status;
-        if !record.machine.handle(event) {
-            return false;
-        }
-        let to = record.machine.status();
-        if to == from {
-            return true;
-        }
-        let view = &mut record.view;
-        view.status = to;
+        let to = record.status();
+        let data = &mut record.data;
         match to {
-            Status::Ringing => view.ringing_at_ms = Some(now_ms),
-            Status::Accepted => view.accepted_at_ms = Some(now_ms),
+            Status::Ringing => data.ringing_at_ms = Some(now_ms),
+            Status::Accepted => data.accepted_at_ms = Some(now_ms),
             _ => {}
         }
-        let session = view.session;
-        self.outputs.push_back(Output::Status(StatusChange {
-            session,
-            from: (!creating).then_some(from),
-            to,
-            event: Some(event),
-            by,
-            at_ms: now_ms,
-        }));
+        let session = data.session;
+        // The creation of a call that rings is the table's first row, which names no event.
+        let event = (reported != Event::Create).then_some(reported);
+        self.outputs.push_back(Output::Status(StatusChange { session, from, to, event, by, at_ms: now_ms }));
         if to.is_terminal() {
-            view.terminal_at_ms = Some(now_ms);
-            view.reason = Some(reason_of(event, to));
-            record.terminal_event = Some(event);
+            data.terminal_at_ms = Some(now_ms);
+            record.terminal_event = Some(reported);
             record.evict_at_ms = now_ms.saturating_add(self.config.call_retention_ms);
             let at_ms = record.evict_at_ms;
             self.stats.terminal[to.index()] += 1;
@@ -648,7 +652,6 @@ impl Switchboard {
             record.ring_deadline_ms = 0;
             self.outputs.push_back(Output::CancelTimer { timer: Timer::Ring(session) });
         }
-        true
     }
 
     /// Sends every connected device of party `index` what the call now means for it. The
@@ -664,7 +667,7 @@ impl Switchboard {
             if callback.is_none() && skip == Some(id) {
                 continue;
             }
-            let msg = ServerMsg::Notify(Notice { call: record.view, callback });
+            let msg = ServerMsg::Notify(Notice { call: record.view(), callback });
             self.outputs.push_back(Output::Send { to: id, msg });
         }
     }
@@ -686,7 +689,7 @@ impl Switchboard {
             let Some(index) = record.party_index(device.user) else { continue };
             if record.parties[index].rung && notices.len() < SNAPSHOT_CALLS_MAX {
                 let callback = record.snapshot_notice_for(index, device);
-                notices.push(Notice { call: record.view, callback });
+                notices.push(Notice { call: record.view(), callback });
             }
         }
         self.outputs.push_back(Output::Send { to: device, msg: ServerMsg::Snapshot(notices) });
@@ -698,14 +701,11 @@ impl Switchboard {
         if record.ring_deadline_ms == 0 || self.now_ms < record.ring_deadline_ms {
             return false;
         }
-        debug_assert!(!record.view.status.is_terminal(), "a terminal call has no ring timer");
         self.calls[slot].ring_deadline_ms = 0;
-        if self.calls[slot].view.status == Status::Accepted {
-            self.stop_ringers(slot);
-        } else {
-            let allowed = self.apply(slot, Event::RingTimeout, None);
-            debug_assert!(allowed, "an alerting call takes the ring timeout");
-            self.notify_audience(slot, None);
+        match self.judge(slot, Event::RingTimeout, None, None, false) {
+            Ok((Effect::StopRingers, _)) => self.stop_ringers(slot),
+            Ok((_, true)) => self.notify_audience(slot, None),
+            outcome => debug_assert!(false, "a call with a ring timer takes its timeout: {outcome:?}"),
         }
         true
     }
@@ -737,44 +737,40 @@ impl Switchboard {
         true
     }
 
-    /// `user` is gone for good from the call in `slot`.
+    /// `user` is gone for good from the call in `slot`: the machine decides what that means
+    /// (an initiator's call not yet accepted is withdrawn, a participant leaves an accepted one,
+    /// anyone else stays as they are).
     fn lose_party(&mut self, slot: usize, user: UserId) {
-        let record = &self.calls[slot];
-        let Some(index) = record.party_index(user) else { return };
-        let status = record.view.status;
-        if status.is_terminal() || record.parties[index].part != Part::Joined {
-            return; // a receiver still being rung stays rung: the ring timeout ends it
+        let Some(index) = self.calls[slot].party_index(user) else { return };
+        let event = if index == 0 { Event::InitiatorLost } else { Event::PartyLost };
+        match self.judge(slot, event, Some(index), None, false) {
+            Ok((Effect::Leave, changed)) => {
+                self.calls[slot].parties[index].lost = true;
+                self.leave(slot, index, None, changed);
+            }
+            Ok((_, true)) => self.notify_audience(slot, None),
+            Ok((_, false)) | Err(_) => {}
         }
-        if status != Status::Accepted {
-            debug_assert_eq!(index, 0, "only the initiator is joined before an accept");
-            self.apply(slot, Event::InitiatorLost, None);
-            self.notify_audience(slot, None);
-            return;
-        }
-        self.calls[slot].parties[index].lost = true;
-        self.leave(slot, index, None, Event::PartyLost);
     }
 
-    /// Party `index` leaves an accepted call, on a request from device `by` (which gets the
-    /// answer) or for a connection lost for good (`None`); when fewer than two remain the call
-    /// ends with `event` (a hang-up, the initiator's cancel or give-up, or a connection lost).
-    fn leave(&mut self, slot: usize, index: usize, by: Option<DeviceId>, event: Event) {
+    /// Party `index` leaves an accepted call (the machine allowed it; `ended`: its leave ended
+    /// the call), on a request from device `by` (which gets the answer) or for a connection lost
+    /// for good (`None`).
+    fn leave(&mut self, slot: usize, index: usize, by: Option<DeviceId>, ended: bool) {
         self.calls[slot].parties[index].part = Part::Left;
         if by.is_some() {
             self.calls[slot].parties[index].left_from = by;
         }
-        if self.calls[slot].joined_count() >= 2 {
+        if ended {
+            self.notify_audience(slot, by);
+        } else {
             self.notify_party(slot, index, by);
-            return;
         }
-        let allowed = self.apply(slot, event, by.map(|d| d.user));
-        debug_assert!(allowed, "an accepted call can end");
-        self.notify_audience(slot, by);
     }
 
     /// Adds the call to the audience list of each rung party.
     fn enlist_audience(&mut self, slot: usize) {
-        let session = self.calls[slot].view.session;
+        let session = self.calls[slot].data.session;
         for index in 0..self.calls[slot].parties.len() {
             let party = self.calls[slot].parties[index];
             if !party.rung {
@@ -795,16 +791,16 @@ impl Switchboard {
         let Some(slot) = self.slot_of(session) else {
             return Err(self.drop_input(SwitchboardError::AckUnknownCall(session)));
         };
-        let record = &self.calls[slot];
-        let rung =
-            record.party_index(from.user).is_some_and(|i| i > 0 && record.parties[i].part == Part::Ringing);
-        if !rung {
-            return Err(self.drop_input(SwitchboardError::AckNotRung { device: from, session }));
+        let index = self.calls[slot].party_index(from.user);
+        match self.judge(slot, Event::Ack, index, None, false) {
+            Err(_) => Err(self.drop_input(SwitchboardError::AckNotRung { device: from, session })),
+            Ok((_, changed)) => {
+                if changed {
+                    self.notify_audience(slot, None);
+                }
+                Ok(())
+            }
         }
-        if record.view.status == Status::Initiated && self.apply(slot, Event::Ack, None) {
-            self.notify_audience(slot, None);
-        }
-        Ok(())
     }
 
     fn answer(&mut self, to: DeviceId, id: crate::ids::RequestId, result: Result<CallView, ErrorCode>) {

@@ -1,8 +1,10 @@
 //! One call's record in the switchboard: its machine, its call object and its parties.
 
-use crate::call::{CallView, CallbackKind, CancelReason, EndReason, Part, Reason, RejectReason, Status};
-use crate::ids::{DeviceId, UserId};
-use crate::lifecycle::{CallMachine, Event};
+use crate::call::{
+    CallType, CallView, CallbackKind, CancelReason, EndReason, Part, Reason, Receiver, RejectReason, Status,
+};
+use crate::ids::{DeviceId, SessionId, UserId};
+use crate::lifecycle::{CallMachine, Event, Facts, Role};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
@@ -40,17 +42,31 @@ impl Party {
     }
 }
 
+/// The call object but its status and reason, which the machine holds: what
+/// [`CallRecord::view`] builds the call object from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallData {
+    pub session: SessionId,
+    pub initiator: UserId,
+    pub receiver: Receiver,
+    pub call_type: CallType,
+    pub created_at_ms: u64,
+    pub ringing_at_ms: Option<u64>,
+    pub accepted_at_ms: Option<u64>,
+    pub terminal_at_ms: Option<u64>,
+}
+
 /// A call as the switchboard keeps it: in 192 bytes on a 64-byte boundary, three whole cache
 /// lines, with the parties of a one-to-one call inline (a group call's go to the heap), so that
 /// handling a message about the call reads no second record at another place
-/// (`docs/performance.md`, "Eighth round").
+/// (`docs/performance.md`, "Eighth round"). Its status lives in its machine alone.
 #[derive(Clone, Debug)]
 #[repr(align(64))]
 pub(crate) struct CallRecord {
     pub generation: u32,
     pub in_use: bool,
     pub machine: CallMachine,
-    pub view: CallView,
+    pub data: CallData,
     /// `parties[0]` is the initiator; inline for two.
     pub parties: SmallVec<[Party; 2]>,
     /// Whether the receiver is a group (several receivers may join).
@@ -62,35 +78,62 @@ pub(crate) struct CallRecord {
 }
 
 impl CallRecord {
+    /// The call's status (a record in use holds a created call).
+    pub fn status(&self) -> Status {
+        let status = self.machine.status();
+        debug_assert!(status.is_some() || !self.in_use, "a call in use is created");
+        status.unwrap_or(Status::Initiated)
+    }
+
+    /// The call object, built from the machine's status and the record's data.
+    pub fn view(&self) -> CallView {
+        let d = &self.data;
+        let status = self.status();
+        CallView {
+            session: d.session,
+            initiator: d.initiator,
+            receiver: d.receiver,
+            call_type: d.call_type,
+            status,
+            reason: self.terminal_event.map(|event| reason_of(event, status)),
+            created_at_ms: d.created_at_ms,
+            ringing_at_ms: d.ringing_at_ms,
+            accepted_at_ms: d.accepted_at_ms,
+            terminal_at_ms: d.terminal_at_ms,
+        }
+    }
+
+    /// What who `index` (a party index, or none) is to this call.
+    pub fn role_of(&self, index: Option<usize>) -> Role {
+        let Some(index) = index else { return Role::Stranger };
+        let party = &self.parties[index];
+        match index {
+            0 if party.part == Part::Joined => Role::Initiator,
+            0 => Role::InitiatorLeft,
+            // A member marked busy at initiation "is not rung and not involved" (contract): no
+            // part in the call, like a stranger, for answering it.
+            _ if self.group && !party.rung => Role::NotRung,
+            _ => Role::Receiver(party.part),
+        }
+    }
+
+    /// The facts about the parties other than `index` that the machine's rules read.
+    pub fn facts(&self, index: Option<usize>, joined_elsewhere: bool) -> Facts {
+        let mut facts = Facts { group: self.group, joined_elsewhere, ..Facts::default() };
+        for (i, p) in self.parties.iter().enumerate() {
+            if Some(i) == index {
+                continue;
+            }
+            facts.others_joined += usize::from(p.part == Part::Joined);
+            facts.others_ringing |= p.part == Part::Ringing;
+            facts.others_rejected |= p.part == Part::Rejected;
+            facts.others_accepted |= i > 0 && matches!(p.part, Part::Joined | Part::Left);
+        }
+        facts
+    }
+
     pub fn party_index(&self, user: UserId) -> Option<usize> {
         self.parties.iter().position(|p| p.user == user)
-    }
-
-    /// Whether party `index` may answer the call (accept, or reject as a receiver): the called
-    /// user, or a member of the called group who was rung. A member marked busy when the call
-    /// was made "is not rung and not involved" (contract): it has no part in the call, like a
-    /// stranger.
-    pub fn is_receiver(&self, index: usize) -> bool {
-        index > 0 && (!self.group || self.parties[index].rung)
-    }
-
-    /// Participants still in the call (the initiator counts while joined).
-    pub fn joined_count(&self) -> usize {
-        self.parties.iter().filter(|p| p.part == Part::Joined).count()
-    }
-
-    /// Whether any receiver accepted (joined now, or joined then left).
-    pub fn anyone_accepted(&self) -> bool {
-        self.parties[1..].iter().any(|p| matches!(p.part, Part::Joined | Part::Left))
-    }
-
-    /// Whether any receiver declined with status rejected.
-    pub fn anyone_rejected(&self) -> bool {
-        self.parties[1..].iter().any(|p| p.part == Part::Rejected)
-    }
-
-    pub fn anyone_ringing(&self) -> bool {
-        self.parties[1..].iter().any(|p| p.part == Part::Ringing)
     }
 
     /// The callback (if any) that the call as it is now means for `device`, a device of party
@@ -114,7 +157,7 @@ impl CallRecord {
             && !initiator.lost
             && initiator.left_from == Some(device)
         {
-            debug_assert!(self.view.accepted_at_ms.is_some(), "the initiator leaves only an accepted call");
+            debug_assert!(self.data.accepted_at_ms.is_some(), "the initiator leaves only an accepted call");
             return Some(CallbackKind::OutgoingCallAccepted);
         }
         self.notice_for(index, device)
@@ -139,7 +182,7 @@ impl CallRecord {
     fn initiator_notice(&self, device: DeviceId) -> Option<CallbackKind> {
         let initiator = &self.parties[0];
         let left = initiator.part == Part::Left;
-        match self.view.status {
+        match self.status() {
             Status::Initiated | Status::Cancelled => None,
             Status::Ringing => Some(CallbackKind::OutgoingCallRinging),
             Status::Accepted | Status::Ended if left && initiator.lost => {
@@ -160,7 +203,7 @@ impl CallRecord {
         let mine = party.device == Some(device);
         let cancelled = |reason| Some(CallbackKind::IncomingCallCancelled(reason));
         match party.part {
-            Part::Ringing => match self.view.status {
+            Part::Ringing => match self.status() {
                 Status::Initiated | Status::Ringing | Status::Accepted => {
                     Some(CallbackKind::IncomingCallReceived)
                 }
@@ -172,7 +215,7 @@ impl CallRecord {
                 Status::Rejected | Status::Busy => cancelled(CancelReason::DeclinedElsewhere),
             },
             Part::NotReached => cancelled(CancelReason::Unanswered),
-            Part::Joined if mine && self.view.status == Status::Ended => {
+            Part::Joined if mine && self.status() == Status::Ended => {
                 Some(CallbackKind::CallEnded(self.end_reason()))
             }
             Part::Left if mine && party.lost => Some(CallbackKind::CallEnded(EndReason::ConnectionLost)),
@@ -198,7 +241,7 @@ pub(crate) fn reason_of(event: Event, to: Status) -> Reason {
         (_, Event::Cancel) => Reason::Cancelled,
         (_, Event::GiveUp | Event::RingTimeout) => Reason::Unanswered,
         (_, Event::InitiatorLost | Event::PartyLost) => Reason::ConnectionLost,
-        (_, Event::End | Event::Ack | Event::Accept) => {
+        (_, Event::End | Event::Ack | Event::Accept | Event::Create) => {
             debug_assert!(false, "{event:?} leads to no terminal status but ended");
             Reason::Hangup
         }

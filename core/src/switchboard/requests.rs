@@ -1,12 +1,13 @@
 //! Judging requests: rights first, then the call's status, then acting and notifying.
 
+use super::record::{CallData, CallRecord};
 use super::users::Seen;
-use super::{Output, Party, StatusChange, Switchboard, Timer};
-use crate::call::{CallType, CallView, Part, Receiver, Status};
+use super::{Output, Party, Switchboard, Timer};
+use crate::call::{CallType, Part, Receiver};
 use crate::config::{CALLS_PER_USER_MAX, RING_TIMEOUT_MS_MAX};
 use crate::error::{ErrorCode, SwitchboardError};
 use crate::ids::{DeviceId, RequestId, SessionId, UserId};
-use crate::lifecycle::Event;
+use crate::lifecycle::{Effect, Event};
 use crate::message::{RejectStatus, Request};
 
 type Answer = Result<SessionId, ErrorCode>;
@@ -28,7 +29,7 @@ impl Switchboard {
             Seen::Repeat(result) => {
                 self.stats.repeats += 1;
                 let result =
-                    result.and_then(|s| self.record(s).map(|r| r.view).ok_or(ErrorCode::CallNotFound));
+                    result.and_then(|s| self.record(s).map(CallRecord::view).ok_or(ErrorCode::CallNotFound));
                 self.outputs.push_back(Output::Send {
                     to: from,
                     msg: crate::message::ServerMsg::Answer { id, result },
@@ -64,7 +65,7 @@ impl Switchboard {
 
     /// Answers `id` with the call in `slot` (success) and returns its session.
     fn succeed(&mut self, from: DeviceId, id: RequestId, slot: usize) -> Answer {
-        let view = self.calls[slot].view;
+        let view = self.calls[slot].view();
         self.answer(from, id, Ok(view));
         Ok(view.session)
     }
@@ -106,44 +107,30 @@ impl Switchboard {
             return Err(ErrorCode::AlreadyInCall);
         }
         let now_ms = self.now_ms;
-        let slot = self.allocate(CallView {
+        let slot = self.allocate(CallData {
             session: SessionId(0),
             initiator: from.user,
             receiver: to,
             call_type,
-            status: Status::Initiated,
-            reason: None,
             created_at_ms: now_ms,
             ringing_at_ms: None,
             accepted_at_ms: None,
             terminal_at_ms: None,
         });
         self.seat_parties(slot, from.user, to);
-        let session = self.calls[slot].view.session;
         self.stats.created += 1;
-        let answer = if self.calls[slot].anyone_ringing() {
-            self.outputs.push_back(Output::Status(StatusChange {
-                session,
-                from: None,
-                to: Status::Initiated,
-                event: None,
-                by: Some(from.user),
-                at_ms: now_ms,
-            }));
-            let answer = self.succeed(from, id, slot);
+        // The machine creates the call: `initiated` when a receiver rings, else `busy` at once.
+        let created = self.judge(slot, Event::Create, Some(0), Some(from.user), false);
+        debug_assert!(created.is_ok(), "the initiator creates its call: {created:?}");
+        let answer = self.succeed(from, id, slot);
+        if let Ok((Effect::Ring, _)) = created {
             let timeout_ms =
                 ring_timeout_ms.unwrap_or(self.config.ring_timeout_ms).clamp(1, RING_TIMEOUT_MS_MAX);
             let at_ms = now_ms.saturating_add(timeout_ms);
             self.calls[slot].ring_deadline_ms = at_ms;
+            let session = self.calls[slot].data.session;
             self.outputs.push_back(Output::SetTimer { timer: Timer::Ring(session), at_ms });
-            answer
-        } else {
-            // Straight into `busy`: one status change, from none.
-            let allowed = self.apply_as(slot, Event::ReceiverBusy, Some(from.user), true);
-            debug_assert!(allowed, "a new call can be busy");
-            // The answer carries the call as it is now: busy already.
-            self.succeed(from, id, slot)
-        };
+        }
         self.enlist_audience(slot);
         self.notify_audience(slot, Some(from));
         answer
@@ -182,25 +169,18 @@ impl Switchboard {
 
     fn accept(&mut self, from: DeviceId, id: RequestId, session: SessionId) -> Answer {
         let (slot, index) = self.find(session, from.user)?;
-        let index = index.filter(|&i| self.calls[slot].is_receiver(i)).ok_or(ErrorCode::NotAllowed)?;
-        let record = &self.calls[slot];
-        if record.view.status.is_terminal() || record.parties[index].part != Part::Ringing {
-            return Err(ErrorCode::InvalidState);
-        }
-        if self.involved_elsewhere(from.user, Some(session), true) {
-            return Err(ErrorCode::AlreadyInCall);
-        }
-        let before = record.view.status;
-        let allowed = self.apply(slot, Event::Accept, Some(from.user));
-        debug_assert!(allowed, "a ringing party can accept");
+        let elsewhere = self.involved_elsewhere(from.user, Some(session), true);
+        let (effect, changed) = self.judge(slot, Event::Accept, index, Some(from.user), elsewhere)?;
+        let index = index.expect("the machine lets only a party accept");
+        debug_assert_eq!(effect, Effect::Join);
         let party = &mut self.calls[slot].parties[index];
         party.part = Part::Joined;
         party.device = Some(from);
         let answer = self.succeed(from, id, slot);
-        if before == self.calls[slot].view.status {
-            self.notify_party(slot, index, Some(from));
-        } else {
+        if changed {
             self.notify_audience(slot, Some(from));
+        } else {
+            self.notify_party(slot, index, Some(from));
         }
         if self.config.call_waiting {
             self.busy_other_rings(from.user, session);
@@ -220,92 +200,68 @@ impl Switchboard {
             let Some(slot) = self.slot_of(session) else { continue };
             let index = self.calls[slot].party_index(user).expect("involved user is a party");
             if index > 0 && self.calls[slot].parties[index].part == Part::Ringing {
-                self.decline(slot, index, Part::Busy, None);
+                let declined = self.decline(slot, index, RejectStatus::Busy, None);
+                debug_assert!(declined.is_ok(), "a ringing receiver can decline: {declined:?}");
             }
         }
     }
 
     fn reject(&mut self, from: DeviceId, id: RequestId, session: SessionId, status: RejectStatus) -> Answer {
         let (slot, index) = self.find(session, from.user)?;
-        let index = index.ok_or(ErrorCode::NotAllowed)?;
-        let by_initiator = matches!(status, RejectStatus::Cancelled | RejectStatus::Unanswered);
-        let allowed = if by_initiator { index == 0 } else { self.calls[slot].is_receiver(index) };
-        if !allowed {
-            return Err(ErrorCode::NotAllowed);
+        if matches!(status, RejectStatus::Rejected | RejectStatus::Busy) {
+            self.decline(slot, index.unwrap_or(usize::MAX), status, Some(from))?;
+            return self.succeed(from, id, slot);
         }
-        let record = &self.calls[slot];
-        if by_initiator {
-            let event = if status == RejectStatus::Cancelled { Event::Cancel } else { Event::GiveUp };
-            if record.view.status == Status::Accepted {
-                // It crossed the accept: the initiator's leave, checked and carried out as its
-                // `end` would be.
-                return self.hang_up(from, id, slot, index, event);
+        let event = if status == RejectStatus::Cancelled { Event::Cancel } else { Event::GiveUp };
+        match self.judge(slot, event, index, Some(from.user), false)? {
+            // It crossed the accept: the initiator's leave, as its `end` would be.
+            (Effect::Leave, ended) => {
+                self.leave(slot, 0, Some(from), ended);
+                self.succeed(from, id, slot)
             }
-            if !self.apply(slot, event, Some(from.user)) {
-                return Err(ErrorCode::InvalidState);
+            _ => {
+                let answer = self.succeed(from, id, slot);
+                self.notify_audience(slot, Some(from));
+                answer
             }
-            let answer = self.succeed(from, id, slot);
-            self.notify_audience(slot, Some(from));
-            return answer;
         }
-        if record.view.status.is_terminal() || record.parties[index].part != Part::Ringing {
-            return Err(ErrorCode::InvalidState);
-        }
-        let part = if status == RejectStatus::Busy { Part::Busy } else { Part::Rejected };
-        self.calls[slot].parties[index].device = Some(from);
-        self.decline(slot, index, part, Some(from.user));
-        self.succeed(from, id, slot)
     }
 
-    /// Receiver `index` stops ringing with `part` (rejected or busy). A one-to-one call, or a
-    /// group call nobody accepted and nobody still rings for, becomes terminal.
-    fn decline(&mut self, slot: usize, index: usize, part: Part, by: Option<UserId>) {
+    /// Receiver `index` (`usize::MAX`: not a party) declines with `status` (rejected or busy),
+    /// from device `from` (none: its accept of another call, with call waiting). The machine
+    /// decides whether the call ends.
+    fn decline(
+        &mut self,
+        slot: usize,
+        index: usize,
+        status: RejectStatus,
+        from: Option<DeviceId>,
+    ) -> Result<(), ErrorCode> {
+        let event = if status == RejectStatus::Busy { Event::RejectBusy } else { Event::Reject };
+        let party = (index != usize::MAX).then_some(index);
+        let (effect, changed) = self.judge(slot, event, party, from.map(|d| d.user), false)?;
+        debug_assert_eq!(effect, Effect::Decline);
+        let part = if status == RejectStatus::Busy { Part::Busy } else { Part::Rejected };
         let record = &mut self.calls[slot];
         record.parties[index].part = part;
-        let skip = by.and(record.parties[index].device);
-        let event = match (record.group, part) {
-            (false, Part::Busy) => Some(Event::RejectBusy),
-            (false, _) => Some(Event::Reject),
-            (true, _) if record.anyone_ringing() || record.anyone_accepted() => None,
-            (true, _) if record.anyone_rejected() => Some(Event::AllDeclined),
-            (true, _) => Some(Event::AllDeclinedBusy),
-        };
-        match event {
-            Some(event) => {
-                let allowed = self.apply(slot, event, by);
-                debug_assert!(allowed, "an alerting call can be declined");
-                self.notify_audience(slot, skip);
-            }
-            None => self.notify_party(slot, index, skip),
+        if from.is_some() {
+            record.parties[index].device = from;
         }
+        if changed {
+            self.notify_audience(slot, from);
+        } else {
+            self.notify_party(slot, index, from);
+        }
+        Ok(())
     }
 
     fn end(&mut self, from: DeviceId, id: RequestId, session: SessionId) -> Answer {
         let (slot, index) = self.find(session, from.user)?;
-        let index = index.ok_or(ErrorCode::NotAllowed)?;
-        self.hang_up(from, id, slot, index, Event::End)
-    }
-
-    /// Party `index` leaves the call in `slot` from device `from`: its `end`, or the initiator's
-    /// cancel or give-up of an accepted call (`event`).
-    fn hang_up(&mut self, from: DeviceId, id: RequestId, slot: usize, index: usize, event: Event) -> Answer {
-        let record = &self.calls[slot];
-        let part = record.parties[index].part;
-        // Once a call is accepted its participants are the initiator and every receiver who
-        // accepted (the contract's group rule), until they leave ("`end` by a participant means
-        // that participant leaves"): anyone else ending it, one who left included, is a
-        // non-participant. In a group call that holds "whatever the call's status is by then":
-        // also once it has ended.
-        let accepted_group = record.group && record.view.accepted_at_ms.is_some();
-        if (record.view.status == Status::Accepted || accepted_group) && part != Part::Joined {
-            return Err(ErrorCode::NotAllowed);
-        }
-        if record.view.status != Status::Accepted {
-            return Err(ErrorCode::InvalidState);
-        }
+        let (effect, ended) = self.judge(slot, Event::End, index, Some(from.user), false)?;
+        debug_assert_eq!(effect, Effect::Leave);
         // `device` stays the one that accepted: a user may hang up from another of its
         // devices, and the one in the call must not then read the end as answered elsewhere.
-        self.leave(slot, index, Some(from), event);
+        self.leave(slot, index.expect("the machine lets only a participant end"), Some(from), ended);
         self.succeed(from, id, slot)
     }
 }

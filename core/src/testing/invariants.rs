@@ -61,7 +61,7 @@ pub fn check_authority(change: &StatusChange, call: &CallInfo<'_>) -> Result<(),
     let is_initiator = index == Some(0);
     let is_receiver = index.is_some_and(|i| i > 0);
     let allowed = match change.event {
-        None | Some(Event::ReceiverBusy) => is_initiator,
+        None | Some(Event::Create | Event::ReceiverBusy) => is_initiator,
         Some(
             Event::Accept | Event::Reject | Event::RejectBusy | Event::AllDeclined | Event::AllDeclinedBusy,
         ) => is_receiver,
