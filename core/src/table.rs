@@ -22,6 +22,20 @@ pub enum Actor {
     Switchboard,
 }
 
+impl Actor {
+    /// Whether a request from party `index` of a call (none: a user who is no party) is made by
+    /// this actor: the initiator is party 0, receivers the others, and the switchboard makes no
+    /// request.
+    pub const fn admits(self, index: Option<usize>) -> bool {
+        match (self, index) {
+            (Actor::Initiator, Some(i)) => i == 0,
+            (Actor::Receiver | Actor::ReceiverDevice, Some(i)) => i > 0,
+            (Actor::EitherParty, Some(_)) => true,
+            (_, None) | (Actor::Switchboard, _) => false,
+        }
+    }
+}
+
 /// One row of the contract's one-to-one transition table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Row {

@@ -279,3 +279,31 @@ fn docs_state_machine_holds_the_generated_diagram() {
          `cargo run -p callcore --example state_diagram > docs/state-machine.md`"
     );
 }
+
+/// Invariant 6 reads who may act from the table's rows: the initiator's cancel and the receiver's
+/// accept pass; an accept made by the initiator, or a cancel by the receiver, is a violation.
+#[test]
+fn the_authority_check_reads_the_table() {
+    use callcore::switchboard::StatusChange;
+    use callcore::testing::harness::Harness;
+    use callcore::testing::invariants::check_authority;
+    use callcore::{CallType, Config, DeviceId, Receiver, Request, SessionId, UserId};
+    let mut h = Harness::new(Config::default(), 20);
+    let (alex, bob) = (h.add_connected_user(1), h.add_connected_user(1));
+    h.command(DeviceId::new(alex, 0), Request::initiate(Receiver::User(bob), CallType::Audio));
+    h.run_until(1_000, 100);
+    let call = h.switchboard.call(SessionId(0)).expect("the call");
+    let change = |event, by: UserId| StatusChange {
+        session: SessionId(0),
+        from: Some(Status::Ringing),
+        to: Status::Accepted,
+        event: Some(event),
+        by: Some(by),
+        at_ms: 0,
+    };
+    assert!(check_authority(&change(Event::Accept, bob), &call).is_ok());
+    assert!(check_authority(&change(Event::Cancel, alex), &call).is_ok());
+    assert_eq!(check_authority(&change(Event::Accept, alex), &call).map_err(|v| v.invariant), Err(6));
+    assert_eq!(check_authority(&change(Event::Cancel, bob), &call).map_err(|v| v.invariant), Err(6));
+    assert_eq!(check_authority(&change(Event::End, UserId(9)), &call).map_err(|v| v.invariant), Err(6));
+}

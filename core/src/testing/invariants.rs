@@ -6,8 +6,8 @@
 use crate::call::{CallbackKind, Part, Status};
 use crate::client::Client;
 use crate::ids::{DeviceId, SessionId, UserId};
-use crate::lifecycle::Event;
 use crate::switchboard::{CallInfo, StatusChange, Switchboard};
+use crate::table::{GROUP, ONE_TO_ONE};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,21 +54,14 @@ pub fn check_involvement(sb: &Switchboard, user: UserId) -> Result<(), Violation
     Ok(())
 }
 
-/// Invariant 6: the change was caused by someone with the right to make it.
+/// Invariant 6: the change was caused by someone with the right to make it: a row of the
+/// contract's table (`callcore::table`) for the change's event names who may make it.
 pub fn check_authority(change: &StatusChange, call: &CallInfo<'_>) -> Result<(), Violation> {
     let Some(by) = change.by else { return Ok(()) };
     let index = call.parties.iter().position(|p| p.user == by);
-    let is_initiator = index == Some(0);
-    let is_receiver = index.is_some_and(|i| i > 0);
-    let allowed = match change.event {
-        None | Some(Event::Create | Event::ReceiverBusy) => is_initiator,
-        Some(
-            Event::Accept | Event::Reject | Event::RejectBusy | Event::AllDeclined | Event::AllDeclinedBusy,
-        ) => is_receiver,
-        Some(Event::Cancel | Event::GiveUp) => is_initiator,
-        Some(Event::End) => index.is_some(),
-        Some(Event::Ack | Event::RingTimeout | Event::InitiatorLost | Event::PartyLost) => false,
-    };
+    let rows = ONE_TO_ONE.iter().chain(GROUP).filter(|row| row.event == change.event);
+    let allowed = rows.clone().any(|row| row.by.admits(index));
+    debug_assert!(rows.count() > 0, "every reported event is a row of the table: {change:?}");
     if allowed {
         return Ok(());
     }
