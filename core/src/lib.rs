@@ -59,6 +59,7 @@ pub mod client;
 mod config;
 mod directory;
 mod error;
+pub mod grammar;
 #[cfg(feature = "hooks")]
 mod hint;
 mod ids;
