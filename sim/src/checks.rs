@@ -1,13 +1,14 @@
 //! The invariant checks, fed as the run goes: callcore's checkers, wired to the engine.
 //!
 //! - 2 and 7: a [`StatusLedger`] fed with every status change the switchboard reports;
-//! - 5: [`CallbackLedger::observe_flags`] on every callback a client raises, with the state of
+//! - 5: [`CallbackLedger::observe_state`] on every callback a client raises, with the state of
 //!   each (device, call) pair kept per call slot (cleared when the switchboard evicts the call,
 //!   which keeps memory bounded; the buffers are reused by the slot's next call);
 //! - 6: [`check_authority`] on each status change, after the input that caused it;
 //! - 1: [`check_involvement`] on every party of a changed call and on the requesting user;
 //! - 3 and 4 are checked by the drivers (liveness bound, convergence once quiet).
 
+use callcore::grammar::State;
 use callcore::switchboard::StatusChange;
 use callcore::testing::invariants::{
     check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger, Violation,
@@ -15,11 +16,11 @@ use callcore::testing::invariants::{
 use callcore::{Callback, CallbackKind, Client, DeviceId, SessionId, Status, Switchboard, UserId};
 use smallvec::SmallVec;
 
-/// Each device's callback flags for one call (see [`CallbackLedger::observe_flags`]); the
+/// Each device's callback state for one call (see [`CallbackLedger::observe_state`]); the
 /// devices of a one-to-one call fit inline, so a callback reads one record, not two.
-type DeviceFlags = SmallVec<[(DeviceId, u8); DEVICES_INLINE]>;
+type DeviceStates = SmallVec<[(DeviceId, State); DEVICES_INLINE]>;
 
-/// Devices whose callback flags a call keeps inline (two users with two devices each).
+/// Devices whose callback state a call keeps inline (two users with two devices each).
 const DEVICES_INLINE: usize = 4;
 
 /// The checks that need nothing but what the engine reports, in the order it reports it:
@@ -29,8 +30,8 @@ const DEVICES_INLINE: usize = 4;
 pub struct Ledgers {
     statuses: StatusLedger,
     /// Per call, by the session's slot in the switchboard's call table (a slot is reused only
-    /// after the call in it was evicted): the session and each device's callback flags.
-    callbacks: Vec<(Option<SessionId>, DeviceFlags)>,
+    /// after the call in it was evicted): the session and each device's callback state.
+    callbacks: Vec<(Option<SessionId>, DeviceStates)>,
     /// Checks done so far.
     pub checks: u64,
 }
@@ -70,11 +71,11 @@ impl Ledgers {
         let i = match devices.iter().position(|(d, _)| *d == device) {
             Some(i) => i,
             None => {
-                devices.push((device, 0));
+                devices.push((device, State::Idle));
                 devices.len() - 1
             }
         };
-        CallbackLedger::observe_flags(&mut devices[i].1, device, session, outgoing, kind)
+        CallbackLedger::observe_state(&mut devices[i].1, device, session, outgoing, kind)
     }
 
     /// Invariant 7 against the switchboard's counts (`created`, terminal by status).

@@ -5,6 +5,7 @@
 
 use crate::call::{CallbackKind, Part, Status};
 use crate::client::Client;
+use crate::grammar::{self, Role, State};
 use crate::ids::{DeviceId, SessionId, UserId};
 use crate::switchboard::{CallInfo, StatusChange, Switchboard};
 use crate::table::{GROUP, ONE_TO_ONE};
@@ -241,16 +242,12 @@ impl StatusLedger {
     }
 }
 
-/// Invariant 5: on each device, each call's callbacks form a legal sequence.
+/// Invariant 5: on each device, each call's callbacks form a legal sequence: a sentence of the
+/// callback grammar ([`crate::grammar`]) for the role of the device's user.
 #[derive(Clone, Debug, Default)]
 pub struct CallbackLedger {
-    seen: BTreeMap<(DeviceId, SessionId), u8>,
+    seen: BTreeMap<(DeviceId, SessionId), State>,
 }
-
-const RECEIVED: u8 = 1;
-const RINGING: u8 = 2;
-const ACCEPTED: u8 = 4;
-const TERMINAL: u8 = 8;
 
 impl CallbackLedger {
     /// An empty ledger.
@@ -272,48 +269,36 @@ impl CallbackLedger {
         outgoing: bool,
         kind: CallbackKind,
     ) -> Result<(), Violation> {
-        let flags = self.seen.entry((device, session)).or_default();
-        Self::observe_flags(flags, device, session, outgoing, kind)
+        let state = self.seen.entry((device, session)).or_default();
+        Self::observe_state(state, device, session, outgoing, kind)
     }
 
     /// The check behind [`CallbackLedger::observe`], for callers that keep each (device, call)
-    /// pair's state themselves: `flags` is what this ledger keeps for the pair (0 before its
-    /// first callback), updated when the callback is legal.
-    pub fn observe_flags(
-        flags: &mut u8,
+    /// pair's state themselves: `state` is where the pair's sequence stands in the grammar
+    /// ([`State::Idle`] before its first callback), moved on when the callback is legal.
+    pub fn observe_state(
+        state: &mut State,
         device: DeviceId,
         session: SessionId,
         outgoing: bool,
         kind: CallbackKind,
     ) -> Result<(), Violation> {
-        let bad = |what: &str| {
-            violation(5, format!("{what} on device {}/{} for {session}", device.user.0, device.index))
-        };
-        if *flags & TERMINAL != 0 {
-            return bad(&format!("{} after a terminal callback", kind.name()));
+        match grammar::next(Role::of(outgoing), *state, kind) {
+            Ok(to) => {
+                *state = to;
+                Ok(())
+            }
+            Err(refusal) => violation(
+                5,
+                format!(
+                    "{} {} on device {}/{} for {session}",
+                    kind.name(),
+                    refusal.describe(),
+                    device.user.0,
+                    device.index
+                ),
+            ),
         }
-        let (flag, for_outgoing) = match kind {
-            CallbackKind::IncomingCallReceived => (RECEIVED, false),
-            CallbackKind::IncomingCallCancelled(_) => (TERMINAL, false),
-            CallbackKind::OutgoingCallRinging => (RINGING, true),
-            CallbackKind::OutgoingCallAccepted => (ACCEPTED, true),
-            CallbackKind::OutgoingCallRejected(_) => (TERMINAL, true),
-            CallbackKind::CallEnded(_) => (TERMINAL, outgoing),
-        };
-        if for_outgoing != outgoing {
-            return bad(&format!("{} for the wrong role", kind.name()));
-        }
-        if *flags & flag != 0 {
-            return bad(&format!("{} twice", kind.name()));
-        }
-        if kind == CallbackKind::OutgoingCallRinging && *flags & ACCEPTED != 0 {
-            return bad("outgoing_call_ringing after outgoing_call_accepted");
-        }
-        if matches!(kind, CallbackKind::OutgoingCallRejected(_)) && *flags & ACCEPTED != 0 {
-            return bad("outgoing_call_rejected after outgoing_call_accepted");
-        }
-        *flags |= flag;
-        Ok(())
     }
 }
 
