@@ -3,8 +3,10 @@
 //! issues application commands and reacts to what the clients raise.
 //!
 //! Events run in (time, class, sequence) order ([`crate::queue`]). Timing rules (the scenario
-//! format's): a command runs on its device's client at its time; a message sent at `t` arrives
-//! one latency later, never before an earlier message on the same connection and direction; a
+//! format's): a command runs on its device's client at its time; everything else is the
+//! network's, kept by each device's [`Link`] ([`callcore::testing::net`], shared with callcore's
+//! harness) with a latency drawn per item from [`Network`]: a message sent at `t` arrives one
+//! latency later, never before an earlier message on the same connection and direction; a
 //! disconnect at `t` loses what is in flight both ways and the switchboard learns of it one
 //! latency later; a connect at `t` reaches the switchboard one latency later, and the snapshot
 //! it sends back travels like any message. `events` counts the inputs handed to the switchboard
@@ -157,10 +159,10 @@ pub struct Counters {
 
 #[derive(Clone, Copy, Debug)]
 enum Event<A> {
-    ToSwitchboard { device: u32, epoch: u32, slot: u32 },
-    ToClient { device: u32, epoch: u32, slot: u32 },
-    LearnConnect { device: u32, epoch: u32 },
-    LearnDisconnect { device: u32, epoch: u32 },
+    ToSwitchboard { device: u32, conn: ConnectionId, slot: u32 },
+    ToClient { device: u32, conn: ConnectionId, slot: u32 },
+    LearnConnect { device: u32, conn: ConnectionId },
+    LearnDisconnect { device: u32, conn: ConnectionId },
     SwitchboardTimer(switchboard::Timer),
     ClientTimer { device: u32, timer: client::Timer },
     App(A),
@@ -435,17 +437,15 @@ impl<A: Copy> World<A> {
         let Some(slot) = self.slot(device) else { return };
         self.log(device, Executed::Connect);
         let s = slot as usize;
-        self.devices[s].link.epoch += 1;
-        let epoch = self.devices[s].link.epoch;
-        let at = self.up_arrival(s);
-        self.queue.push(at, Class::Machine, Event::LearnConnect { device: slot, epoch });
+        let delay = self.net.draw();
+        let change = self.devices[s].link.connect(self.now_ms, delay);
+        let conn = change.conn;
+        self.queue.push(change.learned_at_ms, Class::Machine, Event::LearnConnect { device: slot, conn });
         self.unlearned += 1;
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Connected { at_ms: self.now_ms, device });
         self.lend_outputs(s);
-        // Each connection's token is the link's epoch while it is up.
-        let conn = ConnectionId(epoch);
         let _ = self.devices[s].client.handle_input(self.now_ms, client::Input::Connected(conn));
         self.drain_client(slot);
     }
@@ -456,16 +456,15 @@ impl<A: Copy> World<A> {
         let Some(slot) = self.slot(device) else { return };
         self.log(device, Executed::Disconnect);
         let s = slot as usize;
-        let epoch = self.devices[s].link.epoch;
-        self.devices[s].link.epoch += 1;
-        let at = self.up_arrival(s);
-        self.queue.push(at, Class::Machine, Event::LearnDisconnect { device: slot, epoch });
+        let delay = self.net.draw();
+        let change = self.devices[s].link.disconnect(self.now_ms, delay);
+        let conn = change.conn;
+        self.queue.push(change.learned_at_ms, Class::Machine, Event::LearnDisconnect { device: slot, conn });
         self.unlearned += 1;
         self.counters.events += 1;
         self.counters.connection_changes += 1;
         self.trace.record(&Record::Disconnected { at_ms: self.now_ms, device });
         self.lend_outputs(s);
-        let conn = ConnectionId(epoch);
         let _ = self.devices[s].client.handle_input(self.now_ms, client::Input::Disconnected(conn));
         self.drain_client(slot);
     }
@@ -486,12 +485,6 @@ impl<A: Copy> World<A> {
         result
     }
 
-    #[inline]
-    fn up_arrival(&mut self, slot: usize) -> u64 {
-        let delay = self.net.draw();
-        self.devices[slot].link.up_arrival(self.now_ms, delay)
-    }
-
     /// Lends the shared output queue to the client in slot `s` for one input; [`World::drain_client`]
     /// takes it back.
     fn lend_outputs(&mut self, s: usize) {
@@ -508,11 +501,11 @@ impl<A: Copy> World<A> {
             match output {
                 client::Output::Send(msg) => {
                     self.counters.messages += 1;
-                    let epoch = self.devices[s].link.epoch;
-                    let at = self.up_arrival(s);
+                    let delay = self.net.draw();
+                    let sent = self.devices[s].link.send_up(self.now_ms, delay);
                     let slot_msg = self.up.insert(msg);
-                    let event = Event::ToSwitchboard { device: slot, epoch, slot: slot_msg };
-                    self.queue.push(at, Class::Machine, event);
+                    let event = Event::ToSwitchboard { device: slot, conn: sent.conn, slot: slot_msg };
+                    self.queue.push(sent.at_ms, Class::Machine, event);
                 }
                 client::Output::Callback(callback) => {
                     compact |= callback.kind.is_terminal();
@@ -561,12 +554,11 @@ impl<A: Copy> World<A> {
     fn send_down(&mut self, to: DeviceId, msg: ServerMsg) {
         let Some(slot) = self.slot(to) else { return };
         self.counters.messages += 1;
-        let s = slot as usize;
-        let epoch = self.devices[s].link.switchboard_epoch;
         let delay = self.net.draw();
-        let at = self.devices[s].link.down_arrival(self.now_ms, delay);
+        let sent = self.devices[slot as usize].link.send_down(self.now_ms, delay);
         let slot_msg = self.down.insert(msg);
-        self.queue.push(at, Class::Machine, Event::ToClient { device: slot, epoch, slot: slot_msg });
+        let event = Event::ToClient { device: slot, conn: sent.conn, slot: slot_msg };
+        self.queue.push(sent.at_ms, Class::Machine, event);
     }
 
     fn status_change(&mut self, change: switchboard::StatusChange) {
@@ -614,11 +606,11 @@ impl<A: Copy> World<A> {
         let mut requester = None;
         match event {
             Event::App(action) => return Some(action),
-            Event::ToSwitchboard { device, epoch, slot } => {
+            Event::ToSwitchboard { device, conn, slot } => {
                 let msg = self.up.take(slot)?;
                 let s = device as usize;
                 let id = self.devices[s].client.device();
-                if self.devices[s].link.epoch != epoch || !self.devices[s].client.is_connected() {
+                if !self.devices[s].link.arrives(conn) {
                     self.lost(id, true);
                     return None;
                 }
@@ -632,11 +624,11 @@ impl<A: Copy> World<A> {
                 self.drain_switchboard();
                 self.context = None;
             }
-            Event::ToClient { device, epoch, slot } => {
+            Event::ToClient { device, conn, slot } => {
                 let msg = self.down.take(slot)?;
                 let s = device as usize;
                 let id = self.devices[s].client.device();
-                if self.devices[s].link.epoch != epoch || !self.devices[s].client.is_connected() {
+                if !self.devices[s].link.arrives(conn) {
                     self.lost(id, false);
                     return None;
                 }
@@ -646,24 +638,22 @@ impl<A: Copy> World<A> {
                 let _ = self.devices[s].client.handle_input(now, client::Input::Message(msg));
                 self.drain_client(device);
             }
-            Event::LearnConnect { device, epoch } => {
+            Event::LearnConnect { device, conn } => {
                 self.unlearned -= 1;
                 let s = device as usize;
-                self.devices[s].link.switchboard_epoch = epoch;
+                self.devices[s].link.learned_connect(conn);
                 let id = self.devices[s].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardConnect { at_ms: now, device: id });
-                let conn = ConnectionId(epoch);
                 let _ =
                     self.switchboard.handle_input(now, switchboard::Input::Connected { device: id, conn });
                 self.drain_switchboard();
             }
-            Event::LearnDisconnect { device, epoch } => {
+            Event::LearnDisconnect { device, conn } => {
                 self.unlearned -= 1;
                 let id = self.devices[device as usize].client.device();
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardDisconnect { at_ms: now, device: id });
-                let conn = ConnectionId(epoch);
                 let _ =
                     self.switchboard.handle_input(now, switchboard::Input::Disconnected { device: id, conn });
                 self.drain_switchboard();

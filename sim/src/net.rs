@@ -1,11 +1,15 @@
-//! The network between devices and the switchboard: one-way latency (fixed, or uniform per
-//! message from a seeded stream), FIFO per connection and direction, and connection epochs that
-//! make a drop lose whatever was in flight.
+//! The simulator's latency model: one-way latency, fixed or uniform per message from a seeded
+//! stream. The network's rules (FIFO per connection and direction, connection epochs that make
+//! a drop lose whatever was in flight, when the switchboard learns of a connection change) are
+//! callcore's, [`callcore::testing::net`], which both the simulator and callcore's own harness
+//! use; the engine hands each [`Link`] the latency drawn here for every item it sends.
 
 use crate::rng::{SimRng, Stream};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+pub use callcore::testing::net::Link;
 
 /// One-way delay of every message.
 ///
@@ -98,50 +102,9 @@ impl Network {
     }
 }
 
-/// One device's connection, as the network sees it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Link {
-    /// Counts the device's connects and disconnects; a message belongs to the epoch it was
-    /// sent in and is lost if the epoch changed before it arrives.
-    pub epoch: u32,
-    /// The epoch the switchboard last learned of (messages it sends carry it).
-    pub switchboard_epoch: u32,
-    /// Arrival time of the last item sent towards the switchboard (FIFO clamp).
-    up_last_ms: u64,
-    /// Arrival time of the last message sent towards the device (FIFO clamp).
-    down_last_ms: u64,
-}
-
-impl Link {
-    /// When an item sent now towards the switchboard with `delay` arrives: never before the
-    /// previous one on this device's upstream.
-    #[inline]
-    pub fn up_arrival(&mut self, now_ms: u64, delay: u64) -> u64 {
-        self.up_last_ms = (now_ms + delay).max(self.up_last_ms);
-        self.up_last_ms
-    }
-
-    /// When a message sent now towards the device with `delay` arrives: never before the
-    /// previous one on this device's downstream.
-    #[inline]
-    pub fn down_arrival(&mut self, now_ms: u64, delay: u64) -> u64 {
-        self.down_last_ms = (now_ms + delay).max(self.down_last_ms);
-        self.down_last_ms
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_later_message_never_overtakes_an_earlier_one() {
-        let mut link = Link::default();
-        assert_eq!(link.up_arrival(0, 60), 60);
-        assert_eq!(link.up_arrival(1, 5), 60, "clamped to the earlier arrival");
-        assert_eq!(link.up_arrival(100, 5), 105);
-        assert_eq!(link.down_arrival(0, 5), 5, "directions are independent");
-    }
 
     #[test]
     fn uniform_draws_repeat_with_the_seed() {

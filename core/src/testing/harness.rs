@@ -1,7 +1,8 @@
-//! A small deterministic harness: one switchboard, any number of clients, a network with a
-//! fixed one-way latency, FIFO per connection, and connections that lose what is in flight when
-//! they drop. It delivers messages and fires timers in (time, sequence) order, with a bounded
-//! number of steps so that a livelock fails instead of hanging.
+//! A small deterministic harness: one switchboard, any number of clients, and the network of
+//! [`crate::testing::net`] (FIFO per connection, connections that lose what is in flight when
+//! they drop) with a fixed one-way latency. It delivers messages and fires timers in
+//! (time, sequence) order, with a bounded number of steps so that a livelock fails instead of
+//! hanging.
 //!
 //! It is pure like the machines it drives: no clock, no threads, no randomness.
 
@@ -12,32 +13,19 @@ use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, DeviceId, GroupId, RequestId, UserId};
 use crate::message::{ClientMsg, Request, ServerMsg};
 use crate::switchboard::{self, StatusChange, Switchboard};
+use crate::testing::net::Link;
 use crate::CallView;
 use std::collections::BTreeMap;
 
 /// Something scheduled to happen.
 #[derive(Clone, Debug)]
 enum Pending {
-    ToSwitchboard { from: DeviceId, epoch: u32, msg: ClientMsg },
-    ToDevice { to: DeviceId, epoch: u32, msg: ServerMsg },
+    ToSwitchboard { from: DeviceId, conn: ConnectionId, msg: ClientMsg },
+    ToDevice { to: DeviceId, conn: ConnectionId, msg: ServerMsg },
     SwitchboardLearnsConnect { device: DeviceId, conn: ConnectionId },
     SwitchboardLearnsDisconnect { device: DeviceId, conn: ConnectionId },
     SwitchboardTimer(switchboard::Timer),
     ClientTimer(DeviceId, client::Timer),
-}
-
-/// One device's connection, as the network sees it.
-#[derive(Clone, Copy, Debug, Default)]
-struct Link {
-    /// Counts the device's connects; a message belongs to the connection it was sent on.
-    epoch: u32,
-    /// The epoch the switchboard last learned of.
-    switchboard_epoch: u32,
-    /// This connection's one-way latency, when it differs from the harness's.
-    latency_ms: Option<u64>,
-    /// The latest delivery time scheduled device -> switchboard and back (FIFO per direction).
-    last_up_ms: u64,
-    last_down_ms: u64,
 }
 
 /// A request's answer, as the application saw it.
@@ -75,6 +63,8 @@ pub struct Harness {
     /// Every input and output, one line each, when [`Harness::record_trace`] was called.
     pub trace: Option<Vec<String>>,
     links: BTreeMap<DeviceId, Link>,
+    /// One-way latencies of the devices whose connection has its own.
+    latencies: BTreeMap<DeviceId, u64>,
     queue: BTreeMap<(u64, u64), Pending>,
     seq: u64,
 }
@@ -93,6 +83,7 @@ impl Harness {
             inputs: 0,
             trace: None,
             links: BTreeMap::new(),
+            latencies: BTreeMap::new(),
             queue: BTreeMap::new(),
             seq: 0,
         }
@@ -101,16 +92,14 @@ impl Harness {
     /// Gives one device's connection its own latency (messages already in flight keep theirs;
     /// FIFO order on the connection is kept: a message never overtakes an earlier one).
     pub fn set_latency(&mut self, device: DeviceId, latency_ms: u64) {
-        self.links.get_mut(&device).expect("known device").latency_ms = Some(latency_ms);
+        assert!(self.links.contains_key(&device), "known device");
+        self.latencies.insert(device, latency_ms);
     }
 
-    /// When a message sent now on `device`'s connection arrives (`up`: towards the switchboard).
-    fn arrival_ms(&mut self, device: DeviceId, up: bool) -> u64 {
-        let link = self.links.get_mut(&device).expect("known device");
-        let at = self.now_ms + link.latency_ms.unwrap_or(self.latency_ms);
-        let last = if up { &mut link.last_up_ms } else { &mut link.last_down_ms };
-        *last = (*last).max(at);
-        *last
+    /// `device`'s link and the latency of a message sent on it now.
+    fn link(&mut self, device: DeviceId) -> (&mut Link, u64) {
+        let latency_ms = self.latencies.get(&device).copied().unwrap_or(self.latency_ms);
+        (self.links.get_mut(&device).expect("known device"), latency_ms)
     }
 
     /// Starts recording every input and output in [`Harness::trace`].
@@ -158,13 +147,12 @@ impl Harness {
 
     /// The device's connection comes up now; the switchboard learns of it one latency later.
     pub fn connect(&mut self, device: DeviceId) {
-        let link = self.links.get_mut(&device).expect("known device");
-        link.epoch += 1;
-        // Each connection's token is the link's epoch while it is up.
-        let conn = ConnectionId(link.epoch);
+        let now_ms = self.now_ms;
+        let (link, latency_ms) = self.link(device);
+        let change = link.connect(now_ms, latency_ms);
+        let conn = change.conn;
         self.note(|| format!("{} connects", dev_name(device)));
-        let at = self.arrival_ms(device, true);
-        self.schedule(at, Pending::SwitchboardLearnsConnect { device, conn });
+        self.schedule(change.learned_at_ms, Pending::SwitchboardLearnsConnect { device, conn });
         self.inputs += 1;
         let client = self.clients.get_mut(&device).expect("known device");
         let result = client.handle_input(self.now_ms, client::Input::Connected(conn));
@@ -175,12 +163,12 @@ impl Harness {
     /// The device's connection drops now: what is in flight either way is lost; the switchboard
     /// learns of it one latency later.
     pub fn disconnect(&mut self, device: DeviceId) {
-        let link = self.links.get_mut(&device).expect("known device");
-        let conn = ConnectionId(link.epoch);
-        link.epoch += 1;
+        let now_ms = self.now_ms;
+        let (link, latency_ms) = self.link(device);
+        let change = link.disconnect(now_ms, latency_ms);
+        let conn = change.conn;
         self.note(|| format!("{} disconnects", dev_name(device)));
-        let at = self.arrival_ms(device, true);
-        self.schedule(at, Pending::SwitchboardLearnsDisconnect { device, conn });
+        self.schedule(change.learned_at_ms, Pending::SwitchboardLearnsDisconnect { device, conn });
         self.inputs += 1;
         let client = self.clients.get_mut(&device).expect("known device");
         let result = client.handle_input(self.now_ms, client::Input::Disconnected(conn));
@@ -261,8 +249,8 @@ impl Harness {
     fn run(&mut self, event: Pending) {
         let now = self.now_ms;
         match event {
-            Pending::ToSwitchboard { from, epoch, msg } => {
-                if self.links[&from].epoch == epoch && self.clients[&from].is_connected() {
+            Pending::ToSwitchboard { from, conn, msg } => {
+                if self.links[&from].arrives(conn) {
                     self.inputs += 1;
                     self.note(|| format!("sb <- {} {msg:?}", dev_name(from)));
                     let result =
@@ -272,8 +260,8 @@ impl Harness {
                     self.note(|| format!("lost {} -> sb {msg:?}", dev_name(from)));
                 }
             }
-            Pending::ToDevice { to, epoch, msg } => {
-                if self.links[&to].epoch == epoch && self.clients[&to].is_connected() {
+            Pending::ToDevice { to, conn, msg } => {
+                if self.links[&to].arrives(conn) {
                     self.inputs += 1;
                     self.note(|| format!("{} <- {msg:?}", dev_name(to)));
                     let client = self.clients.get_mut(&to).expect("known");
@@ -285,8 +273,7 @@ impl Harness {
                 }
             }
             Pending::SwitchboardLearnsConnect { device, conn } => {
-                let link = self.links.get_mut(&device).expect("known");
-                link.switchboard_epoch = link.epoch;
+                self.links.get_mut(&device).expect("known").learned_connect(conn);
                 self.inputs += 1;
                 self.note(|| format!("sb <- {} connected", dev_name(device)));
                 let result =
@@ -329,9 +316,10 @@ impl Harness {
             self.note(|| format!("sb -> {output:?}"));
             match output {
                 switchboard::Output::Send { to, msg } => {
-                    let epoch = self.links[&to].switchboard_epoch;
-                    let at = self.arrival_ms(to, false);
-                    self.schedule(at, Pending::ToDevice { to, epoch, msg });
+                    let now_ms = self.now_ms;
+                    let (link, latency_ms) = self.link(to);
+                    let sent = link.send_down(now_ms, latency_ms);
+                    self.schedule(sent.at_ms, Pending::ToDevice { to, conn: sent.conn, msg });
                 }
                 switchboard::Output::SetTimer { timer, at_ms } => {
                     self.schedule(at_ms, Pending::SwitchboardTimer(timer));
@@ -343,13 +331,14 @@ impl Harness {
     }
 
     fn drain_client(&mut self, device: DeviceId) {
-        let epoch = self.links[&device].epoch;
         while let Some(output) = self.clients.get_mut(&device).expect("known").poll_output() {
             self.note(|| format!("{} -> {output:?}", dev_name(device)));
             match output {
                 client::Output::Send(msg) => {
-                    let at = self.arrival_ms(device, true);
-                    self.schedule(at, Pending::ToSwitchboard { from: device, epoch, msg });
+                    let now_ms = self.now_ms;
+                    let (link, latency_ms) = self.link(device);
+                    let sent = link.send_up(now_ms, latency_ms);
+                    self.schedule(sent.at_ms, Pending::ToSwitchboard { from: device, conn: sent.conn, msg });
                 }
                 client::Output::Callback(callback) => {
                     self.callbacks.get_mut(&device).expect("known").push(callback);
