@@ -11,12 +11,10 @@
 use crate::engine::{Executed, Observation, World};
 use crate::replay::callback_line;
 use crate::scenario::{
-    self, Action, CallExpect, Expect, Outcome, RejectAs, Scenario, ScenarioConfig, StartConnected, Step,
+    self, Action, CallExpect, Command, Expect, Outcome, Scenario, ScenarioConfig, StartConnected, Step,
     Target, UserSpec,
 };
-use callcore::{
-    CallbackKind, DeviceId, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId, Status, UserId,
-};
+use callcore::{CallbackKind, DeviceId, GroupId, Receiver, RequestId, SessionId, Status, UserId};
 use std::collections::BTreeMap;
 
 /// What a recorder collects while the run goes.
@@ -105,36 +103,24 @@ impl Recorder {
                 Executed::Connect => {}
                 Executed::Disconnect => step.action = Action::Disconnect,
                 Executed::Command(request, id) => {
-                    let label = |s: SessionId| {
-                        labels.get(&s).cloned().ok_or(RecordError::UnknownCall { at_ms, session: s })
-                    };
-                    step.action = match request {
-                        Request::Initiate { to, call_type, ring_timeout_ms } => {
+                    let call = match request.session() {
+                        Some(s) => {
+                            labels.get(&s).cloned().ok_or(RecordError::UnknownCall { at_ms, session: s })?
+                        }
+                        None => {
+                            // An initiate: its label names the call it created, if it did.
                             let call = format!("c{}", steps.len());
                             if let Some(s) = id.and_then(|id| self.created.get(&(device, id))) {
                                 labels.insert(*s, call.clone());
                             }
-                            let to = match to {
-                                Receiver::User(u) => Target::User(uname(u)),
-                                Receiver::Group(g) => Target::Group(group_name(g.0, group_count)),
-                            };
-                            Action::Initiate { to, call_type, call, ring_timeout_ms }
+                            call
                         }
-                        Request::Accept { session } => Action::Accept { call: label(session)? },
-                        Request::Reject { session, status: RejectStatus::Cancelled } => {
-                            Action::Cancel { call: label(session)? }
-                        }
-                        Request::Reject { session, status } => {
-                            let status = match status {
-                                RejectStatus::Rejected => None,
-                                RejectStatus::Busy => Some(RejectAs::Busy),
-                                RejectStatus::Unanswered => Some(RejectAs::Unanswered),
-                                RejectStatus::Cancelled => Some(RejectAs::Cancelled),
-                            };
-                            Action::Reject { call: label(session)?, status }
-                        }
-                        Request::End { session } => Action::End { call: label(session)? },
                     };
+                    let request = Command::of(request).map_to(|&to| match to {
+                        Receiver::User(u) => Target::User(uname(u)),
+                        Receiver::Group(g) => Target::Group(group_name(g.0, group_count)),
+                    });
+                    step.action = Action::Request { request, call };
                     step.expect = id.and_then(|id| self.answers.get(&(device, id)).copied());
                 }
             }

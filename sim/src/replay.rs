@@ -10,12 +10,9 @@
 //! the switchboard answers `invalid_receiver`.
 
 use crate::engine::{Driver, Engine, Failure, Observation, World};
-use crate::scenario::{self, Action, Outcome, RejectAs, Scenario, Target};
+use crate::scenario::{self, Action, Command, Outcome, Scenario, Target};
 use crate::trace::Trace;
-use callcore::{
-    CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, RequestId, SessionId,
-    Status, UserId,
-};
+use callcore::{CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RequestId, SessionId, Status, UserId};
 use std::collections::BTreeMap;
 
 /// A session id no call can have.
@@ -84,12 +81,15 @@ struct Resolved {
     what: What,
 }
 
+/// A step with its names resolved: what is left to know at run time is the session of a
+/// request's label.
 #[derive(Clone, Copy, Debug)]
 enum What {
-    Initiate { to: Receiver, call_type: callcore::CallType, ring_timeout_ms: Option<u64>, label: usize },
-    Accept(usize),
-    Reject(usize, RejectStatus),
-    End(usize),
+    /// A request about the call of label `label` (the label index).
+    Request {
+        command: Command<Receiver>,
+        label: usize,
+    },
     Connect,
     Disconnect,
 }
@@ -159,7 +159,7 @@ impl ScenarioDriver {
         let mut label_index: BTreeMap<&str, usize> = BTreeMap::new();
         let mut label_names = Vec::new();
         for step in &s.steps {
-            if let Action::Initiate { call, .. } = &step.action {
+            if let Action::Request { request: Command::Initiate { .. }, call } = &step.action {
                 if !label_index.contains_key(call.as_str()) {
                     label_index.insert(call, label_names.len());
                     label_names.push(call.clone());
@@ -171,21 +171,14 @@ impl ScenarioDriver {
             .iter()
             .map(|step| {
                 let device = DeviceId::new(cast.users[&step.user], step.device.unwrap_or(0));
-                let label = |l: &str| label_index[l];
                 let what = match &step.action {
-                    Action::Initiate { to, call_type, call, ring_timeout_ms } => What::Initiate {
-                        to: match to {
+                    Action::Request { request, call } => What::Request {
+                        command: request.map_to(|to| match to {
                             Target::User(u) => Receiver::User(cast.user(u)),
                             Target::Group(g) => Receiver::Group(cast.group(g)),
-                        },
-                        call_type: *call_type,
-                        ring_timeout_ms: *ring_timeout_ms,
-                        label: label(call),
+                        }),
+                        label: label_index[call.as_str()],
                     },
-                    Action::Accept { call } => What::Accept(label(call)),
-                    Action::Reject { call, status } => What::Reject(label(call), reject_status(*status)),
-                    Action::Cancel { call } => What::Reject(label(call), RejectStatus::Cancelled),
-                    Action::End { call } => What::End(label(call)),
                     Action::Connect => What::Connect,
                     Action::Disconnect => What::Disconnect,
                 };
@@ -209,18 +202,6 @@ impl ScenarioDriver {
 
     fn session(&self, label: usize) -> SessionId {
         self.label_session[label].unwrap_or(NO_SESSION)
-    }
-
-    fn request(&self, what: What) -> Option<Request> {
-        Some(match what {
-            What::Initiate { to, call_type, ring_timeout_ms, .. } => {
-                Request::Initiate { to, call_type, ring_timeout_ms }
-            }
-            What::Accept(l) => Request::Accept { session: self.session(l) },
-            What::Reject(l, status) => Request::Reject { session: self.session(l), status },
-            What::End(l) => Request::End { session: self.session(l) },
-            What::Connect | What::Disconnect => return None,
-        })
     }
 
     fn label_of(&self, session: SessionId) -> String {
@@ -257,15 +238,6 @@ pub fn callback_line(kind: CallbackKind, label: &str) -> String {
     }
 }
 
-fn reject_status(status: Option<RejectAs>) -> RejectStatus {
-    match status.unwrap_or_default() {
-        RejectAs::Rejected => RejectStatus::Rejected,
-        RejectAs::Busy => RejectStatus::Busy,
-        RejectAs::Cancelled => RejectStatus::Cancelled,
-        RejectAs::Unanswered => RejectStatus::Unanswered,
-    }
-}
-
 impl Driver for ScenarioDriver {
     type Action = u32;
 
@@ -275,12 +247,11 @@ impl Driver for ScenarioDriver {
         match what {
             What::Connect => world.connect(device),
             What::Disconnect => world.disconnect(device),
-            _ => {
-                let Some(request) = self.request(what) else { return };
-                match world.command(device, request) {
+            What::Request { command, label } => {
+                match world.command(device, command.request(self.session(label))) {
                     Ok(id) => {
                         self.waiting.insert((device, id), i);
-                        if matches!(what, What::Initiate { .. }) {
+                        if matches!(command, Command::Initiate { .. }) {
                             self.uncreated.insert((device, id), i);
                         }
                     }
@@ -303,7 +274,9 @@ impl Driver for ScenarioDriver {
             }
             Observation::Created { session, device, id } => {
                 let step = self.uncreated.remove(&(device, id));
-                if let Some(What::Initiate { label, .. }) = step.map(|i| self.steps[i].what) {
+                if let Some(What::Request { command: Command::Initiate { .. }, label }) =
+                    step.map(|i| self.steps[i].what)
+                {
                     self.label_session[label] = Some(session);
                     self.session_label.insert(session, label);
                 }

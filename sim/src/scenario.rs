@@ -5,7 +5,7 @@
 
 use crate::locate::{locate, Key};
 use crate::net::Latency;
-use callcore::{CallType, CallbackKind, Config, Status};
+use callcore::{CallType, CallbackKind, Config, Receiver, RejectStatus, Request, SessionId, Status};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -317,6 +317,28 @@ pub enum RejectAs {
     Unanswered,
 }
 
+impl RejectAs {
+    /// The reject's status in callcore's terms.
+    pub fn status(self) -> RejectStatus {
+        match self {
+            RejectAs::Rejected => RejectStatus::Rejected,
+            RejectAs::Busy => RejectStatus::Busy,
+            RejectAs::Cancelled => RejectStatus::Cancelled,
+            RejectAs::Unanswered => RejectStatus::Unanswered,
+        }
+    }
+
+    /// The format's word for callcore's `status`.
+    pub fn of(status: RejectStatus) -> RejectAs {
+        match status {
+            RejectStatus::Rejected => RejectAs::Rejected,
+            RejectStatus::Busy => RejectAs::Busy,
+            RejectStatus::Cancelled => RejectAs::Cancelled,
+            RejectStatus::Unanswered => RejectAs::Unanswered,
+        }
+    }
+}
+
 /// A request's expected final answer: `"ok"` or an error code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -375,39 +397,15 @@ impl Outcome {
     }
 }
 
-/// What a step does, with the command's fields.
+/// What a step does: an application request, or a connection change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Call a user or a group.
-    Initiate {
-        /// Who.
-        to: Target,
-        /// Audio or video.
-        call_type: CallType,
-        /// The label naming this call.
-        call: String,
-        /// This call's own ring timeout.
-        ring_timeout_ms: Option<u64>,
-    },
-    /// Accept.
-    Accept {
-        /// The call's label.
-        call: String,
-    },
-    /// Reject.
-    Reject {
-        /// The call's label.
-        call: String,
-        /// What the reject means (default rejected).
-        status: Option<RejectAs>,
-    },
-    /// Cancel (a reject with status cancelled).
-    Cancel {
-        /// The call's label.
-        call: String,
-    },
-    /// End (leave) an accepted call.
-    End {
+    /// An application request: callcore's [`Request`], with the call it is about named by its
+    /// label (sessions only exist at run time). For an initiate, `call` labels the call it
+    /// creates.
+    Request {
+        /// The request.
+        request: Command,
         /// The call's label.
         call: String,
     },
@@ -421,11 +419,7 @@ impl Action {
     /// The label the step names, if any.
     pub fn label(&self) -> Option<&str> {
         match self {
-            Action::Initiate { call, .. }
-            | Action::Accept { call }
-            | Action::Reject { call, .. }
-            | Action::Cancel { call }
-            | Action::End { call } => Some(call),
+            Action::Request { call, .. } => Some(call),
             Action::Disconnect | Action::Connect => None,
         }
     }
@@ -437,13 +431,119 @@ impl Action {
 
     fn kind(&self) -> Do {
         match self {
-            Action::Initiate { .. } => Do::Initiate,
-            Action::Accept { .. } => Do::Accept,
-            Action::Reject { .. } => Do::Reject,
-            Action::Cancel { .. } => Do::Cancel,
-            Action::End { .. } => Do::End,
+            Action::Request { request: Command::Initiate { .. }, .. } => Do::Initiate,
+            Action::Request { request: Command::Accept, .. } => Do::Accept,
+            Action::Request { request: Command::Reject { status, spelling }, .. } => {
+                match (spelling, status) {
+                    (RejectSpelling::Cancel, RejectStatus::Cancelled) => Do::Cancel,
+                    _ => Do::Reject,
+                }
+            }
+            Action::Request { request: Command::End, .. } => Do::End,
             Action::Disconnect => Do::Disconnect,
             Action::Connect => Do::Connect,
+        }
+    }
+}
+
+/// [`callcore::Request`] as a step writes it: the same variants and fields, but for what only
+/// exists at run time. The receiver of an initiate is named by UID or GUID (`To`, [`Target`]
+/// in a file; the replay resolves it to callcore's [`Receiver`] once the cast is registered),
+/// and the call a request is about is the step's label, not a field here. With its receiver
+/// resolved and the label's session, [`Command::request`] is the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command<To = Target> {
+    /// Call a user or a group.
+    Initiate {
+        /// Who.
+        to: To,
+        /// Audio or video.
+        call_type: CallType,
+        /// This call's own ring timeout.
+        ring_timeout_ms: Option<u64>,
+    },
+    /// Accept.
+    Accept,
+    /// Reject: as receiver (`rejected`, `busy`) or as initiator (`cancelled`, `unanswered`).
+    Reject {
+        /// What the reject means.
+        status: RejectStatus,
+        /// How the file wrote it (the request is the same either way).
+        spelling: RejectSpelling,
+    },
+    /// End (leave) an accepted call.
+    End,
+}
+
+/// How a file wrote a reject. The request is the same whichever way it is written; the
+/// spelling is kept so that a step written back, or named in a message, reads as the file
+/// wrote it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RejectSpelling {
+    /// `"do": "cancel"` (status cancelled).
+    Cancel,
+    /// `"do": "reject"` without a `status` (status rejected).
+    #[default]
+    Reject,
+    /// `"do": "reject"` with its `status`.
+    RejectWithStatus,
+}
+
+impl RejectSpelling {
+    /// The usual way to write a reject with `status`: `cancel` for a cancel, `reject` without
+    /// a status for a decline, otherwise `reject` with the status.
+    pub fn usual(status: RejectStatus) -> Self {
+        match status {
+            RejectStatus::Cancelled => RejectSpelling::Cancel,
+            RejectStatus::Rejected => RejectSpelling::Reject,
+            RejectStatus::Busy | RejectStatus::Unanswered => RejectSpelling::RejectWithStatus,
+        }
+    }
+}
+
+impl<To> Command<To> {
+    /// A reject with `status`, written the usual way ([`RejectSpelling::usual`]).
+    pub fn reject(status: RejectStatus) -> Self {
+        Command::Reject { status, spelling: RejectSpelling::usual(status) }
+    }
+
+    /// The same command with its receiver named by `resolve` (UID or GUID to id, or back).
+    pub fn map_to<U>(&self, resolve: impl FnOnce(&To) -> U) -> Command<U> {
+        match self {
+            Command::Initiate { to, call_type, ring_timeout_ms } => Command::Initiate {
+                to: resolve(to),
+                call_type: *call_type,
+                ring_timeout_ms: *ring_timeout_ms,
+            },
+            Command::Accept => Command::Accept,
+            Command::Reject { status, spelling } => Command::Reject { status: *status, spelling: *spelling },
+            Command::End => Command::End,
+        }
+    }
+}
+
+impl Command<Receiver> {
+    /// The request, about the call `session` (an initiate creates its call and names none).
+    pub fn request(self, session: SessionId) -> Request {
+        match self {
+            Command::Initiate { to, call_type, ring_timeout_ms } => {
+                Request::Initiate { to, call_type, ring_timeout_ms }
+            }
+            Command::Accept => Request::Accept { session },
+            Command::Reject { status, .. } => Request::Reject { session, status },
+            Command::End => Request::End { session },
+        }
+    }
+
+    /// The command of `request` (its session aside: a step names its call by label).
+    pub fn of(request: Request) -> Self {
+        match request {
+            Request::Initiate { to, call_type, ring_timeout_ms } => {
+                Command::Initiate { to, call_type, ring_timeout_ms }
+            }
+            Request::Accept { .. } => Command::Accept,
+            Request::Reject { status, .. } => Command::reject(status),
+            Request::End { .. } => Command::End,
         }
     }
 }
@@ -574,24 +674,39 @@ impl TryFrom<RawStep> for Step {
             return Err(format!("field `{f}` does not belong to {article} `{name}` step"));
         }
         let missing = |f: &str| format!("{article} `{name}` step needs the field `{f}`");
-        let call = || raw.call.clone().ok_or_else(|| missing("call"));
-        let action = match raw.what {
-            Do::Initiate => Action::Initiate {
+        let request = match raw.what {
+            Do::Initiate => Command::Initiate {
                 to: raw.to.clone().ok_or_else(|| missing("to"))?,
                 call_type: raw.call_type.ok_or_else(|| missing("call_type"))?,
-                call: call()?,
                 ring_timeout_ms: raw.ring_timeout_ms,
             },
-            Do::Accept => Action::Accept { call: call()? },
-            Do::Reject => Action::Reject { call: call()?, status: raw.status },
-            Do::Cancel => Action::Cancel { call: call()? },
-            Do::End => Action::End { call: call()? },
-            Do::Disconnect => Action::Disconnect,
-            Do::Connect => Action::Connect,
+            Do::Accept => Command::Accept,
+            Do::Reject => match raw.status {
+                None => Command::Reject { status: RejectStatus::Rejected, spelling: RejectSpelling::Reject },
+                Some(status) => {
+                    Command::Reject { status: status.status(), spelling: RejectSpelling::RejectWithStatus }
+                }
+            },
+            Do::Cancel => {
+                Command::Reject { status: RejectStatus::Cancelled, spelling: RejectSpelling::Cancel }
+            }
+            Do::End => Command::End,
+            Do::Disconnect | Do::Connect => {
+                let action = if raw.what == Do::Connect { Action::Connect } else { Action::Disconnect };
+                return Ok(Step {
+                    at_ms: raw.at_ms,
+                    user: raw.user,
+                    device: raw.device,
+                    action,
+                    expect: raw.expect,
+                });
+            }
             Do::StartSession | Do::RegisterPush | Do::UnregisterPush => {
                 unreachable!("refused above as not supported yet")
             }
         };
+        let call = raw.call.ok_or_else(|| missing("call"))?;
+        let action = Action::Request { request, call };
         Ok(Step { at_ms: raw.at_ms, user: raw.user, device: raw.device, action, expect: raw.expect })
     }
 }
@@ -610,21 +725,23 @@ impl From<Step> for RawStep {
             status: None,
             expect: step.expect,
         };
-        match step.action {
-            Action::Initiate { to, call_type, call, ring_timeout_ms } => {
+        let Action::Request { request, call } = step.action else { return raw };
+        raw.call = Some(call);
+        match request {
+            Command::Initiate { to, call_type, ring_timeout_ms } => {
                 raw.to = Some(to);
                 raw.call_type = Some(call_type);
-                raw.call = Some(call);
                 raw.ring_timeout_ms = ring_timeout_ms;
             }
-            Action::Reject { call, status } => {
-                raw.call = Some(call);
-                raw.status = status;
+            Command::Reject { status, spelling } => {
+                let written = matches!(
+                    (spelling, status),
+                    (RejectSpelling::Cancel, RejectStatus::Cancelled)
+                        | (RejectSpelling::Reject, RejectStatus::Rejected)
+                );
+                raw.status = (!written).then_some(RejectAs::of(status));
             }
-            Action::Accept { call } | Action::Cancel { call } | Action::End { call } => {
-                raw.call = Some(call);
-            }
-            Action::Disconnect | Action::Connect => {}
+            Command::Accept | Command::End => {}
         }
         raw
     }
@@ -885,7 +1002,7 @@ fn validate_times(s: &Scenario) -> Result<(), Invalid> {
     for (i, step) in s.steps.iter().enumerate() {
         let field = |name: &str| ["steps".into(), i.into(), name.into()];
         check_time(field("at_ms"), &format!("step {}: at_ms", i + 1), Some(step.at_ms))?;
-        if let Action::Initiate { ring_timeout_ms, .. } = &step.action {
+        if let Action::Request { request: Command::Initiate { ring_timeout_ms, .. }, .. } = &step.action {
             check_time(
                 field("ring_timeout_ms"),
                 &format!("step {}: ring_timeout_ms", i + 1),
@@ -1046,7 +1163,7 @@ fn validate_step(
     if device >= spec.devices {
         return Err(invalid(field("device"), format!("step {n}: {} has no device {device}", step.user)));
     }
-    if let Action::Initiate { call, .. } = &step.action {
+    if let Action::Request { request: Command::Initiate { .. }, call } = &step.action {
         // Several initiates may carry one label (a retry after an initiate that failed): the
         // label names the call created last (see `replay`).
         labels.entry(call.clone()).or_insert(i);
@@ -1433,6 +1550,58 @@ mod tests {
         let s = parse(&s, Path::new("t.json")).unwrap();
         assert_eq!(s.config.latency(), Latency::Uniform { min: 5, max: 60 });
         assert_eq!(s.config.seed, Some(7));
+    }
+
+    /// A step holds callcore's request but for its ids: with the receiver resolved and the
+    /// label's session, it is the request, in one step.
+    #[test]
+    fn a_step_is_a_request_named_by_its_label() {
+        let text =
+            LINES.replace(r#""do":"accept","call":"c1""#, r#""do":"reject","call":"c1","status":"busy""#);
+        let s = parse(&text, Path::new("t.json")).unwrap();
+        let Action::Request { request, call } = &s.steps[0].action else { panic!("a request") };
+        assert_eq!(call, "c1");
+        let to = request.map_to(|to| {
+            assert_eq!(to, &Target::User("b".into()));
+            Receiver::User(callcore::UserId(1))
+        });
+        let session = SessionId(7);
+        let initiate = Request::Initiate {
+            to: Receiver::User(callcore::UserId(1)),
+            call_type: CallType::Audio,
+            ring_timeout_ms: None,
+        };
+        assert_eq!(to.request(session), initiate);
+        let Action::Request { request, call } = &s.steps[1].action else { panic!("a request") };
+        assert_eq!(call, "c1");
+        let reject = request.map_to(|_| Receiver::User(callcore::UserId(0))).request(session);
+        assert_eq!(reject, Request::Reject { session, status: RejectStatus::Busy });
+        assert_eq!(Command::of(reject), request.map_to(|_| Receiver::User(callcore::UserId(0))));
+    }
+
+    /// `cancel` and `reject` with status `cancelled` are one request, and so are `reject` with
+    /// and without status `rejected`; each is written back (and named) as the file wrote it.
+    #[test]
+    fn a_reject_is_written_back_as_the_file_wrote_it() {
+        for (written, status, name) in [
+            (r#""do":"cancel","call":"c1""#, RejectStatus::Cancelled, "cancel"),
+            (r#""do":"reject","call":"c1","status":"cancelled""#, RejectStatus::Cancelled, "reject"),
+            (r#""do":"reject","call":"c1""#, RejectStatus::Rejected, "reject"),
+            (r#""do":"reject","call":"c1","status":"rejected""#, RejectStatus::Rejected, "reject"),
+            (r#""do":"reject","call":"c1","status":"unanswered""#, RejectStatus::Unanswered, "reject"),
+        ] {
+            let text = LINES.replace(r#""do":"accept","call":"c1""#, written);
+            let s = parse(&text, Path::new("t.json")).unwrap();
+            let step = &s.steps[1];
+            let request = match &step.action {
+                Action::Request { request, .. } => request.map_to(|_| Receiver::User(callcore::UserId(0))),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(request.request(SessionId(1)), Request::Reject { session: SessionId(1), status });
+            assert_eq!(step.action.name(), name);
+            let again = serde_json::to_string(step).unwrap();
+            assert_eq!(again, format!(r#"{{"at_ms":5,"user":"b","device":1,{written}}}"#));
+        }
     }
 
     /// Regression (fuzz finding F6): a step near the end of time overflowed the run's end. Every

@@ -11,7 +11,7 @@
 
 use crate::net::Latency;
 use crate::replay;
-use crate::scenario::{validate, Action, Scenario, StartConnected, Target};
+use crate::scenario::{validate, Action, Command, Scenario, StartConnected, Target};
 use crate::trace::Trace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -196,14 +196,16 @@ fn prune_cast(s: &Scenario) -> Scenario {
         .steps
         .iter()
         .filter_map(|st| match &st.action {
-            Action::Initiate { to: Target::Group(g), .. } => Some(g.as_str()),
+            Action::Request { request: Command::Initiate { to: Target::Group(g), .. }, .. } => {
+                Some(g.as_str())
+            }
             _ => None,
         })
         .collect();
     out.groups.retain(|g, _| called.contains(g.as_str()));
     let mut needed: BTreeSet<String> = s.steps.iter().map(|st| st.user.clone()).collect();
     for st in &s.steps {
-        if let Action::Initiate { to: Target::User(u), .. } = &st.action {
+        if let Action::Request { request: Command::Initiate { to: Target::User(u), .. }, .. } = &st.action {
             needed.insert(u.clone());
         }
     }
