@@ -25,8 +25,6 @@ use statig::prelude::IntoStateMachineExt as _;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
-    /// The initiate creates the call (into `initiated`, or `busy` when no receiver can be rung).
-    Create,
     /// A receiver device acknowledged the ring.
     Ack,
     /// A receiver accepted (for a group already accepted: a member joins).
@@ -56,12 +54,14 @@ pub enum Event {
     End,
     /// A participant's last device was gone past the reconnect grace.
     PartyLost,
+    /// The initiate creates the call (into `initiated`, or `busy` when no receiver can be rung).
+    /// Last, so that the other events keep the codes traces were hashed with.
+    Create,
 }
 
 impl Event {
     /// Every event.
     pub const ALL: [Event; 14] = [
-        Event::Create,
         Event::Ack,
         Event::Accept,
         Event::Reject,
@@ -75,6 +75,7 @@ impl Event {
         Event::InitiatorLost,
         Event::End,
         Event::PartyLost,
+        Event::Create,
     ];
 }
 
