@@ -328,7 +328,7 @@ impl Net {
                 )
                 .expect("connected");
             while self.sb.poll_output().is_some() {}
-            debug_assert_eq!(self.sb.call(session).map(|c| c.view.status), Some(Status::Accepted));
+            debug_assert_eq!(self.sb.call(session).map(|c| c.status()), Some(Status::Accepted));
         }
     }
 }
@@ -343,7 +343,7 @@ mod tests {
         net.connect_clients();
         for round in 1..=3 {
             let session = net.one_to_one_call(0, 1);
-            assert_eq!(net.sb.call(session).unwrap().view.status, Status::Ended);
+            assert_eq!(net.sb.call(session).unwrap().status(), Status::Ended);
             // alex: outgoing_call_ringing, outgoing_call_accepted; bob: incoming_call_received, call_ended
             assert_eq!(net.callbacks, 4 * round);
         }
@@ -363,7 +363,7 @@ mod tests {
         let group = net.sb.add_group(&all).unwrap();
         net.connect_clients();
         let session = net.group_call(0, group, &members);
-        assert_eq!(net.sb.call(session).unwrap().view.status, Status::Ended);
+        assert_eq!(net.sb.call(session).unwrap().status(), Status::Ended);
         // initiator: ringing, accepted, call_ended; each member: incoming_call_received only
         // (a member who leaves gets the answer, not a callback)
         assert_eq!(net.callbacks, 3 + 7);
@@ -375,7 +375,7 @@ mod tests {
         net.hold_calls(5);
         net.connect_clients();
         let session = net.one_to_one_call(10, 11);
-        assert_eq!(net.sb.call(session).unwrap().view.status, Status::Ended);
+        assert_eq!(net.sb.call(session).unwrap().status(), Status::Ended);
         assert_eq!(net.sb.stats().in_progress(), 5);
     }
 

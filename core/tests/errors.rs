@@ -194,7 +194,7 @@ fn a_forgotten_late_answer_still_updates_the_view() {
     // alex calls at 0: created at 20, bob rings at 40 (and acks), ringing at 60.
     at(&mut h, 0, dev(alex, 0), call_user(bob));
     h.run_until(100, MAX_STEPS);
-    let session = h.switchboard.calls().next().map(|c| c.view.session).expect("one call");
+    let session = h.switchboard.calls().next().map(|c| c.view().session).expect("one call");
     assert_eq!(h.clients[&dev(bob, 0)].call(session).map(|v| v.status), Some(Status::Ringing));
     // At 100 bob accepts, then asks 16 hopeless things (calling himself); every request times
     // out at 100, so the accept's is the oldest of 17 timed-out requests when the answers come

@@ -21,7 +21,7 @@ fn team_call() -> (Harness, [UserId; 4], GroupId, SessionId) {
 
 fn part(h: &Harness, session: SessionId, user: UserId) -> Part {
     let call = h.switchboard.call(session).expect("retained");
-    call.parties.iter().find(|p| p.user == user).expect("a party").part
+    call.parties().iter().find(|p| p.user == user).expect("a party").part
 }
 
 #[test]

@@ -111,7 +111,7 @@ fn outputs_both_ways(client: &Client, inputs: &[ServerMsg]) -> (Vec<client::Outp
 fn a_lent_output_queue_carries_exactly_the_clients_outputs() {
     let (h, ringing, talking) = busy_harness();
     let bob = h.clients[&dev(UserId(1), 0)].clone();
-    let mut view = h.switchboard.call(ringing).expect("live").view;
+    let mut view = h.switchboard.call(ringing).expect("live").view();
     view.status = Status::Accepted;
     let mut ended = view;
     ended.status = Status::Ended;
@@ -121,7 +121,7 @@ fn a_lent_output_queue_carries_exactly_the_clients_outputs() {
             call: ended,
             callback: Some(callcore::CallbackKind::CallEnded(callcore::EndReason::Hangup)),
         }),
-        ServerMsg::Notify(Notice { call: h.switchboard.call(talking).expect("live").view, callback: None }),
+        ServerMsg::Notify(Notice { call: h.switchboard.call(talking).expect("live").view(), callback: None }),
     ];
     let (own, lent) = outputs_both_ways(&bob, &notices);
     assert!(!own.is_empty(), "the inputs made the client say something");
@@ -152,7 +152,7 @@ fn shrinking_an_idle_client_changes_nothing_it_does() {
     let mut shrunk = alex.clone();
     shrunk.shrink_to_fit();
     assert_eq!(format!("{shrunk:?}"), format!("{alex:?}"));
-    let view = h.switchboard.call(ringing).expect("retained").view;
+    let view = h.switchboard.call(ringing).expect("retained").view();
     let late = [ServerMsg::Notify(Notice { call: view, callback: None })];
     let (a, _) = outputs_both_ways(&alex, &late);
     let (b, _) = outputs_both_ways(&shrunk, &late);

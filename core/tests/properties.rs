@@ -174,7 +174,7 @@ impl World {
             self.status.observe(change)?;
             let call = sb.call(change.session).expect("a changed call is retained");
             invariants::check_authority(change, &call)?;
-            if matches!(call.view.receiver, Receiver::User(_)) {
+            if matches!(call.view().receiver, Receiver::User(_)) {
                 assert_row_of_the_table(change, sb.config().call_waiting);
             }
         }

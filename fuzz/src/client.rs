@@ -211,6 +211,8 @@ struct Driver {
     clock_ms: u64,
     calls: Calls,
     issued: Vec<RequestId>,
+    /// The token of the client's latest connection (a counter, as an app's transport keeps).
+    conn: u32,
     answered: BTreeSet<RequestId>,
     ledger: CallbackLedger,
     /// Prints every input and output (set `FUZZ_TRACE` to read a reproducer).
@@ -224,6 +226,7 @@ pub fn run(input: &Input) {
         clock_ms: 0,
         calls: Calls::new(input.config.config().call_retention_ms),
         issued: Vec::new(),
+        conn: 0,
         answered: BTreeSet::new(),
         ledger: CallbackLedger::new(),
         trace: std::env::var_os("FUZZ_TRACE").is_some(),
@@ -257,14 +260,26 @@ impl Driver {
             self.calls.now_ms = self.calls.now_ms.max(now);
         }
         match op {
-            Op::Connected => self.client.handle_input(now, callcore::client::Input::Connected(callcore::ConnectionId(0))),
-            Op::Disconnected => self.client.handle_input(now, callcore::client::Input::Disconnected(callcore::ConnectionId(0))),
+            Op::Connected => {
+                self.conn = self.conn.wrapping_add(1);
+                let conn = callcore::ConnectionId(self.conn);
+                let connected = self.client.handle_input(now, callcore::client::Input::Connected(conn));
+                assert_eq!(connected, Ok(None), "a connection always comes up");
+            }
+            Op::Disconnected => {
+                // The close of the latest connection; a second one (already closed) is stale.
+                let was_connected = self.client.is_connected();
+                let conn = callcore::ConnectionId(self.conn);
+                let closed = self.client.handle_input(now, callcore::client::Input::Disconnected(conn));
+                assert_eq!(closed.is_ok(), was_connected, "only the open connection closes: {closed:?}");
+            }
             Op::Command(req) => {
                 let request = req.request(&self.calls.known);
                 let connected = self.client.is_connected();
                 let full = self.client.pending_requests() >= PENDING_REQUESTS_MAX;
                 match self.client.handle_input(now, callcore::client::Input::Command(request)) {
                     Ok(id) => {
+                        let id = id.expect("a command has a request id");
                         assert!(!(connected && full), "command accepted beyond PENDING_REQUESTS_MAX");
                         self.issued.push(id);
                         if !connected {
@@ -276,7 +291,8 @@ impl Driver {
             }
             Op::Timeout(sel) => {
                 let id = self.id(*sel);
-                self.client.handle_input(now, callcore::client::Input::Timer(Timer::Request(id)));
+                let fired = self.client.handle_input(now, callcore::client::Input::Timer(Timer::Request(id)));
+                assert_eq!(fired, Ok(None), "a timer is never refused");
             }
             Op::Answer(sel, result) => {
                 let id = self.id(*sel);

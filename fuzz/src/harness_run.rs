@@ -190,9 +190,9 @@ impl Driver {
         for _ in 0..4 {
             let mut ends = Vec::new();
             for call in self.h.switchboard.calls() {
-                if call.view.status == Status::Accepted {
-                    let joined = call.parties.iter().filter(|p| p.part == Part::Joined);
-                    ends.extend(joined.map(|p| (p.user, call.view.session)));
+                if call.status() == Status::Accepted {
+                    let joined = call.parties().iter().filter(|p| p.part == Part::Joined);
+                    ends.extend(joined.map(|p| (p.user, call.view().session)));
                 }
             }
             if ends.is_empty() {

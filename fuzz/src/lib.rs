@@ -16,8 +16,8 @@ pub mod sim_run;
 pub mod switchboard;
 
 use arbitrary::Arbitrary;
-use callcore::testing::invariants::{check_authority, check_involvement, StatusLedger, Violation};
 use callcore::switchboard::{StatusChange, Switchboard};
+use callcore::testing::invariants::{check_authority, check_involvement, StatusLedger, Violation};
 use callcore::{CallType, GroupId, RejectStatus, SessionId, UserId};
 
 /// Registered users in every driver (ids `0..USERS`).

@@ -21,11 +21,11 @@ use crate::{
     check_change, check_switchboard, members, remember, ConfigSel, ReqSel, SessSel, UserSel, DEVICES, USERS,
 };
 use arbitrary::Arbitrary;
-use callcore::testing::invariants::StatusLedger;
 use callcore::switchboard::{Output, Timer};
+use callcore::testing::invariants::StatusLedger;
 use callcore::{
-    ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, UserId, DEVICES_PER_USER_MAX,
-    PENDING_REQUESTS_MAX,
+    ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, UserId,
+    DEVICES_PER_USER_MAX, PENDING_REQUESTS_MAX,
 };
 use std::collections::{BTreeMap, VecDeque};
 
@@ -169,19 +169,32 @@ impl Driver {
         match op {
             Op::Connect(dev) => {
                 let now = self.clock_ms;
-                let r = self.sb.handle_input(now, callcore::switchboard::Input::Connected { device: dev.id(), conn: callcore::ConnectionId(0) });
+                let r = self.sb.handle_input(
+                    now,
+                    callcore::switchboard::Input::Connected {
+                        device: dev.id(),
+                        conn: callcore::ConnectionId(0),
+                    },
+                );
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::Disconnect(dev) => {
                 let now = self.clock_ms;
-                let r = self.sb.handle_input(now, callcore::switchboard::Input::Disconnected { device: dev.id(), conn: callcore::ConnectionId(0) });
+                let r = self.sb.handle_input(
+                    now,
+                    callcore::switchboard::Input::Disconnected {
+                        device: dev.id(),
+                        conn: callcore::ConnectionId(0),
+                    },
+                );
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::Request { dev, id, req } => self.request(dev.id(), id, req),
             Op::Ack(dev, s) => {
                 let now = self.clock_ms;
                 let msg = ClientMsg::Ack { session: s.resolve(&self.known) };
-                let r = self.sb.handle_input(now, callcore::switchboard::Input::Message { from: dev.id(), msg: msg });
+                let r =
+                    self.sb.handle_input(now, callcore::switchboard::Input::Message { from: dev.id(), msg });
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::FireDue => {
@@ -233,7 +246,13 @@ impl Driver {
                 None => Cause::Other, // released by the device: must be dropped
             }
         };
-        let r = self.sb.handle_input(now, callcore::switchboard::Input::Message { from: dev, msg: ClientMsg::Request { id, request, answered_below } });
+        let r = self.sb.handle_input(
+            now,
+            callcore::switchboard::Input::Message {
+                from: dev,
+                msg: ClientMsg::Request { id, request, answered_below },
+            },
+        );
         if let (Ok(()), Cause::Other) = (&r, cause) {
             panic!("request {id:?} from {dev:?}, released by its device, was acted on");
         }
@@ -338,7 +357,13 @@ impl Driver {
                 let dev = DeviceId::new(UserId(user), index);
                 if self.sb.is_connected(dev) {
                     let now = self.clock_ms;
-                    let r = self.sb.handle_input(now, callcore::switchboard::Input::Disconnected { device: dev, conn: callcore::ConnectionId(0) });
+                    let r = self.sb.handle_input(
+                        now,
+                        callcore::switchboard::Input::Disconnected {
+                            device: dev,
+                            conn: callcore::ConnectionId(0),
+                        },
+                    );
                     self.after(now, r.is_ok(), Cause::Other);
                 }
             }

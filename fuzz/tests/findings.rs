@@ -33,7 +33,7 @@ fn a_device_whose_accept_timed_out_still_converges() {
     h.run_until_quiet(1_000);
 
     assert_eq!(h.answer(b, id).map(|r| r.map(|v| v.status)), Some(Err(callcore::ErrorCode::Timeout)));
-    assert_eq!(h.switchboard.call(session).unwrap().view.status, Status::Accepted);
+    assert_eq!(h.switchboard.call(session).unwrap().status(), Status::Accepted);
     assert_eq!(h.clients[&a].call(session).unwrap().status, Status::Accepted);
     assert_eq!(check_convergence(&h.switchboard, h.clients.values()), Ok(()));
 }
@@ -64,7 +64,7 @@ fn an_initiator_that_missed_its_answer_still_hears_the_accept() {
     h.connect(a);
     h.run_until_quiet(1_000);
 
-    assert_eq!(h.switchboard.call(session).unwrap().view.status, Status::Accepted);
+    assert_eq!(h.switchboard.call(session).unwrap().status(), Status::Accepted);
     assert_eq!(h.clients[&a].call(session).unwrap().status, Status::Accepted);
     // The call rang (bob's device acknowledged at 160) while alex was away: both are missed.
     assert_eq!(h.callback_names(a), ["outgoing_call_ringing", "outgoing_call_accepted"]);
@@ -82,15 +82,38 @@ fn request_id_zero_is_not_answered_with_someone_elses_call() {
     let mut sb = Switchboard::new(Config::default());
     let (alex, bob, eve) = (sb.add_user(), sb.add_user(), sb.add_user());
     let (a, e) = (DeviceId::new(alex, 0), DeviceId::new(eve, 0));
-    sb.handle_input(0, callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) }).unwrap();
-    sb.handle_input(0, callcore::switchboard::Input::Connected { device: e, conn: callcore::ConnectionId(0) }).unwrap();
+    sb.handle_input(
+        0,
+        callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) },
+    )
+    .unwrap();
+    sb.handle_input(
+        0,
+        callcore::switchboard::Input::Connected { device: e, conn: callcore::ConnectionId(0) },
+    )
+    .unwrap();
     let initiate =
         Request::Initiate { to: Receiver::User(bob), call_type: CallType::Audio, ring_timeout_ms: None };
-    sb.handle_input(10, callcore::switchboard::Input::Message { from: a, msg: ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) } }).unwrap();
+    sb.handle_input(
+        10,
+        callcore::switchboard::Input::Message {
+            from: a,
+            msg: ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) },
+        },
+    )
+    .unwrap();
     while sb.poll_output().is_some() {}
 
     let end = Request::End { session: SessionId(12345) };
-    let dropped = sb.handle_input(20, callcore::switchboard::Input::Message { from: e, msg: ClientMsg::Request { id: RequestId(0), request: end, answered_below: RequestId(0) } }).is_err();
+    let dropped = sb
+        .handle_input(
+            20,
+            callcore::switchboard::Input::Message {
+                from: e,
+                msg: ClientMsg::Request { id: RequestId(0), request: end, answered_below: RequestId(0) },
+            },
+        )
+        .is_err();
     let mut answers = Vec::new();
     while let Some(output) = sb.poll_output() {
         if let Output::Send { to, msg: ServerMsg::Answer { result, .. } } = output {
@@ -133,7 +156,7 @@ fn a_call_left_out_of_the_audience_list_still_converges() {
     h.connect(b);
     h.run_until(21_000, 10_000);
 
-    assert_eq!(h.switchboard.call(first).map(|c| c.view.status), Some(Status::Unanswered));
+    assert_eq!(h.switchboard.call(first).map(|c| c.status()), Some(Status::Unanswered));
     assert_eq!(h.callback_names(b), ["incoming_call_received", "incoming_call_cancelled connection_lost"]);
     assert_eq!(h.clients[&b].call(first), None);
     assert_eq!(check_convergence(&h.switchboard, h.clients.values()), Ok(()));
@@ -158,7 +181,7 @@ fn view(session: u64, initiator: u32, receiver: u32, status: Status) -> CallView
 fn callbacks_are_legal(notices: &[Notice]) -> Result<(), callcore::testing::invariants::Violation> {
     let device = DeviceId::new(UserId(1), 0);
     let mut client = Client::new(device, Config::default());
-    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0)));
+    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
     let mut ledger = CallbackLedger::new();
     for notice in notices {
         let _ = client.handle_input(0, callcore::client::Input::Message(ServerMsg::Notify(*notice)));

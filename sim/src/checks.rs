@@ -167,7 +167,7 @@ impl Checker {
             let Some(call) = sb.call(change.session) else { continue };
             self.checks += 1;
             check_authority(&change, &call)?;
-            self.users.extend(call.parties.iter().map(|p| p.user));
+            self.users.extend(call.parties().iter().map(|p| p.user));
         }
         for &user in &self.users {
             self.checks += 1;

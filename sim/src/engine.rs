@@ -838,7 +838,7 @@ impl<A: Copy> World<A> {
                 let Some(call) = msg.session().and_then(|s| self.switchboard.call(s)) else {
                     return [None; 2];
                 };
-                (call.view.initiator, call.view.receiver)
+                (call.view().initiator, call.view().receiver)
             }
         };
         let receiver = match receiver {

@@ -631,7 +631,7 @@ impl Population {
 
     fn on_status(&mut self, world: &World<Act>, change: &callcore::switchboard::StatusChange) {
         let Some(call) = world.switchboard.call(change.session) else { return };
-        let view = call.view;
+        let view = call.view();
         match change.to {
             Status::Accepted => self.measures.ring.push(change.at_ms - view.created_at_ms),
             Status::Ended => {

@@ -155,13 +155,33 @@ impl Stats {
     }
 }
 
-/// A call as the switchboard holds it: the call object and its parties.
+/// A retained call as the switchboard holds it: its status, its call object and its parties,
+/// read on demand (the call object is built from the machine's status).
 #[derive(Clone, Copy, Debug)]
 pub struct CallInfo<'a> {
-    /// The call object.
-    pub view: CallView,
+    record: &'a CallRecord,
+}
+
+impl<'a> CallInfo<'a> {
+    /// The call's session.
+    pub fn session(&self) -> SessionId {
+        self.record.data.session
+    }
+
+    /// The call's status.
+    pub fn status(&self) -> Status {
+        self.record.status()
+    }
+
+    /// The call object, as a request's answer or a notice would carry it now.
+    pub fn view(&self) -> CallView {
+        self.record.view()
+    }
+
     /// The parties, the initiator first.
-    pub parties: &'a [Party],
+    pub fn parties(&self) -> &'a [Party] {
+        &self.record.parties
+    }
 }
 
 /// The authority on every call. See the module docs for the run loop.
@@ -254,12 +274,12 @@ impl Switchboard {
 
     /// A retained call (live, or terminal and not yet evicted).
     pub fn call(&self, session: SessionId) -> Option<CallInfo<'_>> {
-        self.record(session).map(|r| CallInfo { view: r.view(), parties: &r.parties })
+        self.record(session).map(|record| CallInfo { record })
     }
 
     /// Every retained call, in slot order.
     pub fn calls(&self) -> impl Iterator<Item = CallInfo<'_>> {
-        self.calls.iter().filter(|r| r.in_use).map(|r| CallInfo { view: r.view(), parties: &r.parties })
+        self.calls.iter().filter(|r| r.in_use).map(|record| CallInfo { record })
     }
 
     #[cfg(feature = "hooks")]

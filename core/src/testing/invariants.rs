@@ -39,10 +39,10 @@ pub fn check_involvement(sb: &Switchboard, user: UserId) -> Result<(), Violation
     let mut involved = 0;
     for session in sb.user_calls(user) {
         let Some(call) = sb.call(*session) else { continue };
-        if call.view.status.is_terminal() {
+        if call.status().is_terminal() {
             continue;
         }
-        let Some(party) = call.parties.iter().find(|p| p.user == user) else { continue };
+        let Some(party) = call.parties().iter().find(|p| p.user == user) else { continue };
         joined += usize::from(party.part == Part::Joined);
         involved += usize::from(party.involved());
     }
@@ -59,7 +59,7 @@ pub fn check_involvement(sb: &Switchboard, user: UserId) -> Result<(), Violation
 /// contract's table (`callcore::table`) for the change's event names who may make it.
 pub fn check_authority(change: &StatusChange, call: &CallInfo<'_>) -> Result<(), Violation> {
     let Some(by) = change.by else { return Ok(()) };
-    let index = call.parties.iter().position(|p| p.user == by);
+    let index = call.parties().iter().position(|p| p.user == by);
     let rows = ONE_TO_ONE.iter().chain(GROUP).filter(|row| row.event == change.event);
     let allowed = rows.clone().any(|row| row.by.admits(index));
     debug_assert!(rows.count() > 0, "every reported event is a row of the table: {change:?}");
@@ -314,13 +314,17 @@ pub fn check_convergence<'a>(
         }
         for view in client.calls() {
             let Some(call) = sb.call(view.session) else { continue };
-            if call.view.status != view.status {
+            if call.status() != view.status {
                 let d = client.device();
                 return violation(
                     4,
                     format!(
                         "device {}/{} sees {} as {}, switchboard as {}",
-                        d.user.0, d.index, view.session, view.status, call.view.status
+                        d.user.0,
+                        d.index,
+                        view.session,
+                        view.status,
+                        call.status()
                     ),
                 );
             }

@@ -67,7 +67,7 @@ pub fn session_of(h: &Harness, device: DeviceId, id: RequestId) -> SessionId {
 }
 
 pub fn status(h: &Harness, session: SessionId) -> Status {
-    h.switchboard.call(session).expect("retained").view.status
+    h.switchboard.call(session).expect("retained").status()
 }
 
 pub fn answer_code(h: &Harness, device: DeviceId, id: RequestId) -> Result<(), ErrorCode> {
