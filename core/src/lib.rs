@@ -46,7 +46,7 @@
 //! h.command(DeviceId::new(bob, 0), Request::end(session));
 //! h.run_until(3_000, 100);
 //!
-//! assert_eq!(h.switchboard.call(session).unwrap().view.status, Status::Ended);
+//! assert_eq!(h.switchboard.call(session).unwrap().status(), Status::Ended);
 //! assert_eq!(h.callback_names(DeviceId::new(alex, 0)), ["outgoing_call_ringing", "outgoing_call_accepted", "call_ended hangup"]);
 //! assert_eq!(h.callback_names(DeviceId::new(bob, 0)), ["incoming_call_received"]);
 //! ```
