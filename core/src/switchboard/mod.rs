@@ -677,12 +677,6 @@ impl Switchboard {
     /// Sends every connected device of party `index` what the call now means for it. The
     /// device in `skip` got the answer to its request and is not sent a silent update.
     fn notify_party(&mut self, slot: usize, index: usize, skip: Option<DeviceId>) {
-        let call = self.calls[slot].view();
-        self.notify_party_of(slot, index, skip, call);
-    }
-
-    /// [`Switchboard::notify_party`], with the call object built once by the caller.
-    fn notify_party_of(&mut self, slot: usize, index: usize, skip: Option<DeviceId>, call: CallView) {
         let record = &self.calls[slot];
         let party = record.parties[index];
         debug_assert!(party.rung, "only the audience is notified");
@@ -693,17 +687,16 @@ impl Switchboard {
             if callback.is_none() && skip == Some(id) {
                 continue;
             }
-            let msg = ServerMsg::Notify(Notice { call, callback });
+            let msg = ServerMsg::Notify(Notice { call: record.view(), callback });
             self.outputs.push_back(Output::Send { to: id, msg });
         }
     }
 
     /// Notifies the whole audience (after a status change).
     fn notify_audience(&mut self, slot: usize, skip: Option<DeviceId>) {
-        let call = self.calls[slot].view();
         for index in 0..self.calls[slot].parties.len() {
             if self.calls[slot].parties[index].rung {
-                self.notify_party_of(slot, index, skip, call);
+                self.notify_party(slot, index, skip);
             }
         }
     }
