@@ -430,6 +430,9 @@ impl State {
 #[derive(Clone)]
 pub struct CallMachine {
     machine: statig::blocking::StateMachine<Lifecycle>,
+    /// The status of the machine's state, read back after every event (the only writer): a
+    /// status is read far more often than it changes.
+    status: Option<Status>,
 }
 
 impl std::fmt::Debug for CallMachine {
@@ -452,12 +455,14 @@ impl CallMachine {
         let mut machine = Lifecycle.state_machine();
         let mut context = Judgement { role: Role::Switchboard, facts: Facts::default(), verdict: NO_VERDICT };
         machine.init_with_context(&mut context);
-        Self { machine }
+        let status = machine.state().status();
+        Self { machine, status }
     }
 
     /// The status now (`None` before the creation).
     pub fn status(&self) -> Option<Status> {
-        self.machine.state().status()
+        debug_assert_eq!(self.status, self.machine.state().status());
+        self.status
     }
 
     /// Feeds one event made by `role`, with the `facts` about the other parties; returns the
@@ -466,6 +471,7 @@ impl CallMachine {
         let before = self.status();
         let mut context = Judgement { role, facts, verdict: NO_VERDICT };
         self.machine.handle_with_context(&event, &mut context);
+        self.status = self.machine.state().status();
         let after = self.status();
         let verdict = context.verdict;
         debug_assert!(!before.is_some_and(Status::is_terminal) || before == after, "terminal status left");

@@ -661,6 +661,7 @@ impl Switchboard {
         self.outputs.push_back(Output::Status(StatusChange { session, from, to, event, by, at_ms: now_ms }));
         if to.is_terminal() {
             data.terminal_at_ms = Some(now_ms);
+            data.reason = Some(record::reason_of(reported, to));
             record.terminal_event = Some(reported);
             record.evict_at_ms = now_ms.saturating_add(self.config.call_retention_ms);
             let at_ms = record.evict_at_ms;

@@ -42,14 +42,16 @@ impl Party {
     }
 }
 
-/// The call object but its status and reason, which the machine holds: what
-/// [`CallRecord::view`] builds the call object from.
+/// The call object but its status, which the machine holds: what [`CallRecord::view`] builds
+/// the call object from.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CallData {
     pub session: SessionId,
     pub initiator: UserId,
     pub receiver: Receiver,
     pub call_type: CallType,
+    /// Why the call is terminal, set with its terminal status (from the event that made it).
+    pub reason: Option<Reason>,
     pub created_at_ms: u64,
     pub ringing_at_ms: Option<u64>,
     pub accepted_at_ms: Option<u64>,
@@ -95,7 +97,7 @@ impl CallRecord {
             receiver: d.receiver,
             call_type: d.call_type,
             status,
-            reason: self.terminal_event.map(|event| reason_of(event, status)),
+            reason: d.reason,
             created_at_ms: d.created_at_ms,
             ringing_at_ms: d.ringing_at_ms,
             accepted_at_ms: d.accepted_at_ms,

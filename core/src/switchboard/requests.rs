@@ -112,6 +112,7 @@ impl Switchboard {
             initiator: from.user,
             receiver: to,
             call_type,
+            reason: None,
             created_at_ms: now_ms,
             ringing_at_ms: None,
             accepted_at_ms: None,
