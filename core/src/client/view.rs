@@ -143,10 +143,16 @@ impl Client {
     /// only what [`Client::admit`] admitted, or what its own logic calls for: a callback the
     /// device missed, the close of a call a snapshot left out).
     fn raise(&mut self, index: usize, kind: CallbackKind) {
-        let Admission::Raise(to) = self.admit(index, kind) else {
-            debug_assert!(false, "{} refused on {:?}", kind.name(), self.calls[index].stage);
-            return;
-        };
+        match self.admit(index, kind) {
+            Admission::Raise(to) => self.push_callback(index, kind, to),
+            refused => {
+                debug_assert!(false, "{} refused on {:?}: {refused:?}", kind.name(), self.calls[index].stage)
+            }
+        }
+    }
+
+    /// Raises `kind`, admitted for the call at `index`: the device's callbacks then stand at `to`.
+    fn push_callback(&mut self, index: usize, kind: CallbackKind, to: State) {
         let call = &mut self.calls[index];
         call.stage = call.stage.after(to);
         bump(&mut self.counts.callbacks);
@@ -304,8 +310,8 @@ impl Client {
     /// as far as it has not raised it yet.
     fn raise_notice(&mut self, index: usize, kind: CallbackKind) -> Result<(), ClientError> {
         let session = self.calls[index].view.session;
-        match self.admit(index, kind) {
-            Admission::Raise(_) => {}
+        let to = match self.admit(index, kind) {
+            Admission::Raise(to) => to,
             Admission::Stale(refusal) => {
                 // Rung again (a snapshot, a repeated notice): acknowledge while the call still
                 // waits for its first acknowledgement.
@@ -321,9 +327,12 @@ impl Client {
                 bump(&mut self.counts.dropped);
                 return Err(ClientError::IllegalCallback { session, callback: kind });
             }
+        };
+        if self.raise_missed(index, kind) {
+            self.raise(index, kind); // admitted again, after what was missed
+        } else {
+            self.push_callback(index, kind, to);
         }
-        self.raise_missed(index, kind);
-        self.raise(index, kind);
         if kind == CallbackKind::IncomingCallReceived {
             self.outputs.push_back(Output::Send(ClientMsg::Ack { session }));
         }
@@ -333,20 +342,25 @@ impl Client {
     /// An initiator's device that missed what comes before `kind` (it was away, or the notice
     /// was lost) raises it first: `outgoing_call_ringing` if the call did ring, and
     /// `outgoing_call_accepted` before `call_ended` (a device "raises the callbacks it missed").
-    fn raise_missed(&mut self, index: usize, kind: CallbackKind) {
-        let call = self.calls[index];
+    /// Returns whether it raised any.
+    fn raise_missed(&mut self, index: usize, kind: CallbackKind) -> bool {
+        let call = &self.calls[index];
         if call.role != Role::Outgoing {
-            return;
+            return false;
         }
+        let (at, rang) = (call.stage.at(), call.view.ringing_at_ms.is_some());
         let class = Class::of(kind);
         let after_ringing =
             matches!(class, Class::OutgoingCallAccepted | Class::OutgoingCallRejected | Class::CallEnded);
-        if after_ringing && call.stage.at() == State::Idle && call.view.ringing_at_ms.is_some() {
+        let ringing = after_ringing && at == State::Idle && rang;
+        if ringing {
             self.raise(index, CallbackKind::OutgoingCallRinging);
         }
-        if class == Class::CallEnded && call.stage.at() != State::Accepted {
+        let accepted = class == Class::CallEnded && at != State::Accepted;
+        if accepted {
             self.raise(index, CallbackKind::OutgoingCallAccepted);
         }
+        ringing || accepted
     }
 
     /// After a snapshot: a call the device holds as live but the snapshot leaves out is over for
