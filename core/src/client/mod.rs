@@ -306,6 +306,7 @@ impl Client {
     /// of a command (`None` for the other inputs). A message or connection change that breaks
     /// the protocol is dropped, counted in [`Stats::dropped`], and returned as the error; the
     /// client is unchanged and usable.
+    #[inline]
     pub fn handle_input(&mut self, now_ms: u64, input: Input) -> Result<Option<RequestId>, ClientError> {
         match input {
             Input::Command(request) => self.command(now_ms, request).map(Some),

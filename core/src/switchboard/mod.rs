@@ -416,6 +416,7 @@ impl Switchboard {
     /// [`Switchboard::poll_output`]. An input that breaks the protocol (from an unknown device,
     /// stale, out of order) is dropped, counted in [`Stats::dropped`], and returned as the error;
     /// the switchboard is unchanged and usable.
+    #[inline]
     pub fn handle_input(&mut self, now_ms: u64, input: Input) -> Result<(), SwitchboardError> {
         match input {
             Input::Connected { device, conn } => self.handle_connect(now_ms, device, conn),

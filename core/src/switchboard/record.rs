@@ -122,14 +122,21 @@ impl CallRecord {
     /// The facts about the parties other than `index` that the machine's rules read.
     pub fn facts(&self, index: Option<usize>, joined_elsewhere: bool) -> Facts {
         let mut facts = Facts { group: self.group, joined_elsewhere, ..Facts::default() };
-        for (i, p) in self.parties.iter().enumerate() {
-            if Some(i) == index {
-                continue;
-            }
+        let mut note = |i: usize, p: &Party| {
             facts.others_joined += usize::from(p.part == Part::Joined);
             facts.others_ringing |= p.part == Part::Ringing;
             facts.others_rejected |= p.part == Part::Rejected;
             facts.others_accepted |= i > 0 && matches!(p.part, Part::Joined | Part::Left);
+        };
+        match (self.parties.as_slice(), index) {
+            // A one-to-one call asked about by one party: the other one is all there is.
+            ([_, second], Some(0)) => note(1, second),
+            ([first, _], Some(1)) => note(0, first),
+            (parties, _) => {
+                for (i, p) in parties.iter().enumerate().filter(|&(i, _)| Some(i) != index) {
+                    note(i, p);
+                }
+            }
         }
         facts
     }

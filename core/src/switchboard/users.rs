@@ -79,9 +79,16 @@ impl DeviceRecord {
 
     /// Forgets the answers to ids below `answered_below`: the device has them, or gave up on them.
     pub fn release(&mut self, answered_below: RequestId) {
-        let done = self.answers.iter().take_while(|a| a.id < answered_below.0).count();
-        if done > 0 {
-            self.answers.drain(..done);
+        // The usual case first: the device had every answer it kept here, or none is kept.
+        match self.answers.last() {
+            None => {}
+            Some(newest) if newest.id < answered_below.0 => self.answers.clear(),
+            Some(_) => {
+                let done = self.answers.iter().take_while(|a| a.id < answered_below.0).count();
+                if done > 0 {
+                    self.answers.drain(..done);
+                }
+            }
         }
     }
 
