@@ -150,6 +150,10 @@ pub struct Verdict {
     /// The status changed, reported as this event (it differs from the event fed where the
     /// facts made it another row of the table: a group's last decline is `AllDeclined`).
     pub reported: Option<Event>,
+    /// The change ended the ring phase (the call is terminal, or a one-to-one call was
+    /// accepted; a group call's members may still join until the ring timeout): the ring timer
+    /// is no longer needed.
+    pub ring_over: bool,
 }
 
 /// The machine's context for one event: the asker's role and the facts, in; the verdict, out.
@@ -447,7 +451,7 @@ impl Default for CallMachine {
     }
 }
 
-const NO_VERDICT: Verdict = Verdict { outcome: Ok(Effect::Nothing), reported: None };
+const NO_VERDICT: Verdict = Verdict { outcome: Ok(Effect::Nothing), reported: None, ring_over: false };
 
 impl CallMachine {
     /// A call being created (no status yet): feed it [`Event::Create`].
@@ -473,7 +477,9 @@ impl CallMachine {
         self.machine.handle_with_context(&event, &mut context);
         self.status = self.machine.state().status();
         let after = self.status();
-        let verdict = context.verdict;
+        let mut verdict = context.verdict;
+        verdict.ring_over = before != after
+            && after.is_some_and(|s| s.is_terminal() || s == Status::Accepted && !facts.group);
         debug_assert!(!before.is_some_and(Status::is_terminal) || before == after, "terminal status left");
         debug_assert!(verdict.outcome.is_ok() || before == after, "a refused event changed the status");
         debug_assert_eq!(verdict.reported.is_some(), before != after, "a status change is reported");

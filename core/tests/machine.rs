@@ -307,3 +307,18 @@ fn the_authority_check_reads_the_table() {
     assert_eq!(check_authority(&change(Event::Cancel, bob), &call).map_err(|v| v.invariant), Err(6));
     assert_eq!(check_authority(&change(Event::End, UserId(9)), &call).map_err(|v| v.invariant), Err(6));
 }
+
+/// The ring phase ends with the call, or with a one-to-one call's accept; a group call's members
+/// may still join after the first accept, until the ring timeout.
+#[test]
+fn the_machine_says_when_the_ring_phase_is_over() {
+    let ringing = Role::Receiver(Part::Ringing);
+    let group = Facts { group: true, ..ONE_TO_ONE_FACTS };
+    let over = |status, event, role, facts| feed(&mut machine_in(Some(status)), event, role, facts).ring_over;
+    assert!(over(Status::Ringing, Event::Accept, ringing, ONE_TO_ONE_FACTS));
+    assert!(!over(Status::Ringing, Event::Accept, ringing, group));
+    assert!(over(Status::Ringing, Event::Cancel, Role::Initiator, group));
+    assert!(over(Status::Initiated, Event::RingTimeout, Role::Switchboard, ONE_TO_ONE_FACTS));
+    assert!(!over(Status::Initiated, Event::Ack, ringing, ONE_TO_ONE_FACTS));
+    assert!(!over(Status::Accepted, Event::RingTimeout, Role::Switchboard, group), "no status change");
+}

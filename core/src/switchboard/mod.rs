@@ -640,13 +640,20 @@ impl Switchboard {
         let verdict = self.calls[slot].machine.handle(event, role, facts);
         let effect = verdict.outcome?;
         let Some(reported) = verdict.reported else { return Ok((effect, false)) };
-        self.commit(slot, from, reported, by);
+        self.commit(slot, from, reported, by, verdict.ring_over);
         Ok((effect, true))
     }
 
     /// Records a status change the machine made (from `from`, none for the creation), reported
     /// as `reported`.
-    fn commit(&mut self, slot: usize, from: Option<Status>, reported: Event, by: Option<UserId>) {
+    fn commit(
+        &mut self,
+        slot: usize,
+        from: Option<Status>,
+        reported: Event,
+        by: Option<UserId>,
+        ring_over: bool,
+    ) {
         let now_ms = self.now_ms;
         let record = &mut self.calls[slot];
         let to = record.status();
@@ -669,7 +676,6 @@ impl Switchboard {
             self.stats.terminal[to.index()] += 1;
             self.outputs.push_back(Output::SetTimer { timer: Timer::Evict(session), at_ms });
         }
-        let ring_over = to.is_terminal() || to == Status::Accepted && !record.group;
         if ring_over && record.ring_deadline_ms > 0 {
             record.ring_deadline_ms = 0;
             self.outputs.push_back(Output::CancelTimer { timer: Timer::Ring(session) });
