@@ -201,7 +201,7 @@ impl Switchboard {
             let Some(slot) = self.slot_of(session) else { continue };
             let index = self.calls[slot].party_index(user).expect("involved user is a party");
             if index > 0 && self.calls[slot].parties[index].part == Part::Ringing {
-                let declined = self.decline(slot, index, RejectStatus::Busy, None);
+                let declined = self.decline(slot, Some(index), RejectStatus::Busy, None);
                 debug_assert!(declined.is_ok(), "a ringing receiver can decline: {declined:?}");
             }
         }
@@ -210,7 +210,7 @@ impl Switchboard {
     fn reject(&mut self, from: DeviceId, id: RequestId, session: SessionId, status: RejectStatus) -> Answer {
         let (slot, index) = self.find(session, from.user)?;
         if matches!(status, RejectStatus::Rejected | RejectStatus::Busy) {
-            self.decline(slot, index.unwrap_or(usize::MAX), status, Some(from))?;
+            self.decline(slot, index, status, Some(from))?;
             return self.succeed(from, id, slot);
         }
         let event = if status == RejectStatus::Cancelled { Event::Cancel } else { Event::GiveUp };
@@ -228,20 +228,20 @@ impl Switchboard {
         }
     }
 
-    /// Receiver `index` (`usize::MAX`: not a party) declines with `status` (rejected or busy),
+    /// Party `index` (none: a user who is no party) declines with `status` (rejected or busy),
     /// from device `from` (none: its accept of another call, with call waiting). The machine
-    /// decides whether the call ends.
+    /// decides whether it may and whether the call ends.
     fn decline(
         &mut self,
         slot: usize,
-        index: usize,
+        index: Option<usize>,
         status: RejectStatus,
         from: Option<DeviceId>,
     ) -> Result<(), ErrorCode> {
         let event = if status == RejectStatus::Busy { Event::RejectBusy } else { Event::Reject };
-        let party = (index != usize::MAX).then_some(index);
-        let (effect, changed) = self.judge(slot, event, party, from.map(|d| d.user), false)?;
+        let (effect, changed) = self.judge(slot, event, index, from.map(|d| d.user), false)?;
         debug_assert_eq!(effect, Effect::Decline);
+        let index = index.expect("the machine lets only a receiver decline");
         let part = if status == RejectStatus::Busy { Part::Busy } else { Part::Rejected };
         let record = &mut self.calls[slot];
         record.parties[index].part = part;
