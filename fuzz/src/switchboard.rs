@@ -24,7 +24,7 @@ use arbitrary::Arbitrary;
 use callcore::switchboard::{Output, Timer};
 use callcore::testing::invariants::StatusLedger;
 use callcore::{
-    ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, UserId,
+    ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, SwitchboardError, UserId,
     DEVICES_PER_USER_MAX, PENDING_REQUESTS_MAX,
 };
 use std::collections::{BTreeMap, VecDeque};
@@ -235,9 +235,10 @@ impl Driver {
         // The device says it is done with every id more than `ANSWERS_LAG` below its newest, so
         // that both kept and released answers are exercised.
         let answered_below = RequestId(last.saturating_sub(ANSWERS_LAG).min(id.0));
+        // What the switchboard keeps once the message reaches it (a message it drops first, from
+        // a device it holds as disconnected, say, releases nothing).
         let mut window = window;
         window.retain(|(i, _)| *i >= answered_below);
-        self.requests.entry(dev).or_default().1 = window.clone();
         let cause = if id.0 > last {
             Cause::NewRequest(dev, id)
         } else {
@@ -255,6 +256,9 @@ impl Driver {
         );
         if let (Ok(()), Cause::Other) = (&r, cause) {
             panic!("request {id:?} from {dev:?}, released by its device, was acted on");
+        }
+        if matches!(r, Ok(()) | Err(SwitchboardError::StaleRequest { .. })) {
+            self.requests.entry(dev).or_default().1 = window;
         }
         self.after(now, r.is_ok(), cause);
     }
