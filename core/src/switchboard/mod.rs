@@ -312,7 +312,7 @@ impl Switchboard {
 
     #[cfg(feature = "hooks")]
     /// Cache hint, second stage: starts loading what the records [`Switchboard::prefetch_message`]
-    /// asked for point to (the sender's dedup window, the call's parties and their user
+    /// asked for point to (the sender's remembered answers, the call's parties and their user
     /// records). It reads those records, so it helps most once their loads have landed. It
     /// never changes what the switchboard does.
     #[inline]
