@@ -9,8 +9,11 @@
 
 #![forbid(unsafe_code)]
 
+use callcore::client::Input as ClientInput;
 use callcore::client::{self, Client};
+use callcore::switchboard::Input as SbInput;
 use callcore::switchboard::{self, Switchboard, Timer};
+use callcore::ConnectionId;
 use callcore::{
     CallType, CallbackKind, ClientMsg, Config, DeviceId, GroupId, Receiver, Request, RequestId, ServerMsg,
     SessionId, Status, UserId,
@@ -109,16 +112,12 @@ impl Net {
         for i in 0..self.clients.len() {
             let m = self.read_meter();
             self.inputs += 2;
-            let _ = self.clients[i]
-                .handle_input(self.now_ms, callcore::client::Input::Connected(callcore::ConnectionId(0)));
+            let _ = self.clients[i].handle_input(self.now_ms, ClientInput::Connected(ConnectionId(0)));
             self.charge_client(m);
             let device = self.clients[i].device();
             let m = self.read_meter();
             self.sb
-                .handle_input(
-                    self.now_ms,
-                    callcore::switchboard::Input::Connected { device, conn: callcore::ConnectionId(0) },
-                )
+                .handle_input(self.now_ms, SbInput::Connected { device, conn: ConnectionId(0) })
                 .expect("a registered device");
             self.charge_sb(m);
             self.dirty.push(device.user.0);
@@ -132,7 +131,7 @@ impl Net {
         self.inputs += 1;
         let m = self.read_meter();
         self.clients[i]
-            .handle_input(self.now_ms, callcore::client::Input::Command(request))
+            .handle_input(self.now_ms, ClientInput::Command(request))
             .expect("within the pending limit");
         self.charge_client(m);
         self.dirty.push(user);
@@ -146,8 +145,7 @@ impl Net {
             for (from, msg) in to_sb.drain(..) {
                 self.inputs += 1;
                 let m = self.read_meter();
-                let _ =
-                    self.sb.handle_input(self.now_ms, callcore::switchboard::Input::Message { from, msg });
+                let _ = self.sb.handle_input(self.now_ms, SbInput::Message { from, msg });
                 self.charge_sb(m);
             }
             self.to_sb = to_sb;
@@ -160,7 +158,7 @@ impl Net {
                 let Some(i) = self.client_index(to.user) else { continue };
                 self.inputs += 1;
                 let m = self.read_meter();
-                let _ = self.clients[i].handle_input(self.now_ms, callcore::client::Input::Message(msg));
+                let _ = self.clients[i].handle_input(self.now_ms, ClientInput::Message(msg));
                 self.charge_client(m);
                 self.dirty.push(to.user.0);
             }
@@ -218,9 +216,7 @@ impl Net {
             self.timers.pop();
             self.inputs += 1;
             let m = self.read_meter();
-            self.sb
-                .handle_input(now_ms, callcore::switchboard::Input::Timer(timer))
-                .expect("time moves forward");
+            self.sb.handle_input(now_ms, SbInput::Timer(timer)).expect("time moves forward");
             self.charge_sb(m);
             self.drain_switchboard();
         }
@@ -286,23 +282,17 @@ impl Net {
         for i in 0..calls {
             let (a, b) = (Self::device(2 * i), Self::device(2 * i + 1));
             self.sb
-                .handle_input(
-                    self.now_ms,
-                    callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) },
-                )
+                .handle_input(self.now_ms, SbInput::Connected { device: a, conn: ConnectionId(0) })
                 .expect("registered");
             self.sb
-                .handle_input(
-                    self.now_ms,
-                    callcore::switchboard::Input::Connected { device: b, conn: callcore::ConnectionId(0) },
-                )
+                .handle_input(self.now_ms, SbInput::Connected { device: b, conn: ConnectionId(0) })
                 .expect("registered");
             let to = Receiver::User(b.user);
             let initiate = Request::Initiate { to, call_type: CallType::Audio, ring_timeout_ms: None };
             self.sb
                 .handle_input(
                     self.now_ms,
-                    callcore::switchboard::Input::Message {
+                    SbInput::Message {
                         from: a,
                         msg: ClientMsg::Request {
                             id: RequestId(1),
@@ -317,7 +307,7 @@ impl Net {
             self.sb
                 .handle_input(
                     self.now_ms,
-                    callcore::switchboard::Input::Message {
+                    SbInput::Message {
                         from: b,
                         msg: ClientMsg::Request {
                             id: RequestId(1),

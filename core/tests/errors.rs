@@ -3,6 +3,9 @@
 
 mod common;
 
+use callcore::client::Input as ClientInput;
+use callcore::switchboard::Input as SbInput;
+use callcore::ConnectionId;
 use callcore::{
     ClientError, ClientMsg, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, RequestId,
     ServerMsg, SessionId, Status, Switchboard, SwitchboardError, UserId,
@@ -219,52 +222,39 @@ fn bad_input_to_the_switchboard_is_a_typed_error_and_counted() {
     let request =
         ClientMsg::Request { id: RequestId(1), request: call_user(alex), answered_below: RequestId(0) };
     assert_eq!(
-        sb.handle_input(
-            0,
-            callcore::switchboard::Input::Connected { device: ghost, conn: callcore::ConnectionId(0) }
-        ),
+        sb.handle_input(0, SbInput::Connected { device: ghost, conn: ConnectionId(0) }),
         Err(SwitchboardError::UnknownUser(UserId(42)))
     );
     let far = DeviceId::new(alex, 999);
     assert_eq!(
-        sb.handle_input(
-            0,
-            callcore::switchboard::Input::Connected { device: far, conn: callcore::ConnectionId(0) }
-        ),
+        sb.handle_input(0, SbInput::Connected { device: far, conn: ConnectionId(0) }),
         Err(SwitchboardError::DeviceOutOfRange(far))
     );
     let phone = DeviceId::new(alex, 0);
     assert_eq!(
-        sb.handle_input(0, callcore::switchboard::Input::Message { from: phone, msg: request }),
+        sb.handle_input(0, SbInput::Message { from: phone, msg: request }),
         Err(SwitchboardError::DeviceNotConnected(phone))
     );
     assert_eq!(
-        sb.handle_input(
-            0,
-            callcore::switchboard::Input::Disconnected { device: phone, conn: callcore::ConnectionId(0) }
-        ),
+        sb.handle_input(0, SbInput::Disconnected { device: phone, conn: ConnectionId(0) }),
         Err(SwitchboardError::AlreadyDisconnected(phone))
     );
-    sb.handle_input(
-        10,
-        callcore::switchboard::Input::Connected { device: phone, conn: callcore::ConnectionId(0) },
-    )
-    .unwrap();
+    sb.handle_input(10, SbInput::Connected { device: phone, conn: ConnectionId(0) }).unwrap();
     let ack = ClientMsg::Ack { session: SessionId(5) };
     assert_eq!(
-        sb.handle_input(10, callcore::switchboard::Input::Message { from: phone, msg: ack }),
+        sb.handle_input(10, SbInput::Message { from: phone, msg: ack }),
         Err(SwitchboardError::AckUnknownCall(SessionId(5)))
     );
     assert_eq!(
-        sb.handle_input(5, callcore::switchboard::Input::Message { from: phone, msg: request }),
+        sb.handle_input(5, SbInput::Message { from: phone, msg: request }),
         Err(SwitchboardError::TimeWentBackwards { now_ms: 5, last_ms: 10 })
     );
     // Request 3 then a repeat of 1, never seen and older than the newest: stale.
     let three =
         ClientMsg::Request { id: RequestId(3), request: call_user(alex), answered_below: RequestId(0) };
-    sb.handle_input(20, callcore::switchboard::Input::Message { from: phone, msg: three }).unwrap();
+    sb.handle_input(20, SbInput::Message { from: phone, msg: three }).unwrap();
     assert_eq!(
-        sb.handle_input(20, callcore::switchboard::Input::Message { from: phone, msg: request }),
+        sb.handle_input(20, SbInput::Message { from: phone, msg: request }),
         Err(SwitchboardError::StaleRequest { device: phone, request: RequestId(1) })
     );
     assert_eq!(sb.stats().dropped, 7);
@@ -276,13 +266,10 @@ fn bad_input_to_the_client_is_a_typed_error_and_counted() {
     let config = callcore::Config::default();
     let mut client = callcore::Client::new(DeviceId::new(UserId(0), 0), config);
     let answer = ServerMsg::Answer { id: RequestId(9), result: Err(ErrorCode::Timeout) };
+    assert_eq!(client.handle_input(0, ClientInput::Message(answer.clone())), Err(ClientError::NotConnected));
+    client.handle_input(0, ClientInput::Connected(ConnectionId(0))).unwrap();
     assert_eq!(
-        client.handle_input(0, callcore::client::Input::Message(answer.clone())),
-        Err(ClientError::NotConnected)
-    );
-    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
-    assert_eq!(
-        client.handle_input(0, callcore::client::Input::Message(answer)),
+        client.handle_input(0, ClientInput::Message(answer)),
         Err(ClientError::UnknownRequest(RequestId(9)))
     );
     // A notice about a call between two other users: a message for the wrong device.
@@ -290,7 +277,7 @@ fn bad_input_to_the_client_is_a_typed_error_and_counted() {
     let notice =
         callcore::Notice { call: view, callback: Some(callcore::CallbackKind::IncomingCallReceived) };
     assert_eq!(
-        client.handle_input(0, callcore::client::Input::Message(ServerMsg::Notify(notice))),
+        client.handle_input(0, ClientInput::Message(ServerMsg::Notify(notice))),
         Err(ClientError::NotMyCall(SessionId(1)))
     );
     assert_eq!(client.calls().count(), 0, "nothing recorded");
@@ -327,7 +314,7 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
     use callcore::{CallbackKind, RejectReason};
     let me = UserId(1);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), callcore::Config::default());
-    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
+    client.handle_input(0, ClientInput::Connected(ConnectionId(0))).unwrap();
     let view = |initiator: u32, receiver: u32, status| {
         one_to_one_view(7, UserId(initiator), UserId(receiver), status)
     };
@@ -335,7 +322,7 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
     // Someone else's call to me, but "outgoing ringing": wrong role.
     let wrong_role = notify(view(0, 1, Status::Ringing), CallbackKind::OutgoingCallRinging);
     assert_eq!(
-        client.handle_input(0, callcore::client::Input::Message(wrong_role)),
+        client.handle_input(0, ClientInput::Message(wrong_role)),
         Err(ClientError::IllegalCallback {
             session: SessionId(7),
             callback: CallbackKind::OutgoingCallRinging
@@ -345,13 +332,10 @@ fn a_notice_with_an_illegal_callback_is_dropped() {
     let accepted = notify(view(1, 0, Status::Accepted), CallbackKind::OutgoingCallAccepted);
     let rejected = CallbackKind::OutgoingCallRejected(RejectReason::Rejected);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), callcore::Config::default());
-    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
-    client.handle_input(0, callcore::client::Input::Message(accepted)).unwrap();
+    client.handle_input(0, ClientInput::Connected(ConnectionId(0))).unwrap();
+    client.handle_input(0, ClientInput::Message(accepted)).unwrap();
     assert_eq!(
-        client.handle_input(
-            1,
-            callcore::client::Input::Message(notify(view(1, 0, Status::Rejected), rejected))
-        ),
+        client.handle_input(1, ClientInput::Message(notify(view(1, 0, Status::Rejected), rejected))),
         Err(ClientError::IllegalCallback { session: SessionId(7), callback: rejected })
     );
     let raised: Vec<_> = std::iter::from_fn(|| client.poll_output())
@@ -373,23 +357,15 @@ fn request_id_zero_is_dropped_not_answered_from_an_empty_slot() {
     let bob = sb.add_user();
     let eve = sb.add_user();
     let (a, e) = (DeviceId::new(alex, 0), DeviceId::new(eve, 0));
-    sb.handle_input(
-        0,
-        callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) },
-    )
-    .unwrap();
-    sb.handle_input(
-        0,
-        callcore::switchboard::Input::Connected { device: e, conn: callcore::ConnectionId(0) },
-    )
-    .unwrap();
+    sb.handle_input(0, SbInput::Connected { device: a, conn: ConnectionId(0) }).unwrap();
+    sb.handle_input(0, SbInput::Connected { device: e, conn: ConnectionId(0) }).unwrap();
     let call = ClientMsg::Request { id: RequestId(1), request: call_user(bob), answered_below: RequestId(0) };
-    sb.handle_input(1, callcore::switchboard::Input::Message { from: a, msg: call }).unwrap();
+    sb.handle_input(1, SbInput::Message { from: a, msg: call }).unwrap();
     while sb.poll_output().is_some() {}
     let zero =
         ClientMsg::Request { id: RequestId(0), request: accept(SessionId(0)), answered_below: RequestId(0) };
     assert_eq!(
-        sb.handle_input(2, callcore::switchboard::Input::Message { from: e, msg: zero }),
+        sb.handle_input(2, SbInput::Message { from: e, msg: zero }),
         Err(SwitchboardError::StaleRequest { device: e, request: RequestId(0) })
     );
     assert_eq!(sb.poll_output(), None, "nothing is sent to eve");
@@ -405,7 +381,7 @@ fn a_snapshot_naming_a_call_twice_raises_its_callbacks_once() {
     let config = callcore::Config { call_retention_ms: 0, ..callcore::Config::default() };
     let me = UserId(1);
     let mut client = callcore::Client::new(DeviceId::new(me, 0), config);
-    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
+    client.handle_input(0, ClientInput::Connected(ConnectionId(0))).unwrap();
     let view = |session: u64, status| one_to_one_view(session, me, UserId(3), status);
     let ended = Some(CallbackKind::CallEnded(EndReason::Hangup));
     // My own call 5 is known (ringing); the snapshot says it ended, names call 6 (making the
@@ -413,7 +389,7 @@ fn a_snapshot_naming_a_call_twice_raises_its_callbacks_once() {
     client
         .handle_input(
             0,
-            callcore::client::Input::Message(ServerMsg::Notify(Notice {
+            ClientInput::Message(ServerMsg::Notify(Notice {
                 call: view(5, Status::Ringing),
                 callback: None,
             })),
@@ -424,7 +400,7 @@ fn a_snapshot_naming_a_call_twice_raises_its_callbacks_once() {
         Notice { call: view(6, Status::Ringing), callback: Some(CallbackKind::OutgoingCallRinging) },
         Notice { call: view(5, Status::Ringing), callback: ended },
     ];
-    client.handle_input(0, callcore::client::Input::Message(ServerMsg::Snapshot(snapshot))).unwrap();
+    client.handle_input(0, ClientInput::Message(ServerMsg::Snapshot(snapshot))).unwrap();
     let raised: Vec<_> = std::iter::from_fn(|| client.poll_output())
         .filter_map(|o| match o {
             callcore::client::Output::Callback(cb) => Some((cb.call.session.0, cb.kind)),

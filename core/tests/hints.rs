@@ -3,6 +3,7 @@
 
 mod common;
 
+use callcore::client::Input as ClientInput;
 use callcore::switchboard::Timer;
 use callcore::{
     client, CallType, Client, ClientMsg, DeviceId, GroupId, Notice, Receiver, RejectStatus, Request,
@@ -96,10 +97,10 @@ fn outputs_both_ways(client: &Client, inputs: &[ServerMsg]) -> (Vec<client::Outp
     let mut buffer = VecDeque::new();
     for (i, msg) in inputs.iter().enumerate() {
         let now = 1_000 + i as u64;
-        let _ = own.handle_input(now, callcore::client::Input::Message(msg.clone()));
+        let _ = own.handle_input(now, ClientInput::Message(msg.clone()));
         from_own.extend(std::iter::from_fn(|| own.poll_output()));
         lent.swap_outputs(&mut buffer);
-        let _ = lent.handle_input(now, callcore::client::Input::Message(msg.clone()));
+        let _ = lent.handle_input(now, ClientInput::Message(msg.clone()));
         from_lent.extend(std::iter::from_fn(|| lent.poll_output()));
         lent.swap_outputs(&mut buffer);
         assert!(buffer.is_empty(), "the lent queue comes back drained");
@@ -133,9 +134,7 @@ fn outputs_queued_before_a_swap_move_with_their_queue() {
     let (mut h, _, _) = busy_harness();
     let carol = h.clients.get_mut(&dev(UserId(2), 0)).expect("known");
     let _ = carol.poll_output();
-    carol
-        .handle_input(5_000, callcore::client::Input::Command(call_user(UserId(3))))
-        .expect("room for a request");
+    carol.handle_input(5_000, ClientInput::Command(call_user(UserId(3)))).expect("room for a request");
     let mut buffer = VecDeque::new();
     carol.swap_outputs(&mut buffer);
     assert_eq!(carol.poll_output(), None, "the queued outputs left with the queue");

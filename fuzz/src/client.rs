@@ -12,8 +12,10 @@
 
 use crate::{ok, remember, ConfigSel, ReqSel, SessSel, ToSel, UserSel};
 use arbitrary::Arbitrary;
+use callcore::client::Input as ClientInput;
 use callcore::client::{Output, Timer};
 use callcore::testing::invariants::CallbackLedger;
+use callcore::ConnectionId;
 use callcore::{
     CallType, CallView, CallbackKind, Client, DeviceId, ErrorCode, Notice, Reason, RequestId, ServerMsg,
     SessionId, Status, UserId, CLIENT_CALLS_MAX, PENDING_REQUESTS_MAX, SNAPSHOT_CALLS_MAX,
@@ -250,7 +252,7 @@ impl Driver {
         if self.trace {
             eprintln!("{:>6} <- {msg:?}", self.clock_ms);
         }
-        let _ = self.client.handle_input(self.clock_ms, callcore::client::Input::Message(msg));
+        let _ = self.client.handle_input(self.clock_ms, ClientInput::Message(msg));
     }
 
     fn op(&mut self, op: &Op) {
@@ -262,22 +264,22 @@ impl Driver {
         match op {
             Op::Connected => {
                 self.conn = self.conn.wrapping_add(1);
-                let conn = callcore::ConnectionId(self.conn);
-                let connected = self.client.handle_input(now, callcore::client::Input::Connected(conn));
+                let conn = ConnectionId(self.conn);
+                let connected = self.client.handle_input(now, ClientInput::Connected(conn));
                 assert_eq!(connected, Ok(None), "a connection always comes up");
             }
             Op::Disconnected => {
                 // The close of the latest connection; a second one (already closed) is stale.
                 let was_connected = self.client.is_connected();
-                let conn = callcore::ConnectionId(self.conn);
-                let closed = self.client.handle_input(now, callcore::client::Input::Disconnected(conn));
+                let conn = ConnectionId(self.conn);
+                let closed = self.client.handle_input(now, ClientInput::Disconnected(conn));
                 assert_eq!(closed.is_ok(), was_connected, "only the open connection closes: {closed:?}");
             }
             Op::Command(req) => {
                 let request = req.request(&self.calls.known);
                 let connected = self.client.is_connected();
                 let full = self.client.pending_requests() >= PENDING_REQUESTS_MAX;
-                match self.client.handle_input(now, callcore::client::Input::Command(request)) {
+                match self.client.handle_input(now, ClientInput::Command(request)) {
                     Ok(id) => {
                         let id = id.expect("a command has a request id");
                         assert!(!(connected && full), "command accepted beyond PENDING_REQUESTS_MAX");
@@ -291,7 +293,7 @@ impl Driver {
             }
             Op::Timeout(sel) => {
                 let id = self.id(*sel);
-                let fired = self.client.handle_input(now, callcore::client::Input::Timer(Timer::Request(id)));
+                let fired = self.client.handle_input(now, ClientInput::Timer(Timer::Request(id)));
                 assert_eq!(fired, Ok(None), "a timer is never refused");
             }
             Op::Answer(sel, result) => {

@@ -21,8 +21,10 @@ use crate::{
     check_change, check_switchboard, members, remember, ConfigSel, ReqSel, SessSel, UserSel, DEVICES, USERS,
 };
 use arbitrary::Arbitrary;
+use callcore::switchboard::Input as SbInput;
 use callcore::switchboard::{Output, Timer};
 use callcore::testing::invariants::StatusLedger;
+use callcore::ConnectionId;
 use callcore::{
     ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, SwitchboardError, UserId,
     DEVICES_PER_USER_MAX, PENDING_REQUESTS_MAX,
@@ -169,32 +171,22 @@ impl Driver {
         match op {
             Op::Connect(dev) => {
                 let now = self.clock_ms;
-                let r = self.sb.handle_input(
-                    now,
-                    callcore::switchboard::Input::Connected {
-                        device: dev.id(),
-                        conn: callcore::ConnectionId(0),
-                    },
-                );
+                let r =
+                    self.sb.handle_input(now, SbInput::Connected { device: dev.id(), conn: ConnectionId(0) });
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::Disconnect(dev) => {
                 let now = self.clock_ms;
-                let r = self.sb.handle_input(
-                    now,
-                    callcore::switchboard::Input::Disconnected {
-                        device: dev.id(),
-                        conn: callcore::ConnectionId(0),
-                    },
-                );
+                let r = self
+                    .sb
+                    .handle_input(now, SbInput::Disconnected { device: dev.id(), conn: ConnectionId(0) });
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::Request { dev, id, req } => self.request(dev.id(), id, req),
             Op::Ack(dev, s) => {
                 let now = self.clock_ms;
                 let msg = ClientMsg::Ack { session: s.resolve(&self.known) };
-                let r =
-                    self.sb.handle_input(now, callcore::switchboard::Input::Message { from: dev.id(), msg });
+                let r = self.sb.handle_input(now, SbInput::Message { from: dev.id(), msg });
                 self.after(now, r.is_ok(), Cause::Other);
             }
             Op::FireDue => {
@@ -219,7 +211,7 @@ impl Driver {
 
     fn fire(&mut self, timer: Timer) {
         let now = self.clock_ms;
-        let r = self.sb.handle_input(now, callcore::switchboard::Input::Timer(timer));
+        let r = self.sb.handle_input(now, SbInput::Timer(timer));
         self.after(now, r.is_ok(), Cause::Other);
     }
 
@@ -249,10 +241,7 @@ impl Driver {
         };
         let r = self.sb.handle_input(
             now,
-            callcore::switchboard::Input::Message {
-                from: dev,
-                msg: ClientMsg::Request { id, request, answered_below },
-            },
+            SbInput::Message { from: dev, msg: ClientMsg::Request { id, request, answered_below } },
         );
         if let (Ok(()), Cause::Other) = (&r, cause) {
             panic!("request {id:?} from {dev:?}, released by its device, was acted on");
@@ -361,13 +350,9 @@ impl Driver {
                 let dev = DeviceId::new(UserId(user), index);
                 if self.sb.is_connected(dev) {
                     let now = self.clock_ms;
-                    let r = self.sb.handle_input(
-                        now,
-                        callcore::switchboard::Input::Disconnected {
-                            device: dev,
-                            conn: callcore::ConnectionId(0),
-                        },
-                    );
+                    let r = self
+                        .sb
+                        .handle_input(now, SbInput::Disconnected { device: dev, conn: ConnectionId(0) });
                     self.after(now, r.is_ok(), Cause::Other);
                 }
             }

@@ -3,9 +3,12 @@
 //! with `cargo test --test findings -- --ignored`); fixed ones run as regressions. Each names
 //! its finding in `docs/fuzzing.md`.
 
+use callcore::client::Input as ClientInput;
 use callcore::client::Output;
+use callcore::switchboard::Input as SbInput;
 use callcore::testing::harness::Harness;
 use callcore::testing::invariants::{check_convergence, CallbackLedger};
+use callcore::ConnectionId;
 use callcore::{
     CallType, CallView, CallbackKind, Client, Config, DeviceId, Notice, Receiver, RejectReason, Request,
     ServerMsg, SessionId, Status, UserId,
@@ -82,21 +85,13 @@ fn request_id_zero_is_not_answered_with_someone_elses_call() {
     let mut sb = Switchboard::new(Config::default());
     let (alex, bob, eve) = (sb.add_user(), sb.add_user(), sb.add_user());
     let (a, e) = (DeviceId::new(alex, 0), DeviceId::new(eve, 0));
-    sb.handle_input(
-        0,
-        callcore::switchboard::Input::Connected { device: a, conn: callcore::ConnectionId(0) },
-    )
-    .unwrap();
-    sb.handle_input(
-        0,
-        callcore::switchboard::Input::Connected { device: e, conn: callcore::ConnectionId(0) },
-    )
-    .unwrap();
+    sb.handle_input(0, SbInput::Connected { device: a, conn: ConnectionId(0) }).unwrap();
+    sb.handle_input(0, SbInput::Connected { device: e, conn: ConnectionId(0) }).unwrap();
     let initiate =
         Request::Initiate { to: Receiver::User(bob), call_type: CallType::Audio, ring_timeout_ms: None };
     sb.handle_input(
         10,
-        callcore::switchboard::Input::Message {
+        SbInput::Message {
             from: a,
             msg: ClientMsg::Request { id: RequestId(1), request: initiate, answered_below: RequestId(0) },
         },
@@ -108,7 +103,7 @@ fn request_id_zero_is_not_answered_with_someone_elses_call() {
     let dropped = sb
         .handle_input(
             20,
-            callcore::switchboard::Input::Message {
+            SbInput::Message {
                 from: e,
                 msg: ClientMsg::Request { id: RequestId(0), request: end, answered_below: RequestId(0) },
             },
@@ -181,10 +176,10 @@ fn view(session: u64, initiator: u32, receiver: u32, status: Status) -> CallView
 fn callbacks_are_legal(notices: &[Notice]) -> Result<(), callcore::testing::invariants::Violation> {
     let device = DeviceId::new(UserId(1), 0);
     let mut client = Client::new(device, Config::default());
-    client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0))).unwrap();
+    client.handle_input(0, ClientInput::Connected(ConnectionId(0))).unwrap();
     let mut ledger = CallbackLedger::new();
     for notice in notices {
-        let _ = client.handle_input(0, callcore::client::Input::Message(ServerMsg::Notify(*notice)));
+        let _ = client.handle_input(0, ClientInput::Message(ServerMsg::Notify(*notice)));
         while let Some(output) = client.poll_output() {
             if let Output::Callback(cb) = output {
                 let outgoing = cb.call.initiator == device.user;

@@ -11,7 +11,9 @@
 
 #![deny(unsafe_code)]
 
+use callcore::switchboard::Input as SbInput;
 use callcore::Config;
+use callcore::ConnectionId;
 use callcore_benches::Net;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -81,13 +83,7 @@ fn per_user_and_record(users: u32) -> (f64, f64, f64) {
     let mut net = Net::new(Config::default(), users, 0);
     for u in 0..users {
         net.sb
-            .handle_input(
-                0,
-                callcore::switchboard::Input::Connected {
-                    device: Net::device(u),
-                    conn: callcore::ConnectionId(0),
-                },
-            )
+            .handle_input(0, SbInput::Connected { device: Net::device(u), conn: ConnectionId(0) })
             .expect("registered");
         while net.sb.poll_output().is_some() {} // the (empty) snapshots
     }
@@ -103,9 +99,7 @@ fn per_user_and_record(users: u32) -> (f64, f64, f64) {
             request: end,
             answered_below: callcore::RequestId(0),
         };
-        net.sb
-            .handle_input(1, callcore::switchboard::Input::Message { from: Net::device(2 * i), msg })
-            .expect("connected");
+        net.sb.handle_input(1, SbInput::Message { from: Net::device(2 * i), msg }).expect("connected");
         while net.sb.poll_output().is_some() {}
     }
     let after_end = live_bytes();

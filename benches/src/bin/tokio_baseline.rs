@@ -21,8 +21,11 @@
 
 #![forbid(unsafe_code)]
 
+use callcore::client::Input as ClientInput;
 use callcore::client::{self, Client};
+use callcore::switchboard::Input as SbInput;
 use callcore::switchboard::{self, Switchboard, Timer};
+use callcore::ConnectionId;
 use callcore::{
     CallType, CallbackKind, ClientMsg, Config, DeviceId, Receiver, RejectStatus, Request, ServerMsg,
     SessionId, Status, UserId,
@@ -173,16 +176,16 @@ async fn switchboard_task(
                 if next_timer.is_some_and(|t| next_msg.is_none_or(|m| t < m)) {
                     let Some(Reverse((_, timer))) = timers.pop() else { continue };
                     totals.inputs += 1;
-                    let _ = sb.handle_input(now, callcore::switchboard::Input::Timer(timer));
+                    let _ = sb.handle_input(now, SbInput::Timer(timer));
                 } else {
                     let Some(flight) = inbox.pop_front() else { continue };
                     totals.inputs += 1;
                     match flight.msg {
                         Up::Connect(device) => {
-                            let _ = sb.handle_input(now, callcore::switchboard::Input::Connected { device, conn: callcore::ConnectionId(0) });
+                            let _ = sb.handle_input(now, SbInput::Connected { device, conn: ConnectionId(0) });
                         }
                         Up::Msg(device, msg) => {
-                            let _ = sb.handle_input(now, callcore::switchboard::Input::Message { from: device, msg });
+                            let _ = sb.handle_input(now, SbInput::Message { from: device, msg });
                         }
                         Up::Stop => return totals,
                     }
@@ -290,18 +293,18 @@ impl Device {
             Act::HangUp(session) => Request::End { session },
             Act::Timeout(timer) => {
                 self.totals.inputs += 1;
-                let _ = self.client.handle_input(now, callcore::client::Input::Timer(timer));
+                let _ = self.client.handle_input(now, ClientInput::Timer(timer));
                 return;
             }
         };
         self.totals.inputs += 1;
         self.totals.commands += 1;
-        let _ = self.client.handle_input(now, callcore::client::Input::Command(request));
+        let _ = self.client.handle_input(now, ClientInput::Command(request));
     }
 }
 
 async fn device_task(mut d: Device, mut rx: UnboundedReceiver<Flight<ServerMsg>>) -> Totals {
-    let _ = d.client.handle_input(0, callcore::client::Input::Connected(callcore::ConnectionId(0)));
+    let _ = d.client.handle_input(0, ClientInput::Connected(ConnectionId(0)));
     let _ = d.up.send(Flight { at: Instant::now() + d.latency, msg: Up::Connect(d.client.device()) });
     let first = d.rng.exp_ms(3_600_000.0 / CALLS_PER_USER_PER_HOUR);
     if first < d.end_calls_ms {
@@ -326,7 +329,7 @@ async fn device_task(mut d: Device, mut rx: UnboundedReceiver<Flight<ServerMsg>>
                 } else {
                     let Some(flight) = inbox.pop_front() else { continue };
                     d.totals.inputs += 1;
-                    let _ = d.client.handle_input(now, callcore::client::Input::Message(flight.msg));
+                    let _ = d.client.handle_input(now, ClientInput::Message(flight.msg));
                 }
                 d.drain(now);
             }
