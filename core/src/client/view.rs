@@ -179,7 +179,11 @@ impl Client {
         let role = Role::of(view.initiator == self.user);
         let terminal_seen_ms =
             if view.status.is_terminal() { SeenAt::at(self.now_ms) } else { SeenAt::NEVER };
-        self.calls.push(LocalCall { view, role, stage: Stage::Live(State::Idle), terminal_seen_ms });
+        // A call dropped from a full view is over for the device: one that comes back (a late
+        // answer carries it) has nothing more to raise, or a callback would be raised twice.
+        let forgotten = self.rare.as_ref().is_some_and(|r| r.forgotten.contains(&view.session));
+        let stage = if forgotten { Stage::OVER } else { Stage::Live(State::Idle) };
+        self.calls.push(LocalCall { view, role, stage, terminal_seen_ms });
         Ok(self.calls.len() - 1)
     }
 
