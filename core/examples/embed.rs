@@ -29,6 +29,8 @@ impl Wires {
                     self.seq += 1;
                     self.server_timers.insert((at_ms, self.seq), timer);
                 }
+                // Hand a push to the push service (APNs, FCM); nobody here is offline.
+                switchboard::Output::Push(push) => println!("push for {}: {}", push.to, push.kind),
                 // A timer that is no longer due is a no-op when it fires: no need to remove it.
                 switchboard::Output::CancelTimer { .. } | switchboard::Output::Status(_) => {}
             }
@@ -44,7 +46,9 @@ impl Wires {
                     println!("{now_ms:>6} ms  {}: {callback}", device.device())
                 }
                 client::Output::Answer { id, result, .. } => {
-                    let answer = result.map(|call| call.status.to_string()).map_err(|code| code.name());
+                    let answer = result
+                        .map(|call| call.map_or("done".to_string(), |c| c.status.to_string()))
+                        .map_err(|code| code.name());
                     println!("{now_ms:>6} ms  {}: answer to {id}: {answer:?}", device.device());
                 }
                 client::Output::SetTimer { timer, at_ms } => {
@@ -123,11 +127,18 @@ fn main() {
     wires.deliver(&mut server, &mut devices, 1_000);
     let session = devices[1].calls().next().expect("bob's phone knows the call").session;
 
-    // Bob accepts at 4 s and hangs up at 64 s.
-    for (at_ms, request) in [(4_000, Request::accept(session)), (64_000, Request::end(session))] {
+    // Bob accepts at 4 s; both start their media session (the vendor's `startSession`) within
+    // the session start timeout (20 s by default); Bob hangs up at 64 s.
+    let steps = [
+        (4_000, 1, Request::accept(session)),
+        (4_500, 1, Request::start_session(session)),
+        (4_600, 0, Request::start_session(session)),
+        (64_000, 1, Request::end(session)),
+    ];
+    for (at_ms, i, request) in steps {
         wires.run_timers(&mut server, &mut devices, at_ms);
-        let _ = devices[1].handle_input(at_ms, client::Input::Command(request));
-        wires.drain_client(1, &mut devices[1], at_ms);
+        let _ = devices[i].handle_input(at_ms, client::Input::Command(request));
+        wires.drain_client(i, &mut devices[i], at_ms);
         wires.deliver(&mut server, &mut devices, at_ms);
     }
     // Let every timer run out (request timeouts that were answered, the call's retention).

@@ -116,6 +116,8 @@ pub enum Reason {
     Hangup,
     /// A party's last device was gone past the reconnect grace.
     ConnectionLost,
+    /// A participant did not start its media session within `session_start_timeout_ms`.
+    NoMedia,
 }
 
 /// A receiver's part in a call (for a one-to-one call, the receiver; for a group, each member).
@@ -197,6 +199,8 @@ pub enum EndReason {
     Hangup,
     /// The other party was gone for good.
     ConnectionLost,
+    /// A participant (this one, or the other) did not start its media session in time.
+    NoMedia,
 }
 
 /// A listener callback: the vendor's listener methods in snake case.
@@ -219,7 +223,7 @@ pub enum CallbackKind {
 
 impl CallbackKind {
     /// Every callback, with each of its reasons.
-    pub const ALL: [CallbackKind; 13] = [
+    pub const ALL: [CallbackKind; 14] = [
         CallbackKind::IncomingCallReceived,
         CallbackKind::OutgoingCallRinging,
         CallbackKind::OutgoingCallAccepted,
@@ -233,6 +237,7 @@ impl CallbackKind {
         CallbackKind::IncomingCallCancelled(CancelReason::ConnectionLost),
         CallbackKind::CallEnded(EndReason::Hangup),
         CallbackKind::CallEnded(EndReason::ConnectionLost),
+        CallbackKind::CallEnded(EndReason::NoMedia),
     ];
 
     /// Whether this callback closes the call's story on the device (nothing may follow it).
@@ -275,6 +280,7 @@ impl CallbackKind {
             CallbackKind::CallEnded(r) => match r {
                 EndReason::Hangup => "hangup",
                 EndReason::ConnectionLost => "connection_lost",
+                EndReason::NoMedia => "no_media",
             },
             _ => return None,
         })

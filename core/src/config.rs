@@ -16,6 +16,10 @@ pub struct Config {
     pub call_waiting: bool,
     /// How long a terminal call is kept (for late requests and reconnect snapshots) before eviction.
     pub call_retention_ms: u64,
+    /// How long each participant of an accepted call has to start its media session (from the
+    /// accept that made the call `accepted`, or from its own later join) before it leaves with
+    /// reason `no_media`. `None`: no media-session timeout (contract version 1 had none).
+    pub session_start_timeout_ms: Option<u64>,
 }
 
 impl Default for Config {
@@ -26,6 +30,7 @@ impl Default for Config {
             request_timeout_ms: 10_000,
             call_waiting: false,
             call_retention_ms: 60_000,
+            session_start_timeout_ms: Some(20_000),
         }
     }
 }

@@ -65,6 +65,7 @@ mod hint;
 mod ids;
 pub mod lifecycle;
 mod message;
+pub mod push;
 pub mod switchboard;
 pub mod table;
 pub mod testing;

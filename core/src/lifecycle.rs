@@ -12,7 +12,7 @@
 //! creating --create--> initiated | busy
 //! alerting (superstate)        terminal (superstate: absorbs every event)
 //!   initiated --ack--> ringing    rejected busy cancelled unanswered ended
-//! accepted --last leave / party lost--> ended
+//! accepted --last leave / party lost / session start timeout--> ended
 //! ```
 
 use crate::call::{Part, Status};
@@ -55,13 +55,19 @@ pub enum Event {
     /// A participant's last device was gone past the reconnect grace.
     PartyLost,
     /// The initiate creates the call (into `initiated`, or `busy` when no receiver can be rung).
-    /// Last, so that the other events keep the codes traces were hashed with.
+    /// Last but the media session's, so that the other events keep the codes traces were
+    /// hashed with.
     Create,
+    /// A participant starts its media session (contract version 2).
+    StartSession,
+    /// A participant's media-session start timeout fired before it started: it leaves with
+    /// reason `no_media`.
+    SessionTimeout,
 }
 
 impl Event {
     /// Every event.
-    pub const ALL: [Event; 14] = [
+    pub const ALL: [Event; 16] = [
         Event::Ack,
         Event::Accept,
         Event::Reject,
@@ -76,6 +82,8 @@ impl Event {
         Event::End,
         Event::PartyLost,
         Event::Create,
+        Event::StartSession,
+        Event::SessionTimeout,
     ];
 }
 
@@ -121,6 +129,8 @@ pub struct Facts {
     /// The requester has joined another call that is not terminal (call waiting forbids joining
     /// two).
     pub joined_elsewhere: bool,
+    /// The requester (its user, from any device) has started its media session in this call.
+    pub session_started: bool,
 }
 
 /// What the switchboard must do to the parties once the machine allowed an event (the status,
@@ -140,6 +150,8 @@ pub enum Effect {
     Leave,
     /// The ring phase is over after an accept: the members still ringing stop.
     StopRingers,
+    /// The requester starts its media session.
+    StartSession,
 }
 
 /// The machine's verdict on one event.
@@ -281,8 +293,9 @@ mod states {
                     }
                     _ => refuse(context, ErrorCode::NotAllowed),
                 },
-                // "End a ringing call": any party asks for it in the wrong status.
-                Event::End => match role {
+                // "End a ringing call": any party asks for it in the wrong status. A session
+                // start is checked like an end.
+                Event::End | Event::StartSession => match role {
                     Role::Stranger | Role::Switchboard => refuse(context, ErrorCode::NotAllowed),
                     _ => refuse(context, ErrorCode::InvalidState),
                 },
@@ -299,6 +312,8 @@ mod states {
                     Role::Receiver(Part::Ringing) => stay(context, Effect::Nothing),
                     _ => refuse(context, ErrorCode::NotAllowed),
                 },
+                // No participant's session timer runs before an accept.
+                Event::SessionTimeout => stay(context, Effect::Nothing),
                 _ => refuse(context, ErrorCode::NotAllowed),
             }
         }
@@ -346,6 +361,16 @@ mod states {
                 Event::InitiatorLost | Event::PartyLost if role.joined() => leave(context, Event::PartyLost),
                 Event::InitiatorLost | Event::PartyLost => stay(context, Effect::Nothing),
                 Event::RingTimeout if role == Role::Switchboard => stay(context, Effect::StopRingers),
+                // A participant starts its session once; anyone else may not.
+                Event::StartSession if role.joined() && !context.facts.session_started => {
+                    stay(context, Effect::StartSession)
+                }
+                Event::StartSession => refuse(context, ErrorCode::NotAllowed),
+                // A participant that has not started its session in time leaves: `no_media`.
+                Event::SessionTimeout if role.joined() && !context.facts.session_started => {
+                    leave(context, Event::SessionTimeout)
+                }
+                Event::SessionTimeout => stay(context, Effect::Nothing),
                 Event::Ack => match role {
                     Role::Receiver(Part::Ringing) => stay(context, Effect::Nothing),
                     _ => refuse(context, ErrorCode::NotAllowed),
@@ -363,6 +388,9 @@ mod states {
                 Event::Accept | Event::Reject | Event::RejectBusy => matches!(role, Role::Receiver(_)),
                 Event::Cancel | Event::GiveUp => matches!(role, Role::Initiator | Role::InitiatorLeft),
                 Event::End => !matches!(role, Role::Stranger | Role::Switchboard),
+                // Checked like an end; a user who started its session already may not again.
+                Event::StartSession if context.facts.session_started => false,
+                Event::StartSession => !matches!(role, Role::Stranger | Role::Switchboard),
                 // A late ack from a device still rung is harmless; a timer or a loss is moot.
                 Event::Ack => {
                     return match role {
@@ -400,11 +428,11 @@ mod states {
         }
 
         /// Accepted, then ended. In a group call, a member who is not a participant gets
-        /// `not_allowed` for `end` "whatever the call's status is by then".
+        /// `not_allowed` for `end` (and a session start) "whatever the call's status is by then".
         #[state(superstate = "terminal")]
         fn ended(context: &mut Judgement, event: &Event) -> Outcome<State> {
             match event {
-                Event::End if context.facts.group && !context.role.joined() => {
+                Event::End | Event::StartSession if context.facts.group && !context.role.joined() => {
                     refuse(context, ErrorCode::NotAllowed)
                 }
                 _ => Super,

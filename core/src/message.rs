@@ -49,6 +49,18 @@ pub enum Request {
         /// The call.
         session: SessionId,
     },
+    /// Start the media session of an accepted call (the vendor's `startSession`): a participant
+    /// that does not within `session_start_timeout_ms` leaves with reason `no_media`.
+    StartSession {
+        /// The call.
+        session: SessionId,
+    },
+    /// Register this device for push ringing: while it is not connected, a call that starts
+    /// ringing its user makes the switchboard emit a push for it. Idempotent; it outlives the
+    /// connection and the reconnect grace.
+    RegisterPush,
+    /// Withdraw this device's push registration. Idempotent.
+    UnregisterPush,
 }
 
 impl Request {
@@ -77,14 +89,26 @@ impl Request {
         Request::End { session }
     }
 
-    /// The call the request is about (none for an initiate).
+    /// Start the media session of an accepted call.
+    pub const fn start_session(session: SessionId) -> Self {
+        Request::StartSession { session }
+    }
+
+    /// The call the request is about (none for an initiate or a push registration).
     pub const fn session(&self) -> Option<SessionId> {
         match *self {
-            Request::Initiate { .. } => None,
-            Request::Accept { session } | Request::Reject { session, .. } | Request::End { session } => {
-                Some(session)
-            }
+            Request::Initiate { .. } | Request::RegisterPush | Request::UnregisterPush => None,
+            Request::Accept { session }
+            | Request::Reject { session, .. }
+            | Request::End { session }
+            | Request::StartSession { session } => Some(session),
         }
+    }
+
+    /// Whether the request is about a call (its success carries the call object); a push
+    /// registration's success carries none.
+    pub const fn is_call_request(&self) -> bool {
+        !matches!(self, Request::RegisterPush | Request::UnregisterPush)
     }
 }
 
@@ -138,8 +162,8 @@ pub enum ServerMsg {
     Answer {
         /// The request answered.
         id: RequestId,
-        /// Success with the call object, or an error code.
-        result: Result<CallView, ErrorCode>,
+        /// Success with the call object (none for a push registration), or an error code.
+        result: Result<Option<CallView>, ErrorCode>,
     },
     /// A call changed.
     Notify(Notice),
@@ -164,5 +188,9 @@ mod tests {
         assert_eq!(Request::decline(s), Request::Reject { session: s, status: RejectStatus::Rejected });
         assert_eq!(Request::cancel(s), Request::Reject { session: s, status: RejectStatus::Cancelled });
         assert_eq!(Request::end(s), Request::End { session: s });
+        assert_eq!(Request::start_session(s), Request::StartSession { session: s });
+        assert_eq!(Request::start_session(s).session(), Some(s));
+        assert_eq!(Request::RegisterPush.session(), None);
+        assert!(!Request::UnregisterPush.is_call_request() && Request::end(s).is_call_request());
     }
 }

@@ -186,6 +186,24 @@ pub const ONE_TO_ONE: &[Row] = &[
         initiator_gets: "giving-up device: success; its other devices in the call: call_ended (hangup)",
         receiver_gets: "the devices in the call: call_ended (hangup)",
     },
+    Row {
+        from: &[Status::Accepted],
+        input: "start_session, by a participant that has not started",
+        event: Some(Event::StartSession),
+        by: Actor::EitherParty,
+        to: Status::Accepted,
+        initiator_gets: "starter: success; nothing else",
+        receiver_gets: "likewise",
+    },
+    Row {
+        from: &[Status::Accepted],
+        input: "a participant's session start timeout fires before it started its session",
+        event: Some(Event::SessionTimeout),
+        by: Actor::Switchboard,
+        to: Status::Ended,
+        initiator_gets: "its devices in the call: call_ended (no media)",
+        receiver_gets: "likewise",
+    },
 ];
 
 /// Group-call transitions the one-to-one table does not have (contract, "Group calls").
@@ -229,6 +247,15 @@ pub const GROUP: &[Row] = &[
         initiator_gets: "nothing",
         receiver_gets: "members still ringing: incoming_call_cancelled (unanswered)",
     },
+    Row {
+        from: &[Status::Accepted],
+        input: "a participant's session start timeout fires, at least two others remain",
+        event: Some(Event::SessionTimeout),
+        by: Actor::Switchboard,
+        to: Status::Accepted,
+        initiator_gets: "if it is the one who left: call_ended (no media) on its devices",
+        receiver_gets: "the one who left: call_ended (no media) on its devices in the call",
+    },
 ];
 
 fn actor_label(actor: Actor) -> &'static str {
@@ -261,6 +288,9 @@ fn short_input(row: &Row) -> &'static str {
         Some(Event::PartyLost) => "party lost",
         Some(Event::AllDeclined) => "group: all declined",
         Some(Event::AllDeclinedBusy) => "group: all declined busy",
+        Some(Event::StartSession) => "start session",
+        Some(Event::SessionTimeout) if row.to == Status::Accepted => "group: session start timeout",
+        Some(Event::SessionTimeout) => "session start timeout",
     }
 }
 

@@ -17,6 +17,7 @@ const ONE_TO_ONE_FACTS: Facts = Facts {
     others_rejected: false,
     others_accepted: false,
     joined_elsewhere: false,
+    session_started: false,
 };
 
 fn feed(m: &mut CallMachine, event: Event, role: Role, facts: Facts) -> Verdict {
@@ -63,6 +64,10 @@ fn actors(by: Actor, event: Option<Event>) -> Vec<Role> {
         // A connection lost for good: the switchboard acts, about the party that is gone.
         (Actor::Switchboard, Some(Event::InitiatorLost)) => vec![Role::Initiator],
         (Actor::Switchboard, Some(Event::PartyLost)) => vec![Role::Initiator, Role::Receiver(Part::Joined)],
+        // A session start timeout: the switchboard acts, about the participant that did not start.
+        (Actor::Switchboard, Some(Event::SessionTimeout)) => {
+            vec![Role::Initiator, Role::Receiver(Part::Joined)]
+        }
         (Actor::Switchboard, _) => vec![Role::Switchboard],
     }
 }
@@ -76,6 +81,10 @@ fn input_of(row: &Row, group: bool) -> (Event, Facts) {
         Some(Event::ReceiverBusy) => (Event::Create, Facts { others_ringing: false, ..f }),
         Some(Event::AllDeclined) => (Event::Reject, nobody_else),
         Some(Event::AllDeclinedBusy) => (Event::RejectBusy, nobody_else),
+        // A group's participant leaves without ending the call: two others remain.
+        Some(Event::SessionTimeout) if row.to == Status::Accepted => {
+            (Event::SessionTimeout, Facts { others_joined: 2, ..f })
+        }
         Some(event) => (event, f),
     }
 }
@@ -101,9 +110,10 @@ fn every_row_of_the_table_is_a_transition_of_the_machine() {
             }
         }
     }
-    // One-to-one: 14 rows, 7 of them for both initiated and ringing, end and the loss of an
-    // accepted call's party each for both parties; group: 4 rows, two of them for both statuses.
-    assert_eq!(checked, (14 + 7 + 1 + 1) + (4 + 2));
+    // One-to-one: 16 rows, 7 of them for both initiated and ringing; end, the loss of an
+    // accepted call's party, the session start and its timeout each for both parties; group: 5
+    // rows, two of them for both statuses, the session timeout for both parties.
+    assert_eq!(checked, (16 + 7 + 1 + 1 + 1 + 1) + (5 + 2 + 1));
 }
 
 /// Roles a one-to-one call can meet in `status` (the receiver's part follows the status).
@@ -153,8 +163,15 @@ fn expected(status: Option<Status>, event: Event, role: Role) -> Result<Status, 
 
 #[test]
 fn every_request_in_every_status_by_every_role_gets_what_the_table_says() {
-    let requests =
-        [Event::Accept, Event::Reject, Event::RejectBusy, Event::Cancel, Event::GiveUp, Event::End];
+    let requests = [
+        Event::Accept,
+        Event::Reject,
+        Event::RejectBusy,
+        Event::Cancel,
+        Event::GiveUp,
+        Event::End,
+        Event::StartSession,
+    ];
     let statuses = Status::ALL.into_iter().map(Some);
     let mut checked = 0;
     for status in statuses {
@@ -171,8 +188,8 @@ fn every_request_in_every_status_by_every_role_gets_what_the_table_says() {
             }
         }
     }
-    // 7 statuses with 4 reachable roles, ended with 6 (the two who left included); 6 requests.
-    assert_eq!(checked, (7 * 4 + 6) * 6);
+    // 7 statuses with 4 reachable roles, ended with 6 (the two who left included); 7 requests.
+    assert_eq!(checked, (7 * 4 + 6) * 7);
 }
 
 #[test]
@@ -321,4 +338,44 @@ fn the_machine_says_when_the_ring_phase_is_over() {
     assert!(over(Status::Initiated, Event::RingTimeout, Role::Switchboard, ONE_TO_ONE_FACTS));
     assert!(!over(Status::Initiated, Event::Ack, ringing, ONE_TO_ONE_FACTS));
     assert!(!over(Status::Accepted, Event::RingTimeout, Role::Switchboard, group), "no status change");
+}
+
+#[test]
+fn a_participant_starts_its_session_once_and_only_one_that_did_not_start_times_out() {
+    let started = Facts { session_started: true, ..ONE_TO_ONE_FACTS };
+    for role in [Role::Initiator, Role::Receiver(Part::Joined)] {
+        // Accepted: a second start (from any device of the user) is not_allowed; the status stays.
+        let mut m = machine_in(Some(Status::Accepted));
+        let again = feed(&mut m, Event::StartSession, role, started);
+        assert_eq!((again.outcome, m.status()), (Err(ErrorCode::NotAllowed), Some(Status::Accepted)));
+        // A timeout for a participant that started is moot.
+        let moot = feed(&mut m, Event::SessionTimeout, role, started);
+        assert_eq!(
+            (moot.outcome, moot.reported, m.status()),
+            (Ok(Effect::Nothing), None, Some(Status::Accepted))
+        );
+        // One that did not start leaves; in a one-to-one call the call ends, reported as the timeout.
+        let timeout = feed(&mut m, Event::SessionTimeout, role, ONE_TO_ONE_FACTS);
+        assert_eq!(
+            (timeout.outcome, timeout.reported, m.status()),
+            (Ok(Effect::Leave), Some(Event::SessionTimeout), Some(Status::Ended))
+        );
+        // Ended: not_allowed for one that started (checked first), invalid_state for one that did not.
+        let late = feed(&mut m, Event::StartSession, role, started);
+        assert_eq!(late.outcome, Err(ErrorCode::NotAllowed));
+        let late = feed(&mut m, Event::StartSession, role, ONE_TO_ONE_FACTS);
+        assert_eq!(late.outcome, Err(ErrorCode::InvalidState));
+    }
+    // A group: a timeout with two others joined is a leave that keeps the call accepted.
+    let mut m = machine_in(Some(Status::Accepted));
+    let group = Facts { group: true, others_joined: 2, ..ONE_TO_ONE_FACTS };
+    let v = feed(&mut m, Event::SessionTimeout, Role::Receiver(Part::Joined), group);
+    assert_eq!((v.outcome, v.reported, m.status()), (Ok(Effect::Leave), None, Some(Status::Accepted)));
+    // A group member not (or no longer) a participant may not start a session.
+    for role in
+        [Role::Receiver(Part::Ringing), Role::Receiver(Part::Left), Role::InitiatorLeft, Role::NotRung]
+    {
+        let v = feed(&mut m, Event::StartSession, role, group);
+        assert_eq!(v.outcome, Err(ErrorCode::NotAllowed), "{role:?}");
+    }
 }

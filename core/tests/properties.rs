@@ -1,12 +1,14 @@
 //! Property tests: random interleavings of application commands, message deliveries, reorderings
 //! across connections (per-device latencies), disconnects, reconnects and timer firings, for four
-//! users (two with two devices) and a group. After every single step the contract's invariants
-//! 1, 2, 5, 6 and 7 hold; once quiet, with every device connected, 4 holds.
+//! users (two with two devices) and a group, with media sessions started or not (a 5 s start
+//! timeout) and devices registering for push and unregistering. After every single step the
+//! contract's invariants 1, 2, 5, 6, 7, 8 and 9 hold; once quiet, with every device connected, 4
+//! holds.
 
 use callcore::lifecycle::Event;
 use callcore::switchboard::StatusChange;
 use callcore::testing::harness::Harness;
-use callcore::testing::invariants::{self, CallbackLedger, StatusLedger, Violation};
+use callcore::testing::invariants::{self, CallbackLedger, MediaLedger, PushLedger, StatusLedger, Violation};
 use callcore::{
     table, CallType, Config, DeviceId, GroupId, Receiver, RejectStatus, Request, SessionId, Status, UserId,
 };
@@ -29,6 +31,8 @@ enum Op {
     Accept { device: usize, call: usize },
     Reject { device: usize, call: usize, status: RejectStatus },
     End { device: usize, call: usize },
+    StartSession { device: usize, call: usize },
+    Push { device: usize, register: bool },
     Disconnect { device: usize },
     Connect { device: usize },
     Latency { device: usize, latency_ms: u64 },
@@ -61,7 +65,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (device.clone(), call.clone()).prop_map(|(device, call)| Op::Accept { device, call }),
         2 => (device.clone(), call.clone(), status)
             .prop_map(|(device, call, status)| Op::Reject { device, call, status }),
-        2 => (device.clone(), call).prop_map(|(device, call)| Op::End { device, call }),
+        2 => (device.clone(), call.clone()).prop_map(|(device, call)| Op::End { device, call }),
+        2 => (device.clone(), call).prop_map(|(device, call)| Op::StartSession { device, call }),
+        1 => (device.clone(), any::<bool>()).prop_map(|(device, register)| Op::Push { device, register }),
         1 => device.clone().prop_map(|device| Op::Disconnect { device }),
         1 => device.clone().prop_map(|device| Op::Connect { device }),
         1 => (device, 1..200u64).prop_map(|(device, latency_ms)| Op::Latency { device, latency_ms }),
@@ -76,7 +82,10 @@ struct World {
     group: GroupId,
     status: StatusLedger,
     callbacks: CallbackLedger,
+    pushes: PushLedger,
+    media: MediaLedger,
     seen_changes: usize,
+    seen_pushes: usize,
     seen_callbacks: Vec<usize>,
 }
 
@@ -88,6 +97,7 @@ impl World {
             reconnect_grace_ms: 3_000,
             request_timeout_ms: 4_000,
             call_retention_ms: 15_000,
+            session_start_timeout_ms: Some(5_000),
         };
         let mut h = Harness::new(config, 20);
         for &n in &DEVICES {
@@ -102,7 +112,10 @@ impl World {
             group,
             status: StatusLedger::new(),
             callbacks: CallbackLedger::new(),
+            pushes: PushLedger::new(),
+            media: MediaLedger::new(),
             seen_changes: 0,
+            seen_pushes: 0,
             seen_callbacks,
         }
     }
@@ -139,6 +152,14 @@ impl World {
                 let session = self.session(call);
                 self.h.command(self.devices[device], Request::End { session });
             }
+            Op::StartSession { device, call } => {
+                let session = self.session(call);
+                self.h.command(self.devices[device], Request::StartSession { session });
+            }
+            Op::Push { device, register } => {
+                let request = if register { Request::RegisterPush } else { Request::UnregisterPush };
+                self.h.command(self.devices[device], request);
+            }
             Op::Disconnect { device } => {
                 if self.h.clients[&self.devices[device]].is_connected() {
                     self.h.disconnect(self.devices[device]);
@@ -167,7 +188,7 @@ impl World {
         self.check_step()
     }
 
-    /// Invariants 1, 2, 5, 6, 7 after one step.
+    /// Invariants 1, 2, 5, 6, 7, 8 and 9 after one step.
     fn check_step(&mut self) -> Result<(), Violation> {
         let sb = &self.h.switchboard;
         for change in &self.h.changes[self.seen_changes..] {
@@ -191,7 +212,17 @@ impl World {
             }
             self.seen_callbacks[i] = raised.len();
         }
-        Ok(())
+        for push in &self.h.pushes[self.seen_pushes..] {
+            self.pushes.observe_push(sb, push)?;
+        }
+        self.seen_pushes = self.h.pushes.len();
+        self.pushes.observe_connected(sb);
+        self.pushes.check_all(sb)?;
+        let sessions: Vec<SessionId> = sb.calls().map(|c| c.session()).collect();
+        for session in sessions {
+            self.media.observe(sb, session, self.h.now_ms);
+        }
+        self.media.check(sb, self.h.now_ms)
     }
 
     /// Reconnects everything, runs to quiescence (checking every step), then invariant 4.

@@ -46,7 +46,7 @@ pub enum Op {
     /// A request timer fires (due or not).
     Timeout(IdSel),
     /// An answer from the switchboard.
-    Answer(IdSel, Result<ViewSel, ErrorSel>),
+    Answer(IdSel, Result<Option<ViewSel>, ErrorSel>),
     /// A notice.
     Notify(NoticeSel),
     /// A snapshot.
@@ -299,7 +299,7 @@ impl Driver {
             Op::Answer(sel, result) => {
                 let id = self.id(*sel);
                 let result = match result {
-                    Ok(view) => Ok(self.calls.view(*view)),
+                    Ok(view) => Ok(view.map(|v| self.calls.view(v))),
                     Err(e) => Err(ErrorCode::ALL[usize::from(e.0) % ErrorCode::ALL.len()]),
                 };
                 self.message(ServerMsg::Answer { id, result });

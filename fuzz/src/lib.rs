@@ -125,6 +125,10 @@ pub enum ReqSel {
     Reject(SessSel, RejectSel),
     /// Hang up.
     End(SessSel),
+    /// Start the media session.
+    StartSession(SessSel),
+    /// Register the device for push (`true`) or withdraw it (`false`).
+    Push(bool),
 }
 
 impl ReqSel {
@@ -142,6 +146,9 @@ impl ReqSel {
                 Request::Reject { session: s.resolve(known), status: status.status() }
             }
             ReqSel::End(s) => Request::End { session: s.resolve(known) },
+            ReqSel::StartSession(s) => Request::StartSession { session: s.resolve(known) },
+            ReqSel::Push(true) => Request::RegisterPush,
+            ReqSel::Push(false) => Request::UnregisterPush,
         }
     }
 }
@@ -184,6 +191,8 @@ pub struct ConfigSel {
     pub call_retention_ms: u16,
     /// Call waiting on or off.
     pub call_waiting: bool,
+    /// The media session's start timeout (ms), or none.
+    pub session_start_timeout_ms: Option<u16>,
 }
 
 impl ConfigSel {
@@ -195,6 +204,7 @@ impl ConfigSel {
             request_timeout_ms: u64::from(self.request_timeout_ms),
             call_waiting: self.call_waiting,
             call_retention_ms: u64::from(self.call_retention_ms),
+            session_start_timeout_ms: self.session_start_timeout_ms.map(u64::from),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! session id, acknowledgements, connects, disconnects, any timer due or not, time jumps either
 //! way). After every input it drains the outputs and checks:
 //!
-//! - invariants 1, 2, 6 and 7 with `callcore::testing::invariants` (status ledger and conservation,
-//!   involvement of every user, authority of every status change);
+//! - invariants 1, 2, 6, 7, 8 and 9 with `callcore::testing::invariants` (status ledger and
+//!   conservation, involvement of every user, authority of every status change, every push
+//!   against the push rules, every participant's media session start);
 //! - a dropped input (an `Err`) has no output at all;
 //! - the switchboard sends only to devices it holds as connected, sets no timer in the past, and
 //!   stamps each status change with the input's time;
@@ -23,7 +24,7 @@ use crate::{
 use arbitrary::Arbitrary;
 use callcore::switchboard::Input as SbInput;
 use callcore::switchboard::{Output, Timer};
-use callcore::testing::invariants::StatusLedger;
+use callcore::testing::invariants::{MediaLedger, PushLedger, StatusLedger};
 use callcore::ConnectionId;
 use callcore::{
     ClientMsg, DeviceId, ErrorCode, RequestId, ServerMsg, SessionId, Switchboard, SwitchboardError, UserId,
@@ -117,6 +118,8 @@ pub enum Op {
 struct Driver {
     sb: Switchboard,
     ledger: StatusLedger,
+    pushes: PushLedger,
+    media: MediaLedger,
     /// The time the next input carries.
     clock_ms: u64,
     /// The latest time the switchboard accepted.
@@ -132,7 +135,7 @@ struct Driver {
 type Sent = (u64, VecDeque<(RequestId, Stored)>);
 
 /// An answer as the switchboard remembers it.
-type Stored = Result<SessionId, ErrorCode>;
+type Stored = Result<Option<SessionId>, ErrorCode>;
 
 /// What the input was, for the checks on its outputs.
 #[derive(Clone, Copy)]
@@ -154,6 +157,8 @@ pub fn run(input: &Input) {
     let mut d = Driver {
         sb,
         ledger: StatusLedger::new(),
+        pushes: PushLedger::new(),
+        media: MediaLedger::new(),
         clock_ms: 0,
         sb_now_ms: 0,
         timers: BTreeMap::new(),
@@ -292,16 +297,28 @@ impl Driver {
                     check_change(&mut self.ledger, &self.sb, &change);
                     remember(&mut self.known, change.session);
                 }
+                Output::Push(push) => {
+                    if let Err(v) = self.pushes.observe_push(&self.sb, &push) {
+                        panic!("{v}");
+                    }
+                }
             }
         }
         self.check_answers(cause, &answers, changes);
         self.check_state();
+        self.pushes.observe_connected(&self.sb);
+        crate::ok(self.pushes.check_all(&self.sb));
+        let sessions: Vec<SessionId> = self.sb.calls().map(|c| c.session()).collect();
+        for session in sessions {
+            self.media.observe(&self.sb, session, now);
+        }
+        crate::ok(self.media.check(&self.sb, now));
     }
 
     fn check_answers(
         &mut self,
         cause: Cause,
-        answers: &[(DeviceId, RequestId, Result<callcore::CallView, ErrorCode>)],
+        answers: &[(DeviceId, RequestId, Result<Option<callcore::CallView>, ErrorCode>)],
         changes: usize,
     ) {
         match cause {
@@ -310,8 +327,8 @@ impl Driver {
                     panic!("request {id:?} from {dev:?} got {} answers", answers.len());
                 };
                 assert_eq!((*to, *aid), (dev, id), "the answer went elsewhere");
-                let stored = result.map(|v| v.session);
-                if let Ok(session) = stored {
+                let stored = result.map(|v| v.map(|v| v.session));
+                if let Ok(Some(session)) = stored {
                     remember(&mut self.known, session);
                 }
                 let entry = self.requests.entry(dev).or_default();
@@ -328,10 +345,10 @@ impl Driver {
                 };
                 assert_eq!((*to, *aid), (dev, id), "the repeated answer went elsewhere");
                 let expected = match stored {
-                    Ok(session) if self.sb.call(session).is_none() => Err(ErrorCode::CallNotFound),
+                    Ok(Some(session)) if self.sb.call(session).is_none() => Err(ErrorCode::CallNotFound),
                     other => other,
                 };
-                assert_eq!(result.map(|v| v.session), expected, "repeat answered differently");
+                assert_eq!(result.map(|v| v.map(|v| v.session)), expected, "repeat answered differently");
             }
             Cause::Other => assert!(answers.is_empty(), "an answer without a request: {answers:?}"),
         }

@@ -6,12 +6,18 @@
 //!   which keeps memory bounded; the buffers are reused by the slot's next call);
 //! - 6: [`check_authority`] on each status change, after the input that caused it;
 //! - 1: [`check_involvement`] on every party of a changed call and on the requesting user;
+//! - 8: a [`PushLedger`] fed every push and every connection the switchboard learns of; the
+//!   pushes outstanding for a call are checked after each input about it (a message naming it,
+//!   a status change, its timers, its eviction) and all of them at the end of a run;
+//! - 9: a [`MediaLedger`] fed the calls each input is about, checked after every input;
 //! - 3 and 4 are checked by the drivers (liveness bound, convergence once quiet).
 
 use callcore::grammar::State;
+use callcore::push::Push;
 use callcore::switchboard::StatusChange;
 use callcore::testing::invariants::{
-    check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger, Violation,
+    check_authority, check_convergence, check_involvement, CallbackLedger, MediaLedger, PushLedger,
+    StatusLedger, Violation,
 };
 use callcore::{Callback, CallbackKind, Client, DeviceId, SessionId, Status, Switchboard, UserId};
 use smallvec::SmallVec;
@@ -102,6 +108,11 @@ pub struct Checker {
     ledgers: Ledgers,
     changed: Vec<StatusChange>,
     users: Vec<UserId>,
+    sessions: Vec<SessionId>,
+    /// Invariant 8's ledger.
+    pushes: PushLedger,
+    /// Invariant 9's ledger.
+    media: MediaLedger,
     /// Checks done so far here (the ledgers count theirs).
     checks: u64,
 }
@@ -156,14 +167,39 @@ impl Checker {
         self.ledgers.statuses.prefetch(session);
     }
 
+    /// Records a push as the switchboard emitted it (invariant 8).
+    pub fn observe_push(&mut self, sb: &Switchboard, push: &Push) -> Result<(), Violation> {
+        self.checks += 1;
+        self.pushes.observe_push(sb, push)
+    }
+
+    /// The switchboard learned of `device`'s connection (invariant 8: no push `cancel` is owed
+    /// to it any more).
+    pub fn observe_connect(&mut self, device: DeviceId) {
+        if self.pushes.outstanding() > 0 {
+            self.pushes.observe_connect(device);
+        }
+    }
+
     /// After one input: authority (6) and involvement (1) for every changed call and for
-    /// `requester`. Returns whether any status changed: then conservation (7) is due, which
-    /// [`Checker::check_conservation`] checks here (or a sidecar, where the ledgers are).
-    pub fn after_input(&mut self, sb: &Switchboard, requester: Option<UserId>) -> Result<bool, Violation> {
+    /// `requester`; pushes (8) and media sessions (9) for every changed call and for `touched`,
+    /// the call the input was about. Returns whether any status changed: then conservation (7)
+    /// is due, which [`Checker::check_conservation`] checks here (or a sidecar, where the
+    /// ledgers are).
+    pub fn after_input(
+        &mut self,
+        sb: &Switchboard,
+        requester: Option<UserId>,
+        touched: Option<SessionId>,
+        now_ms: u64,
+    ) -> Result<bool, Violation> {
         self.users.clear();
         self.users.extend(requester);
+        self.sessions.clear();
+        self.sessions.extend(touched);
         let any = !self.changed.is_empty();
         for change in self.changed.drain(..) {
+            self.sessions.push(change.session);
             let Some(call) = sb.call(change.session) else { continue };
             self.checks += 1;
             check_authority(&change, &call)?;
@@ -173,7 +209,21 @@ impl Checker {
             self.checks += 1;
             check_involvement(sb, user)?;
         }
+        for &session in &self.sessions {
+            if self.pushes.outstanding() > 0 {
+                self.checks += 1;
+                self.pushes.check_session(sb, session)?;
+            }
+            self.media.observe(sb, session, now_ms);
+        }
+        self.media.check(sb, now_ms)?;
         Ok(any)
+    }
+
+    /// Invariant 8 for every push still outstanding (at the end of a run).
+    pub fn check_pushes(&mut self, sb: &Switchboard) -> Result<(), Violation> {
+        self.checks += 1;
+        self.pushes.check_all(sb)
     }
 
     /// Invariant 7 on the switchboard as it is now.

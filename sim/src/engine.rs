@@ -44,8 +44,8 @@ pub enum Observation {
         id: RequestId,
         /// The request.
         request: Request,
-        /// The answer.
-        result: Result<CallView, ErrorCode>,
+        /// The answer (success carries the call, but for a push registration).
+        result: Result<Option<CallView>, ErrorCode>,
     },
     /// The switchboard created a call while handling request `id` of `device`.
     Created {
@@ -60,6 +60,8 @@ pub enum Observation {
     Status(switchboard::StatusChange),
     /// The switchboard evicted a terminal call.
     Evicted(SessionId),
+    /// The switchboard emitted a push (contract version 2).
+    Push(callcore::push::Push),
 }
 
 /// What drives a run: the application side of every device.
@@ -390,6 +392,12 @@ impl<A: Copy> World<A> {
         debug_assert_eq!(self.devices.len(), end as usize);
     }
 
+    /// Registers `device` for push from the start (a registration the switchboard already
+    /// holds, as a scenario's `users.*.push` says), without a request.
+    pub fn register_push(&mut self, device: DeviceId) {
+        let _ = self.switchboard.set_push_registration(device, true);
+    }
+
     /// Registers a group of registered users.
     pub fn add_group(&mut self, members: &[UserId]) -> Option<GroupId> {
         self.switchboard.add_group(members).ok()
@@ -547,6 +555,12 @@ impl<A: Copy> World<A> {
                 // A cancelled ring timer is skipped when due (the switchboard no longer has it set).
                 switchboard::Output::CancelTimer { .. } => {}
                 switchboard::Output::Status(change) => self.status_change(change),
+                switchboard::Output::Push(push) => {
+                    if let Err(v) = self.checker.observe_push(&self.switchboard, &push) {
+                        self.fail(v);
+                    }
+                    self.observed.push(Observation::Push(push));
+                }
             }
         }
     }
@@ -594,6 +608,13 @@ impl<A: Copy> World<A> {
         }
     }
 
+    /// Runs invariant 8 over every push still outstanding (at the end of a run).
+    pub fn check_pushes(&mut self) {
+        if let Err(v) = self.checker.check_pushes(&self.switchboard) {
+            self.fail(v);
+        }
+    }
+
     /// Runs invariant 4 over every client now.
     pub fn check_convergence(&mut self) {
         if let Err(v) = self.checker.convergence(&self.switchboard, self.devices.iter().map(|d| &d.client)) {
@@ -604,6 +625,7 @@ impl<A: Copy> World<A> {
     fn run_event(&mut self, event: Event<A>) -> Option<A> {
         let now = self.now_ms;
         let mut requester = None;
+        let mut touched = None;
         match event {
             Event::App(action) => return Some(action),
             Event::ToSwitchboard { device, conn, slot } => {
@@ -620,6 +642,7 @@ impl<A: Copy> World<A> {
                     self.context = Some((id, request_id));
                     requester = Some(id.user);
                 }
+                touched = msg.session();
                 let _ = self.switchboard.handle_input(now, switchboard::Input::Message { from: id, msg });
                 self.drain_switchboard();
                 self.context = None;
@@ -648,6 +671,7 @@ impl<A: Copy> World<A> {
                 let _ =
                     self.switchboard.handle_input(now, switchboard::Input::Connected { device: id, conn });
                 self.drain_switchboard();
+                self.checker.observe_connect(id);
             }
             Event::LearnDisconnect { device, conn } => {
                 self.unlearned -= 1;
@@ -668,6 +692,12 @@ impl<A: Copy> World<A> {
                 self.trace.record(&Record::SwitchboardTimer { at_ms: now, timer });
                 let _ = self.switchboard.handle_input(now, switchboard::Input::Timer(timer));
                 self.drain_switchboard();
+                if let switchboard::Timer::Ring(session)
+                | switchboard::Timer::Session(session)
+                | switchboard::Timer::Evict(session) = timer
+                {
+                    touched = Some(session);
+                }
                 if let switchboard::Timer::Evict(session) = timer {
                     if self.switchboard.call(session).is_none() {
                         match self.sidecar.as_mut() {
@@ -691,7 +721,7 @@ impl<A: Copy> World<A> {
                 self.drain_client(device);
             }
         }
-        match self.checker.after_input(&self.switchboard, requester) {
+        match self.checker.after_input(&self.switchboard, requester, touched, now) {
             Err(v) => self.fail(v),
             Ok(true) => self.check_conservation(),
             Ok(false) => {}

@@ -139,8 +139,9 @@ impl Fold for Callback {
 
 impl Fold for Request {
     /// A packed word (variant bits 0..2; initiate: receiver kind bit 2, call type bit 3, ring
-    /// timeout present bit 4; reject: status bits 2..4), then the receiver id and ring timeout
-    /// (0 when absent), or the session.
+    /// timeout present bit 4; reject: status bits 2..4; start session, register and unregister
+    /// push: 1, 2 and 3 in bits 8..), then the receiver id and ring timeout (0 when absent), or
+    /// the session.
     fn fold(&self, h: &mut TraceHasher) {
         match *self {
             Request::Initiate { to, call_type, ring_timeout_ms } => {
@@ -161,6 +162,13 @@ impl Fold for Request {
                 h.word(3);
                 h.word(session.0);
             }
+            // Contract version 2's requests: tags above the packed bits of the others.
+            Request::StartSession { session } => {
+                h.word(1 << 8);
+                h.word(session.0);
+            }
+            Request::RegisterPush => h.word(2 << 8),
+            Request::UnregisterPush => h.word(3 << 8),
         }
     }
 }
@@ -183,13 +191,18 @@ impl Fold for ClientMsg {
     }
 }
 
-/// A request's result: `1 + code` for an error, else 0 and the call object.
-fn fold_result(h: &mut TraceHasher, result: &Result<CallView, ErrorCode>) {
+/// A success without a call (a push registration) in [`fold_result`]: above every error's.
+const NO_CALL_WORD: u64 = 1 << 8;
+
+/// A request's result: `1 + code` for an error, else 0 and the call object, or
+/// [`NO_CALL_WORD`] for a success without one.
+fn fold_result(h: &mut TraceHasher, result: &Result<Option<CallView>, ErrorCode>) {
     match result {
-        Ok(view) => {
+        Ok(Some(view)) => {
             h.word(0);
             view.fold(h);
         }
+        Ok(None) => h.word(NO_CALL_WORD),
         Err(code) => h.word(1 + code.index() as u64),
     }
 }
@@ -219,12 +232,13 @@ impl Fold for ServerMsg {
 }
 
 impl Fold for switchboard::Timer {
-    /// Ring: 0, the session. Grace: 1, the user. Evict: 2, the session.
+    /// Ring: 0, the session. Grace: 1, the user. Evict: 2, the session. Session: 3, the session.
     fn fold(&self, h: &mut TraceHasher) {
         let (tag, id) = match *self {
             switchboard::Timer::Ring(s) => (0, s.0),
             switchboard::Timer::Grace(u) => (1, u64::from(u.0)),
             switchboard::Timer::Evict(s) => (2, s.0),
+            switchboard::Timer::Session(s) => (3, s.0),
         };
         h.word(tag);
         h.word(id);
@@ -254,7 +268,8 @@ impl Fold for switchboard::StatusChange {
 
 impl Fold for switchboard::Output {
     /// Send: 0 tagged onto the device, the message. SetTimer: 1, the timer, the time.
-    /// CancelTimer: 2, the timer. Status: 3, the change.
+    /// CancelTimer: 2, the timer. Status: 3, the change. Push: 4 tagged onto the device, the
+    /// session, 0 for a ring or 1 + the reason for a cancel.
     fn fold(&self, h: &mut TraceHasher) {
         match self {
             switchboard::Output::Send { to, msg } => {
@@ -273,6 +288,14 @@ impl Fold for switchboard::Output {
             switchboard::Output::Status(change) => {
                 h.word(tagged(3, 0));
                 change.fold(h);
+            }
+            switchboard::Output::Push(push) => {
+                h.word(tagged(4, device_word(push.to)));
+                h.word(push.session.0);
+                h.word(match push.kind {
+                    callcore::push::PushKind::Ring => 0,
+                    callcore::push::PushKind::Cancel(reason) => 1 + reason as u64,
+                });
             }
         }
     }
@@ -424,7 +447,7 @@ pub(crate) mod tests {
             let msg = ServerMsg::Notify(Notice { call: view(), callback });
             variants.push(hash(&Record::ToClient { at_ms: 5, to: device, msg: &msg }));
         }
-        let answer = ServerMsg::Answer { id: RequestId(3), result: Ok(view()) };
+        let answer = ServerMsg::Answer { id: RequestId(3), result: Ok(Some(view())) };
         variants.push(hash(&Record::ToClient { at_ms: 5, to: device, msg: &answer }));
         let error = ServerMsg::Answer { id: RequestId(3), result: Err(ErrorCode::Timeout) };
         variants.push(hash(&Record::ToClient { at_ms: 5, to: device, msg: &error }));

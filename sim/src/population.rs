@@ -599,7 +599,7 @@ impl Population {
         world: &mut World<Act>,
         device: DeviceId,
         request: &Request,
-        result: &Result<callcore::CallView, ErrorCode>,
+        result: &Result<Option<callcore::CallView>, ErrorCode>,
     ) {
         match (request, result) {
             (_, Err(code)) => {
@@ -620,8 +620,8 @@ impl Population {
                     _ => {}
                 }
             }
-            (Request::Initiate { .. }, Ok(view)) => self.on_created_answer(world, device, view),
-            (Request::Accept { .. }, Ok(view)) => {
+            (Request::Initiate { .. }, Ok(Some(view))) => self.on_created_answer(world, device, view),
+            (Request::Accept { .. }, Ok(Some(view))) => {
                 let group = matches!(view.receiver, Receiver::Group(_));
                 self.on_accepted(world, device, view.session, group, false);
             }
@@ -733,7 +733,7 @@ impl Driver for Population {
                 self.on_answer(world, *device, request, result)
             }
             Observation::Status(change) => self.on_status(world, change),
-            Observation::Created { .. } | Observation::Evicted(_) => {}
+            Observation::Created { .. } | Observation::Evicted(_) | Observation::Push(_) => {}
         }
     }
 }

@@ -6,14 +6,16 @@
 //! step at its exact ms, in the order it ran (commands run before other same-ms events in both
 //! the run and the replay); the config carries the same call settings, latency model and seed,
 //! so the replay draws the same latencies for the same messages. Expectations: every step's
-//! answer, every call's final status, every device's callbacks.
+//! answer, every call's final status, every device's callbacks and pushes. A run with the media
+//! session or push registrations is written in format 2, one without either in format 1.
 
 use crate::engine::{Executed, Observation, World};
-use crate::replay::callback_line;
+use crate::replay::{callback_line, push_line};
 use crate::scenario::{
     self, Action, CallExpect, Command, Expect, Outcome, Scenario, ScenarioConfig, StartConnected, Step,
     Target, UserSpec,
 };
+use callcore::push::PushKind;
 use callcore::{CallbackKind, DeviceId, GroupId, Receiver, RequestId, SessionId, Status, UserId};
 use std::collections::BTreeMap;
 
@@ -23,6 +25,7 @@ pub struct Recorder {
     created: BTreeMap<(DeviceId, RequestId), SessionId>,
     answers: BTreeMap<(DeviceId, RequestId), Outcome>,
     callbacks: BTreeMap<DeviceId, Vec<(CallbackKind, SessionId)>>,
+    pushes: BTreeMap<DeviceId, Vec<(PushKind, SessionId)>>,
     final_status: BTreeMap<SessionId, Status>,
 }
 
@@ -40,6 +43,10 @@ pub enum RecordError {
     /// The world was not logging commands.
     #[error("the run was not recording its commands")]
     NotRecording,
+    /// Push registrations without the media session: format 2 always has a session start
+    /// timeout, format 1 has no push.
+    #[error("a run with push registrations and no media session timeout cannot be written in either format")]
+    PushWithoutMedia,
 }
 
 fn width(n: usize) -> usize {
@@ -71,6 +78,9 @@ impl Recorder {
             }
             Observation::Status(change) => {
                 self.final_status.insert(change.session, change.to);
+            }
+            Observation::Push(push) => {
+                self.pushes.entry(push.to).or_default().push((push.kind, push.session));
             }
             Observation::Evicted(_) => {}
         }
@@ -140,13 +150,27 @@ impl Recorder {
                 .collect();
             expect.callbacks.insert(key, lines);
         }
+        for (device, list) in &self.pushes {
+            let key = scenario::device_name(&uname(device.user), device.index);
+            let lines = list
+                .iter()
+                .map(|&(kind, s)| push_line(kind, labels.get(&s).map_or("?", String::as_str)))
+                .collect();
+            expect.pushes.insert(key, lines);
+        }
         let mut users_map = BTreeMap::new();
+        let mut any_push = false;
         for u in 0..users as u32 {
             let devices = world.device_count(UserId(u));
-            users_map.insert(
-                uname(UserId(u)),
-                UserSpec { devices, connected: StartConnected::All(false), push: None },
-            );
+            // The population registers devices before the run only; the registrations now are
+            // those of the start.
+            let registered: Vec<u16> = (0..devices)
+                .filter(|&i| world.switchboard.is_push_registered(DeviceId::new(UserId(u), i)))
+                .collect();
+            any_push |= !registered.is_empty();
+            let push = (!registered.is_empty()).then(|| scenario::DeviceList::of(&registered));
+            users_map
+                .insert(uname(UserId(u)), UserSpec { devices, connected: StartConnected::All(false), push });
         }
         let mut groups = BTreeMap::new();
         for g in 0..group_count as u32 {
@@ -159,13 +183,22 @@ impl Recorder {
             reconnect_grace_ms: Some(c.reconnect_grace_ms),
             request_timeout_ms: Some(c.request_timeout_ms),
             call_waiting: Some(c.call_waiting),
-            session_start_timeout_ms: None,
+            session_start_timeout_ms: c.session_start_timeout_ms,
             call_retention_ms: Some(c.call_retention_ms),
             latency_ms: Some(world.latency()),
             seed: Some(seed),
         };
+        let format = match (c.session_start_timeout_ms, any_push) {
+            (Some(_), _) => 2,
+            (None, false) => 1,
+            (None, true) => return Err(RecordError::PushWithoutMedia),
+        };
+        if format == 1 {
+            // A format-1 file has no pushes to expect (none can be emitted without a registration).
+            expect.pushes.clear();
+        }
         Ok(Scenario {
-            format: 1,
+            format,
             name: name.to_owned(),
             description: Some(format!("recorded by callsim from seed {seed}")),
             config,

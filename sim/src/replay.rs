@@ -12,6 +12,7 @@
 use crate::engine::{Driver, Engine, Failure, Observation, World};
 use crate::scenario::{self, Action, Command, Outcome, Scenario, Target};
 use crate::trace::Trace;
+use callcore::push::PushKind;
 use callcore::{CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RequestId, SessionId, Status, UserId};
 use std::collections::BTreeMap;
 
@@ -53,6 +54,9 @@ pub struct Produced {
     pub callbacks: BTreeMap<String, Vec<String>>,
     /// Each step's final answer (`None`: no answer, or not a request).
     pub answers: Vec<Option<Outcome>>,
+    /// Device name → pushes emitted for it, formatted as in `expect.pushes` (devices with at
+    /// least one).
+    pub pushes: BTreeMap<String, Vec<String>>,
 }
 
 /// The scenario driver.
@@ -72,6 +76,7 @@ pub struct ScenarioDriver {
     answers: Vec<Option<Outcome>>,
     refused: Vec<usize>,
     callbacks: Vec<Vec<(CallbackKind, SessionId)>>,
+    pushes: BTreeMap<DeviceId, Vec<(PushKind, SessionId)>>,
     final_status: BTreeMap<SessionId, Status>,
 }
 
@@ -85,10 +90,11 @@ struct Resolved {
 /// request's label.
 #[derive(Clone, Copy, Debug)]
 enum What {
-    /// A request about the call of label `label` (the label index).
+    /// A request about the call of label `label` (the label index; none for a command that
+    /// names no call).
     Request {
         command: Command<Receiver>,
-        label: usize,
+        label: Option<usize>,
     },
     Connect,
     Disconnect,
@@ -126,7 +132,7 @@ impl Cast {
 
 /// Builds the world and the driver for a (validated) scenario.
 pub fn build(s: &Scenario, trace: Trace) -> Engine<ScenarioDriver> {
-    let config = s.config.core();
+    let config = s.config.core(s.format);
     let mut world = World::new(config, s.config.latency(), s.config.seed.unwrap_or(0), trace);
     let mut cast =
         Cast { users: BTreeMap::new(), groups: BTreeMap::new(), next_unknown_user: 0, next_unknown_group: 0 };
@@ -142,6 +148,11 @@ pub fn build(s: &Scenario, trace: Trace) -> Engine<ScenarioDriver> {
     }
     cast.next_unknown_user = world.user_count() as u32;
     cast.next_unknown_group = s.groups.len() as u32;
+    for (uid, spec) in &s.users {
+        for index in (0..spec.devices).filter(|&i| spec.starts_registered(i)) {
+            world.register_push(DeviceId::new(cast.users[uid], index));
+        }
+    }
     for (uid, spec) in &s.users {
         for index in (0..spec.devices).filter(|&i| spec.starts_connected(i)) {
             world.connect(DeviceId::new(cast.users[uid], index));
@@ -177,7 +188,7 @@ impl ScenarioDriver {
                             Target::User(u) => Receiver::User(cast.user(u)),
                             Target::Group(g) => Receiver::Group(cast.group(g)),
                         }),
-                        label: label_index[call.as_str()],
+                        label: request.names_call().then(|| label_index[call.as_str()]),
                     },
                     Action::Connect => What::Connect,
                     Action::Disconnect => What::Disconnect,
@@ -196,12 +207,13 @@ impl ScenarioDriver {
             answers: vec![None; s.steps.len()],
             refused: Vec::new(),
             callbacks: vec![Vec::new(); devices],
+            pushes: BTreeMap::new(),
             final_status: BTreeMap::new(),
         }
     }
 
-    fn session(&self, label: usize) -> SessionId {
-        self.label_session[label].unwrap_or(NO_SESSION)
+    fn session(&self, label: Option<usize>) -> SessionId {
+        label.and_then(|l| self.label_session[l]).unwrap_or(NO_SESSION)
     }
 
     fn label_of(&self, session: SessionId) -> String {
@@ -226,7 +238,24 @@ impl ScenarioDriver {
             let lines = list.iter().map(|&(kind, s)| callback_line(kind, &self.label_of(s))).collect();
             callbacks.insert(name, lines);
         }
-        Produced { calls, callbacks, answers: self.answers.clone() }
+        let mut pushes = BTreeMap::new();
+        for (device, list) in &self.pushes {
+            let name = scenario::device_name(&names[&device.user], device.index);
+            let lines = list.iter().map(|&(kind, s)| push_line(kind, &self.label_of(s))).collect();
+            pushes.insert(name, lines);
+        }
+        Produced { calls, callbacks, answers: self.answers.clone(), pushes }
+    }
+}
+
+/// One `expect.pushes` entry: `ring <label>` or `cancel <label> <reason>`.
+pub fn push_line(kind: PushKind, label: &str) -> String {
+    match kind {
+        PushKind::Ring => format!("ring {label}"),
+        PushKind::Cancel(reason) => {
+            let reason = CallbackKind::IncomingCallCancelled(reason).reason_name().unwrap_or("?");
+            format!("cancel {label} {reason}")
+        }
     }
 }
 
@@ -274,7 +303,7 @@ impl Driver for ScenarioDriver {
             }
             Observation::Created { session, device, id } => {
                 let step = self.uncreated.remove(&(device, id));
-                if let Some(What::Request { command: Command::Initiate { .. }, label }) =
+                if let Some(What::Request { command: Command::Initiate { .. }, label: Some(label) }) =
                     step.map(|i| self.steps[i].what)
                 {
                     self.label_session[label] = Some(session);
@@ -288,6 +317,9 @@ impl Driver for ScenarioDriver {
             }
             Observation::Status(change) => {
                 self.final_status.insert(change.session, change.to);
+            }
+            Observation::Push(push) => {
+                self.pushes.entry(push.to).or_default().push((push.kind, push.session));
             }
             Observation::Evicted(_) => {}
         }
@@ -305,6 +337,9 @@ pub fn run_keeping_trace(s: &Scenario, trace: Trace) -> (Report, Trace) {
     let ok = engine.run_until(scenario::run_until_ms(s));
     if ok && engine.world.in_flight() == 0 {
         engine.world.check_convergence();
+    }
+    if ok {
+        engine.world.check_pushes();
     }
     let names: BTreeMap<UserId, String> =
         s.users.keys().enumerate().map(|(i, uid)| (UserId(i as u32), uid.clone())).collect();
@@ -360,6 +395,14 @@ pub fn compare(s: &Scenario, got: &Produced) -> Vec<String> {
         let have = key.ok().and_then(|k| got.callbacks.get(&k)).unwrap_or(&empty);
         if have != want {
             diffs.push(callback_diff(device, want, have));
+        }
+    }
+    for (device, want) in &expect.pushes {
+        let key = scenario::device_key(s, device).map(|(u, i)| scenario::device_name(&u, i));
+        let empty = Vec::new();
+        let have = key.ok().and_then(|k| got.pushes.get(&k)).unwrap_or(&empty);
+        if have != want {
+            diffs.push(callback_diff(device, want, have).replacen("callbacks", "pushes", 1));
         }
     }
     diffs

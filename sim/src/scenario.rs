@@ -1,7 +1,7 @@
 //! The scenario file format (versions 1 and 2): a cast, a script of commands at virtual times,
 //! and what must come out. See `docs/scenarios.md`. Unknown fields are an error everywhere.
-//! Version 2's fields for push and the media session are read, and refused as not supported
-//! yet: callcore does not model those capabilities yet.
+//! Version 2 adds push ringing and the media session; a version-1 file runs with no media
+//! session timeout.
 
 use crate::locate::{locate, Key};
 use crate::net::Latency;
@@ -59,7 +59,8 @@ pub struct ScenarioConfig {
     /// Call waiting (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_waiting: Option<bool>,
-    /// (Format 2) the media session's start timeout: read, and refused as not supported yet.
+    /// (Format 2) the media session's start timeout (default 20000 in a format-2 file; a
+    /// format-1 file has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_start_timeout_ms: Option<u64>,
     /// How long terminal calls are kept (an extension of the format; default: the whole run,
@@ -79,15 +80,25 @@ impl ScenarioConfig {
         *self == Self::default()
     }
 
-    /// The call semantics' settings, defaults filled in.
-    pub fn core(&self) -> Config {
+    /// The call semantics' settings for a file of `format`, defaults filled in: a format-1
+    /// file has no media session timeout (version 1 had no media session).
+    pub fn core(&self, format: u32) -> Config {
         let d = Config::default();
+        let session_start_timeout_ms = match format {
+            1 => None,
+            _ => Some(
+                self.session_start_timeout_ms
+                    .or(d.session_start_timeout_ms)
+                    .unwrap_or(SESSION_START_TIMEOUT_MS_DEFAULT),
+            ),
+        };
         Config {
             ring_timeout_ms: self.ring_timeout_ms.unwrap_or(d.ring_timeout_ms),
             reconnect_grace_ms: self.reconnect_grace_ms.unwrap_or(d.reconnect_grace_ms),
             request_timeout_ms: self.request_timeout_ms.unwrap_or(d.request_timeout_ms),
             call_waiting: self.call_waiting.unwrap_or(d.call_waiting),
             call_retention_ms: self.call_retention_ms.unwrap_or(RETENTION_MS_DEFAULT),
+            session_start_timeout_ms,
         }
     }
 
@@ -96,6 +107,9 @@ impl ScenarioConfig {
         self.latency_ms.unwrap_or_default()
     }
 }
+
+/// The contract's default media-session start timeout (callcore's `Config::default()` has it).
+const SESSION_START_TIMEOUT_MS_DEFAULT: u64 = 20_000;
 
 /// Reads a JSON object into a map, refusing a key written twice: serde's maps keep the last
 /// value silently, and in a scenario a repeated key is a typo that would drop what the first
@@ -148,8 +162,7 @@ pub struct UserSpec {
     /// Which devices start connected (default all).
     #[serde(default, skip_serializing_if = "StartConnected::is_all")]
     pub connected: StartConnected,
-    /// (Format 2) the devices registered for push at the start: read, and refused as not
-    /// supported yet unless empty.
+    /// (Format 2) the devices registered for push at the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<DeviceList>,
 }
@@ -161,6 +174,11 @@ impl Default for UserSpec {
 }
 
 impl UserSpec {
+    /// Whether device `index` is registered for push at the start.
+    pub fn starts_registered(&self, index: u16) -> bool {
+        self.push.is_some_and(|list| list.contains(index))
+    }
+
     /// Whether device `index` starts connected.
     pub fn starts_connected(&self, index: u16) -> bool {
         match self.connected {
@@ -199,6 +217,11 @@ impl StartConnected {
 pub struct DeviceList(u16);
 
 impl DeviceList {
+    /// The list of these indexes (each below `DEVICES_PER_USER_MAX`).
+    pub fn of(indexes: &[u16]) -> Self {
+        DeviceList(indexes.iter().filter(|&&i| i < 16).fold(0, |mask, &i| mask | 1 << i))
+    }
+
     /// Whether `index` is in the list.
     pub fn contains(self, index: u16) -> bool {
         index < 16 && self.0 & (1 << index) != 0
@@ -419,8 +442,8 @@ impl Action {
     /// The label the step names, if any.
     pub fn label(&self) -> Option<&str> {
         match self {
-            Action::Request { call, .. } => Some(call),
-            Action::Disconnect | Action::Connect => None,
+            Action::Request { request, call } if request.names_call() => Some(call),
+            Action::Request { .. } | Action::Disconnect | Action::Connect => None,
         }
     }
 
@@ -440,6 +463,9 @@ impl Action {
                 }
             }
             Action::Request { request: Command::End, .. } => Do::End,
+            Action::Request { request: Command::StartSession, .. } => Do::StartSession,
+            Action::Request { request: Command::RegisterPush, .. } => Do::RegisterPush,
+            Action::Request { request: Command::UnregisterPush, .. } => Do::UnregisterPush,
             Action::Disconnect => Do::Disconnect,
             Action::Connect => Do::Connect,
         }
@@ -473,6 +499,12 @@ pub enum Command<To = Target> {
     },
     /// End (leave) an accepted call.
     End,
+    /// (Format 2) start the media session of an accepted call.
+    StartSession,
+    /// (Format 2) register the device for push (names no call).
+    RegisterPush,
+    /// (Format 2) withdraw the device's push registration (names no call).
+    UnregisterPush,
 }
 
 /// How a file wrote a reject. The request is the same whichever way it is written; the
@@ -502,6 +534,12 @@ impl RejectSpelling {
 }
 
 impl<To> Command<To> {
+    /// Whether the command is about a call (named by the step's label); a push registration
+    /// names none, and its step's `call` is empty.
+    pub fn names_call(&self) -> bool {
+        !matches!(self, Command::RegisterPush | Command::UnregisterPush)
+    }
+
     /// A reject with `status`, written the usual way ([`RejectSpelling::usual`]).
     pub fn reject(status: RejectStatus) -> Self {
         Command::Reject { status, spelling: RejectSpelling::usual(status) }
@@ -518,6 +556,9 @@ impl<To> Command<To> {
             Command::Accept => Command::Accept,
             Command::Reject { status, spelling } => Command::Reject { status: *status, spelling: *spelling },
             Command::End => Command::End,
+            Command::StartSession => Command::StartSession,
+            Command::RegisterPush => Command::RegisterPush,
+            Command::UnregisterPush => Command::UnregisterPush,
         }
     }
 }
@@ -532,6 +573,9 @@ impl Command<Receiver> {
             Command::Accept => Request::Accept { session },
             Command::Reject { status, .. } => Request::Reject { session, status },
             Command::End => Request::End { session },
+            Command::StartSession => Request::StartSession { session },
+            Command::RegisterPush => Request::RegisterPush,
+            Command::UnregisterPush => Request::UnregisterPush,
         }
     }
 
@@ -544,6 +588,9 @@ impl Command<Receiver> {
             Request::Accept { .. } => Command::Accept,
             Request::Reject { status, .. } => Command::reject(status),
             Request::End { .. } => Command::End,
+            Request::StartSession { .. } => Command::StartSession,
+            Request::RegisterPush => Command::RegisterPush,
+            Request::UnregisterPush => Command::UnregisterPush,
         }
     }
 }
@@ -564,6 +611,13 @@ pub struct Step {
     pub expect: Option<Outcome>,
 }
 
+impl Step {
+    /// Whether the step's command is new in format 2.
+    fn action_is_version_2(&self) -> bool {
+        self.action.kind().is_version_2()
+    }
+}
+
 /// The `do` of a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -581,13 +635,9 @@ enum Do {
 }
 
 impl Do {
-    /// For a (format 2) step of a capability callcore does not model yet: that capability.
-    fn not_supported_yet(self) -> Option<&'static str> {
-        match self {
-            Do::StartSession => Some("the media session"),
-            Do::RegisterPush | Do::UnregisterPush => Some("push ringing"),
-            _ => None,
-        }
+    /// Whether the step is new in format 2.
+    fn is_version_2(self) -> bool {
+        matches!(self, Do::StartSession | Do::RegisterPush | Do::UnregisterPush)
     }
 
     fn name(self) -> &'static str {
@@ -656,17 +706,11 @@ impl TryFrom<RawStep> for Step {
     type Error = String;
 
     fn try_from(raw: RawStep) -> Result<Self, String> {
-        if let Some(capability) = raw.what.not_supported_yet() {
-            let name = raw.what.name();
-            return Err(format!(
-                "`{name}` steps are not supported yet: callcore does not model {capability} yet"
-            ));
-        }
         let allowed: &[&str] = match raw.what {
             Do::Initiate => &["to", "call_type", "call", "ring_timeout_ms"],
             Do::Reject => &["call", "status"],
-            Do::Accept | Do::Cancel | Do::End => &["call"],
-            Do::Disconnect | Do::Connect | Do::StartSession | Do::RegisterPush | Do::UnregisterPush => &[],
+            Do::Accept | Do::Cancel | Do::End | Do::StartSession => &["call"],
+            Do::Disconnect | Do::Connect | Do::RegisterPush | Do::UnregisterPush => &[],
         };
         let name = raw.what.name();
         let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
@@ -701,8 +745,21 @@ impl TryFrom<RawStep> for Step {
                     expect: raw.expect,
                 });
             }
-            Do::StartSession | Do::RegisterPush | Do::UnregisterPush => {
-                unreachable!("refused above as not supported yet")
+            Do::StartSession => Command::StartSession,
+            Do::RegisterPush | Do::UnregisterPush => {
+                let request = if raw.what == Do::RegisterPush {
+                    Command::RegisterPush
+                } else {
+                    Command::UnregisterPush
+                };
+                let action = Action::Request { request, call: String::new() };
+                return Ok(Step {
+                    at_ms: raw.at_ms,
+                    user: raw.user,
+                    device: raw.device,
+                    action,
+                    expect: raw.expect,
+                });
             }
         };
         let call = raw.call.ok_or_else(|| missing("call"))?;
@@ -726,7 +783,7 @@ impl From<Step> for RawStep {
             expect: step.expect,
         };
         let Action::Request { request, call } = step.action else { return raw };
-        raw.call = Some(call);
+        raw.call = request.names_call().then_some(call);
         match request {
             Command::Initiate { to, call_type, ring_timeout_ms } => {
                 raw.to = Some(to);
@@ -741,7 +798,11 @@ impl From<Step> for RawStep {
                 );
                 raw.status = (!written).then_some(RejectAs::of(status));
             }
-            Command::Accept | Command::End => {}
+            Command::Accept
+            | Command::End
+            | Command::StartSession
+            | Command::RegisterPush
+            | Command::UnregisterPush => {}
         }
         raw
     }
@@ -757,8 +818,8 @@ pub struct Expect {
     /// Device (`UID` or `UID/N`) → every callback it raised, in order.
     #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
     pub callbacks: BTreeMap<String, Vec<String>>,
-    /// (Format 2) device → every push emitted for it: read, and refused as not supported yet
-    /// unless empty.
+    /// (Format 2) device → every push emitted for it, in order: `ring <label>` or
+    /// `cancel <label> <reason>`.
     #[serde(default, deserialize_with = "unique_keys", skip_serializing_if = "BTreeMap::is_empty")]
     pub pushes: BTreeMap<String, Vec<String>>,
 }
@@ -1095,6 +1156,22 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
                 })?;
             }
         }
+        let mut named = BTreeMap::new();
+        for (device, entries) in &expect.pushes {
+            let at = || ["expect".into(), "pushes".into(), device.as_str().into()];
+            let key = device_key(s, device)
+                .map_err(|m| invalid(at(), m.replace("expect.callbacks", "expect.pushes")))?;
+            if let Some(other) = named.insert(key, device) {
+                let message = format!("expect.pushes: {other} and {device} name the same device");
+                return Err(invalid(at(), message));
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                check_push_entry(entry, &labels).map_err(|m| {
+                    let at = ["expect".into(), "pushes".into(), device.as_str().into(), i.into()];
+                    invalid(at, format!("expect.pushes: {device} entry {}: {m}", i + 1))
+                })?;
+            }
+        }
     }
     Ok(())
 }
@@ -1102,46 +1179,55 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
 /// The formats this reader takes.
 pub const FORMATS: [u32; 2] = [1, 2];
 
-/// Version 2's fields: in a format-1 file, an error; push and the media session's, not
-/// supported yet (callcore does not model them yet).
+/// Version 2's fields: in a format-1 file, an error; in a format-2 file, a list of devices
+/// must name devices the user has.
 fn validate_version_2(s: &Scenario) -> Result<(), Invalid> {
     let v2 = |at: Vec<Key>, field: &str| {
-        let message = if s.format < 2 {
-            format!("{field} is a format 2 field: write \"format\": 2")
-        } else {
-            format!(
-                "{field} is not supported yet: callcore does not model push ringing or the media session yet"
-            )
-        };
-        Err(Invalid { at, message })
+        Err(Invalid { at, message: format!("{field} is a format 2 field: write \"format\": 2") })
     };
-    if s.config.session_start_timeout_ms.is_some() {
+    if s.format < 2 && s.config.session_start_timeout_ms.is_some() {
         return v2(
             vec!["config".into(), "session_start_timeout_ms".into()],
             "config.session_start_timeout_ms",
         );
     }
+    if let Some(ms) = s.config.session_start_timeout_ms {
+        check_time(
+            ["config".into(), "session_start_timeout_ms".into()],
+            "config.session_start_timeout_ms",
+            Some(ms),
+        )?;
+    }
     for (uid, spec) in &s.users {
         let at = |f: &str| vec!["users".into(), uid.as_str().into(), f.into()];
-        if let StartConnected::Devices(list) = spec.connected {
+        let lists = [
+            (
+                "connected",
+                match spec.connected {
+                    StartConnected::Devices(list) => Some(list),
+                    StartConnected::All(_) => None,
+                },
+            ),
+            ("push", spec.push),
+        ];
+        for (field, list) in lists {
+            let Some(list) = list else { continue };
             if s.format < 2 {
-                return v2(at("connected"), &format!("users.{uid}.connected as a list"));
+                let what = if field == "connected" { "connected as a list" } else { "push" };
+                return v2(at(field), &format!("users.{uid}.{what}"));
             }
             if list.max().is_some_and(|max| max >= spec.devices) {
                 let message = format!(
-                    "user {uid}: connected names device {}, beyond its {} devices",
+                    "user {uid}: {field} names device {}, beyond its {} devices",
                     list.max().unwrap_or(0),
                     spec.devices
                 );
-                return Err(Invalid { at: at("connected"), message });
+                return Err(Invalid { at: at(field), message });
             }
-        }
-        if spec.push.is_some_and(|list| !list.is_empty() || s.format < 2) {
-            return v2(at("push"), &format!("users.{uid}.push"));
         }
     }
     if let Some(expect) = &s.expect {
-        if !expect.pushes.is_empty() {
+        if s.format < 2 && !expect.pushes.is_empty() {
             return v2(vec!["expect".into(), "pushes".into()], "expect.pushes");
         }
     }
@@ -1159,6 +1245,10 @@ fn validate_step(
     let Some(spec) = s.users.get(&step.user) else {
         return Err(invalid(field("user"), format!("step {n}: user {} is not listed in users", step.user)));
     };
+    if s.format < 2 && step.action_is_version_2() {
+        let message = format!("step {n}: `{}` is a format 2 step: write \"format\": 2", step.action.name());
+        return Err(invalid(field("do"), message));
+    }
     let device = step.device.unwrap_or(0);
     if device >= spec.devices {
         return Err(invalid(field("device"), format!("step {n}: {} has no device {device}", step.user)));
@@ -1207,6 +1297,32 @@ fn check_callback_entry(entry: &str, labels: &BTreeMap<String, usize>) -> Result
     }
 }
 
+/// Checks one `expect.pushes` entry, `ring <label>` or `cancel <label> <reason>`, with a reason
+/// of `incoming_call_cancelled`.
+fn check_push_entry(entry: &str, labels: &BTreeMap<String, usize>) -> Result<(), String> {
+    let words: Vec<&str> = entry.split(' ').collect();
+    let label = match words[..] {
+        ["ring", label] => label,
+        ["cancel", label, reason] => {
+            let known = CallbackKind::ALL.iter().any(|k| {
+                matches!(k, CallbackKind::IncomingCallCancelled(_)) && k.reason_name() == Some(reason)
+            });
+            if !known {
+                return Err(format!(
+                    "`{reason}` is not a reason of a push cancel (those of incoming_call_cancelled)"
+                ));
+            }
+            label
+        }
+        ["cancel", _] => return Err("`cancel` needs a reason".to_owned()),
+        _ => return Err(format!("`{entry}` is not `ring <label>` or `cancel <label> <reason>`")),
+    };
+    if !labels.contains_key(label) {
+        return Err(format!("call {label} is never initiated"));
+    }
+    Ok(())
+}
+
 /// Parses a device key `UID` or `UID/N` of `expect.callbacks`.
 pub fn device_key(s: &Scenario, key: &str) -> Result<(String, u16), String> {
     let (uid, index) = match key.rsplit_once('/') {
@@ -1235,17 +1351,19 @@ pub fn device_name(uid: &str, index: u16) -> String {
     }
 }
 
-/// The run's end: `run_until_ms`, or the last step's time + ring timeout + grace + 1000, with the
+/// The run's end: `run_until_ms`, or the last step's time + ring timeout + grace + 1000 (+ the
+/// session start timeout where the media session is on), with the
 /// configured ring timeout (as the format says; a call given a longer one of its own may still
 /// ring when a default run ends, so such a file writes its `run_until_ms`).
 pub fn run_until_ms(s: &Scenario) -> u64 {
     s.run_until_ms.unwrap_or_else(|| {
-        let config = s.config.core();
+        let config = s.config.core(s.format);
         let last = s.steps.iter().map(|st| st.at_ms).max().unwrap_or(0);
         // Validated files keep every term within TIME_MS_MAX; saturate for unvalidated ones.
         last.saturating_add(config.ring_timeout_ms)
             .saturating_add(config.reconnect_grace_ms)
             .saturating_add(1000)
+            .saturating_add(config.session_start_timeout_ms.unwrap_or(0))
     })
 }
 
@@ -1308,26 +1426,47 @@ mod tests {
     /// Push and the media session are not modelled yet: their fields are refused by name, so
     /// that no file passes with a rule silently unchecked.
     #[test]
-    fn format_2_push_and_media_fields_are_refused_as_not_supported_yet() {
-        let not_yet = "not supported yet: callcore does not model push ringing or the media session yet";
-        let push = err(&v2(r#"{"a":{"push":[0]}}"#, ""));
-        assert!(push.contains(&format!("users.a.push is {not_yet}")), "{push}");
-        let timeout = err(&v2(r#"{"a":{}}"#, r#""config":{"session_start_timeout_ms":5},"#));
-        assert!(timeout.contains(&format!("config.session_start_timeout_ms is {not_yet}")), "{timeout}");
-        let pushes = err(&v2(r#"{"a":{}}"#, r#""expect":{"pushes":{"a":["ring c1"]}},"#));
-        assert!(pushes.contains(&format!("expect.pushes is {not_yet}")), "{pushes}");
-        let empty = parse(&v2(r#"{"a":{"push":[]}}"#, r#""expect":{"pushes":{}},"#), Path::new("t.json"));
-        assert!(empty.is_ok(), "an empty push list says nothing unsupported: {empty:?}");
-        for (step, capability) in [
-            (r#"{"at_ms":0,"user":"a","do":"start_session","call":"c1"}"#, "the media session"),
-            (r#"{"at_ms":0,"user":"a","do":"register_push"}"#, "push ringing"),
-            (r#"{"at_ms":0,"user":"a","do":"unregister_push"}"#, "push ringing"),
+    fn format_2_reads_push_and_media_fields_and_format_1_refuses_them() {
+        let steps = r#"{"at_ms":0,"user":"a","do":"initiate","to":{"user":"b"},"call_type":"audio","call":"c1"},
+            {"at_ms":5,"user":"a","do":"start_session","call":"c1","expect":"invalid_state"},
+            {"at_ms":6,"user":"b","device":1,"do":"register_push","expect":"ok"},
+            {"at_ms":7,"user":"b","do":"unregister_push"}"#;
+        let text = v2(
+            r#"{"a":{},"b":{"devices":2,"connected":[0],"push":[1]}}"#,
+            r#""config":{"session_start_timeout_ms":500},
+            "expect":{"pushes":{"b/1":["ring c1","cancel c1 unanswered"]}},"#,
+        )
+        .replace(r#""steps":[]"#, &format!(r#""steps":[{steps}]"#));
+        let s = parse(&text, Path::new("t.json")).unwrap();
+        assert!(s.users["b"].starts_registered(1) && !s.users["b"].starts_registered(0));
+        assert_eq!(s.config.core(2).session_start_timeout_ms, Some(500));
+        assert_eq!(s.steps[1].action, Action::Request { request: Command::StartSession, call: "c1".into() });
+        assert_eq!(s.steps[2].action.label(), None, "a push registration names no call");
+        assert_eq!(s.steps[2].action.name(), "register_push");
+        // Written back, the steps read the same (no `call` on a registration).
+        let back = serde_json::to_string(&s).unwrap();
+        assert!(!back.contains(r#""do":"register_push","call""#), "{back}");
+        assert_eq!(parse(&back, Path::new("t.json")).unwrap(), s);
+        // The contract's default in a format-2 file, none in a format-1 file.
+        assert_eq!(ScenarioConfig::default().core(2).session_start_timeout_ms, Some(20_000));
+        assert_eq!(ScenarioConfig::default().core(1).session_start_timeout_ms, None);
+        // A bad push entry, and a push list beyond the user's devices.
+        let bad = err(&v2(r#"{"a":{}}"#, r#""expect":{"pushes":{"a":["cancel c1 hangup"]}},"#));
+        assert!(bad.contains("`hangup` is not a reason of a push cancel"), "{bad}");
+        let beyond = err(&v2(r#"{"a":{"push":[1]}}"#, ""));
+        assert!(beyond.contains("user a: push names device 1, beyond its 1 devices"), "{beyond}");
+        // Format 1 refuses each version-2 field and step by name.
+        let v1 = |users: &str, extra: &str| v2(users, extra).replace(r#""format":2"#, r#""format":1"#);
+        let push = err(&v1(r#"{"a":{"push":[0]}}"#, ""));
+        assert!(push.contains("users.a.push is a format 2 field"), "{push}");
+        let timeout = err(&v1(r#"{"a":{}}"#, r#""config":{"session_start_timeout_ms":5},"#));
+        assert!(timeout.contains("config.session_start_timeout_ms is a format 2 field"), "{timeout}");
+        for step in [
+            r#"{"at_ms":0,"user":"a","do":"register_push"}"#,
+            r#"{"at_ms":0,"user":"a","do":"unregister_push"}"#,
         ] {
-            let e = err(&v2(r#"{"a":{}}"#, "").replace(r#""steps":[]"#, &format!(r#""steps":[{step}]"#)));
-            assert!(
-                e.contains(&format!("steps are not supported yet: callcore does not model {capability} yet")),
-                "{e}"
-            );
+            let e = err(&v1(r#"{"a":{}}"#, "").replace(r#""steps":[]"#, &format!(r#""steps":[{step}]"#)));
+            assert!(e.contains("is a format 2 step"), "{e}");
         }
     }
 

@@ -51,10 +51,14 @@ fn scenario_and_profile_errors_read_well() {
             scenario_with(ab, INITIATE, "").replace(r#""b":{}"#, r#""b":{"connected":[0]}"#),
         ),
         (
-            "a push step, not supported yet",
+            "a push step in a format-1 file",
             scenario_with(ab, INITIATE, "")
-                .replace(r#""format":1"#, r#""format":2"#)
                 .replace(r#""steps":["#, r#""steps":[{"at_ms":0,"user":"b","do":"register_push"},"#),
+        ),
+        (
+            "a push cancel without its reason",
+            scenario_with(ab, INITIATE, r#","expect":{"pushes":{"b":["cancel c1"]}}"#)
+                .replace(r#""format":1"#, r#""format":2"#),
         ),
     ];
     let mut out = String::new();

@@ -198,7 +198,7 @@ async fn switchboard_task(
                             let _ = devices[to.user.0 as usize].send(Flight { at, msg });
                         }
                         switchboard::Output::SetTimer { timer, at_ms } => timers.push(Reverse((at_ms, timer))),
-                        switchboard::Output::CancelTimer { .. } => {}
+                        switchboard::Output::CancelTimer { .. } | switchboard::Output::Push(_) => {}
                         switchboard::Output::Status(change) => {
                             if change.to.is_terminal() {
                                 totals.by_status[change.to.index()] += 1;

@@ -71,8 +71,8 @@ pub enum Output {
         id: RequestId,
         /// What it asked.
         request: Request,
-        /// Success with the call object, or an error code.
-        result: Result<CallView, ErrorCode>,
+        /// Success with the call object (none for a push registration), or an error code.
+        result: Result<Option<CallView>, ErrorCode>,
     },
     /// Hand [`Input::Timer`] with `timer` at `at_ms`.
     SetTimer {

@@ -78,7 +78,7 @@ impl Client {
     pub(super) fn handle_answer(
         &mut self,
         id: RequestId,
-        result: Result<CallView, ErrorCode>,
+        result: Result<Option<CallView>, ErrorCode>,
     ) -> Result<(), ClientError> {
         let request = match self.pending.iter().position(|p| p.id == id) {
             Some(i) => {
@@ -102,13 +102,17 @@ impl Client {
                 request
             }
         };
-        if let Ok(view) = result {
+        if let Ok(Some(view)) = result {
             let index = self.upsert(view)?;
             let call = &mut self.calls[index];
             call.stage = match request {
-                Request::Initiate { .. } => call.stage,
+                Request::Initiate { .. } | Request::StartSession { .. } => call.stage,
                 Request::Accept { .. } => call.stage.join(call.role),
                 Request::Reject { .. } | Request::End { .. } => call.stage.close(),
+                Request::RegisterPush | Request::UnregisterPush => {
+                    debug_assert!(false, "a push registration's answer carries no call");
+                    call.stage
+                }
             };
         }
         if matches!(request, Request::Initiate { .. }) {
@@ -126,14 +130,14 @@ impl Client {
     fn forgotten_answer(
         &mut self,
         id: RequestId,
-        result: Result<CallView, ErrorCode>,
+        result: Result<Option<CallView>, ErrorCode>,
     ) -> Result<(), ClientError> {
         if id.0 == 0 || id.0 >= self.next_request {
             bump(&mut self.counts.dropped);
             return Err(ClientError::UnknownRequest(id));
         }
         bump(&mut self.counts.late_answers);
-        if let Ok(view) = result {
+        if let Ok(Some(view)) = result {
             self.upsert(view)?;
         }
         Ok(())

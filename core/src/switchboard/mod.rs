@@ -19,6 +19,7 @@ use crate::hint;
 use crate::ids::{ConnectionId, DeviceId, GroupId, SessionId, UserId};
 use crate::lifecycle::{CallMachine, Effect, Event, Role};
 use crate::message::{ClientMsg, Notice, ServerMsg};
+use crate::push::{self, Push, PushKind};
 use record::{CallData, CallRecord};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -40,6 +41,8 @@ pub enum Timer {
     Grace(UserId),
     /// The terminal call's retention is over: evict it.
     Evict(SessionId),
+    /// A participant's media-session start timeout may be due (contract version 2).
+    Session(SessionId),
 }
 
 /// One input to the switchboard.
@@ -120,6 +123,9 @@ pub enum Output {
     },
     /// A call changed status.
     Status(StatusChange),
+    /// Hand the push to the push service (contract version 2: ringing offline devices). It may
+    /// be delayed or lost; nothing waits for it.
+    Push(Push),
 }
 
 /// Counters of everything the switchboard did and dropped.
@@ -146,6 +152,15 @@ pub struct Stats {
     /// Remembered answers forgotten before their device released them, because it had more than
     /// `PENDING_REQUESTS_MAX` outstanding (a client that breaks the protocol).
     pub answers_forgotten: u64,
+    /// Pushes emitted: `ring`.
+    #[serde(default)]
+    pub pushes_ring: u64,
+    /// Pushes emitted: `cancel`.
+    #[serde(default)]
+    pub pushes_cancel: u64,
+    /// Participants that left a call because they did not start their media session in time.
+    #[serde(default)]
+    pub session_timeouts: u64,
 }
 
 impl Stats {
@@ -272,6 +287,31 @@ impl Switchboard {
         self.users.get(device.user.0 as usize).is_some_and(|u| u.is_connected(device.index))
     }
 
+    /// Registers `device` for push, or withdraws its registration, outside any request: for an
+    /// embedder that restores the registrations it keeps (the registration outlives connections,
+    /// so a restarted switchboard gets them back this way). A device's own `register_push` and
+    /// `unregister_push` requests do the same.
+    pub fn set_push_registration(
+        &mut self,
+        device: DeviceId,
+        registered: bool,
+    ) -> Result<(), SwitchboardError> {
+        self.check_device(device)?;
+        let user = &mut self.users[device.user.0 as usize];
+        if registered {
+            user.push |= 1 << device.index;
+        } else {
+            user.push &= !(1 << device.index);
+        }
+        Ok(())
+    }
+
+    /// Whether `device` is registered for push (contract version 2).
+    pub fn is_push_registered(&self, device: DeviceId) -> bool {
+        device.index < DEVICES_PER_USER_MAX
+            && self.users.get(device.user.0 as usize).is_some_and(|u| u.push & (1 << device.index) != 0)
+    }
+
     /// A retained call (live, or terminal and not yet evicted).
     pub fn call(&self, session: SessionId) -> Option<CallInfo<'_>> {
         self.record(session).map(|record| CallInfo { record })
@@ -346,7 +386,9 @@ impl Switchboard {
     #[inline]
     pub fn prefetch_timer(&self, timer: Timer) {
         match timer {
-            Timer::Ring(session) | Timer::Evict(session) => self.prefetch_call(session),
+            Timer::Ring(session) | Timer::Evict(session) | Timer::Session(session) => {
+                self.prefetch_call(session)
+            }
             Timer::Grace(user) => self.prefetch_user(user),
         }
     }
@@ -440,6 +482,7 @@ impl Switchboard {
         if user.grace_deadline_ms.take().is_some() {
             self.outputs.push_back(Output::CancelTimer { timer: Timer::Grace(device.user) });
         }
+        self.settle_pushes(device);
         self.send_snapshot(device);
         Ok(())
     }
@@ -494,6 +537,7 @@ impl Switchboard {
             Timer::Ring(session) => self.ring_timeout(session),
             Timer::Grace(user) => self.grace_timeout(user),
             Timer::Evict(session) => self.evict(session),
+            Timer::Session(session) => self.session_timeout(session),
         };
         if !acted {
             self.stats.spurious_timers += 1;
@@ -592,6 +636,7 @@ impl Switchboard {
                     group: false,
                     terminal_event: None,
                     ring_deadline_ms: 0,
+                    session_deadline_ms: 0,
                     evict_at_ms: 0,
                 });
                 self.calls.len() - 1
@@ -603,6 +648,7 @@ impl Switchboard {
         record.machine = CallMachine::new();
         record.parties.clear();
         record.terminal_event = None;
+        record.session_deadline_ms = 0;
         record.data = CallData { session: SessionId::from_parts(slot as u32, record.generation), ..data };
         slot
     }
@@ -680,6 +726,10 @@ impl Switchboard {
             record.ring_deadline_ms = 0;
             self.outputs.push_back(Output::CancelTimer { timer: Timer::Ring(session) });
         }
+        if to.is_terminal() && record.session_deadline_ms > 0 {
+            record.session_deadline_ms = 0;
+            self.outputs.push_back(Output::CancelTimer { timer: Timer::Session(session) });
+        }
     }
 
     /// Sends every connected device of party `index` what the call now means for it. The
@@ -697,6 +747,138 @@ impl Switchboard {
             }
             let msg = ServerMsg::Notify(Notice { call: record.view(), callback });
             self.outputs.push_back(Output::Send { to: id, msg });
+        }
+        if party.pushed != 0 {
+            self.cancel_pushes(slot, index);
+        }
+    }
+
+    /// The push rules' `StopsRinging` for each pushed device of party `index` whose call stopped
+    /// ringing its user: a push `cancel` with the reason the device would have got.
+    fn cancel_pushes(&mut self, slot: usize, index: usize) {
+        let record = &self.calls[slot];
+        let party = record.parties[index];
+        let session = record.data.session;
+        let mut still = party.pushed;
+        for i in (0..DEVICES_PER_USER_MAX).filter(|i| party.pushed & (1 << i) != 0) {
+            let to = DeviceId::new(party.user, i);
+            let reason = match record.notice_for(index, to) {
+                Some(crate::CallbackKind::IncomingCallCancelled(reason)) => reason,
+                // Still rung (a group call goes on ringing its other members).
+                _ => continue,
+            };
+            let (state, emit) = push::step(push::State::Pushed, push::Event::StopsRinging);
+            debug_assert_eq!((state, emit), (push::State::Settled, push::Emit::Cancel));
+            still &= !(1 << i);
+            self.stats.pushes_cancel += 1;
+            self.outputs.push_back(Output::Push(Push { to, session, kind: PushKind::Cancel(reason) }));
+        }
+        self.calls[slot].parties[index].pushed = still;
+    }
+
+    /// The push rules' `RingsOffline` / `RingsOtherwise` for every device of each rung receiver
+    /// of a call just created: a push `ring` for each one registered and not connected.
+    fn push_rings(&mut self, slot: usize) {
+        let session = self.calls[slot].data.session;
+        for index in 1..self.calls[slot].parties.len() {
+            let party = self.calls[slot].parties[index];
+            if party.part != Part::Ringing {
+                continue;
+            }
+            let user = &self.users[party.user.0 as usize];
+            let offline = user.push & !user.connected;
+            if offline == 0 {
+                continue;
+            }
+            for i in (0..DEVICES_PER_USER_MAX).filter(|i| offline & (1 << i) != 0) {
+                let (state, emit) = push::step(push::State::Unpushed, push::Event::RingsOffline);
+                debug_assert_eq!((state, emit), (push::State::Pushed, push::Emit::Ring));
+                self.stats.pushes_ring += 1;
+                let to = DeviceId::new(party.user, i);
+                self.outputs.push_back(Output::Push(Push { to, session, kind: PushKind::Ring }));
+            }
+            self.calls[slot].parties[index].pushed = offline;
+        }
+    }
+
+    /// The push rules' `Connects`: a pushed device that connects is rung (or not) by its
+    /// snapshot; no push `cancel` will follow for those calls.
+    fn settle_pushes(&mut self, device: DeviceId) {
+        let bit = 1u16 << device.index;
+        for i in 0..self.users[device.user.0 as usize].calls.len() {
+            let session = self.users[device.user.0 as usize].calls.as_slice()[i];
+            let Some(slot) = self.slot_of(session) else { continue };
+            let Some(index) = self.calls[slot].party_index(device.user) else { continue };
+            let party = &mut self.calls[slot].parties[index];
+            if party.pushed & bit != 0 {
+                debug_assert_eq!(
+                    push::step(push::State::Pushed, push::Event::Connects).1,
+                    push::Emit::Nothing
+                );
+                party.pushed &= !bit;
+            }
+        }
+    }
+
+    /// Starts the media-session timeout of party `index`, which just became a participant of
+    /// the accepted call in `slot` (the accept that made the call accepted, or its later join).
+    fn start_session_timer(&mut self, slot: usize, index: usize) {
+        let Some(timeout_ms) = self.config.session_start_timeout_ms else { return };
+        let due_ms = self.now_ms.saturating_add(timeout_ms.max(1));
+        let record = &mut self.calls[slot];
+        let party = &mut record.parties[index];
+        if party.session_started || party.part != Part::Joined {
+            return;
+        }
+        party.session_due_ms = due_ms;
+        if record.session_deadline_ms == 0 || due_ms < record.session_deadline_ms {
+            record.session_deadline_ms = due_ms;
+            let timer = Timer::Session(record.data.session);
+            self.outputs.push_back(Output::SetTimer { timer, at_ms: due_ms });
+        }
+    }
+
+    /// The session timer fired: each participant whose start timeout is due and who has not
+    /// started its session leaves with `no_media` (the machine decides); the timer is set
+    /// again for the next one due.
+    fn session_timeout(&mut self, session: SessionId) -> bool {
+        let Some(slot) = self.slot_of(session) else { return false };
+        let deadline = self.calls[slot].session_deadline_ms;
+        if deadline == 0 || self.now_ms < deadline {
+            return false;
+        }
+        self.calls[slot].session_deadline_ms = 0;
+        let now_ms = self.now_ms;
+        for index in 0..self.calls[slot].parties.len() {
+            let party = self.calls[slot].parties[index];
+            if party.session_due_ms == 0 || party.session_due_ms > now_ms {
+                continue;
+            }
+            self.calls[slot].parties[index].session_due_ms = 0;
+            // A participant that started, left, or whose call ended meanwhile is moot.
+            if let Ok((Effect::Leave, ended)) =
+                self.judge(slot, Event::SessionTimeout, Some(index), None, false)
+            {
+                self.stats.session_timeouts += 1;
+                self.calls[slot].parties[index].no_media = true;
+                self.leave(slot, index, None, ended);
+            }
+        }
+        self.rearm_session_timer(slot);
+        true
+    }
+
+    /// Sets the call's session timer for the earliest start timeout still due, if any.
+    fn rearm_session_timer(&mut self, slot: usize) {
+        let record = &mut self.calls[slot];
+        if record.status().is_terminal() {
+            return;
+        }
+        let next = record.parties.iter().map(|p| p.session_due_ms).filter(|&d| d > 0).min();
+        if let Some(at_ms) = next {
+            record.session_deadline_ms = at_ms;
+            let timer = Timer::Session(record.data.session);
+            self.outputs.push_back(Output::SetTimer { timer, at_ms });
         }
     }
 
@@ -786,6 +968,7 @@ impl Switchboard {
     /// for good (`None`).
     fn leave(&mut self, slot: usize, index: usize, by: Option<DeviceId>, ended: bool) {
         self.calls[slot].parties[index].part = Part::Left;
+        self.calls[slot].parties[index].session_due_ms = 0;
         if by.is_some() {
             self.calls[slot].parties[index].left_from = by;
         }
@@ -831,7 +1014,12 @@ impl Switchboard {
         }
     }
 
-    fn answer(&mut self, to: DeviceId, id: crate::ids::RequestId, result: Result<CallView, ErrorCode>) {
+    fn answer(
+        &mut self,
+        to: DeviceId,
+        id: crate::ids::RequestId,
+        result: Result<Option<CallView>, ErrorCode>,
+    ) {
         if let Err(code) = result {
             self.stats.errors[code.index()] += 1;
         }

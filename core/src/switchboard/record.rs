@@ -30,9 +30,40 @@ pub struct Party {
     /// other devices of an accept are told it was answered elsewhere.
     #[serde(default)]
     pub left_from: Option<DeviceId>,
+    /// Whether the party left because it did not start its media session in time (reason
+    /// `no_media`).
+    #[serde(default)]
+    pub no_media: bool,
+    /// Whether the user started its media session (from any device).
+    #[serde(default)]
+    pub session_started: bool,
+    /// When the party's media-session start timeout fires, while it is a participant that has
+    /// not started (0: no timeout runs).
+    #[serde(default)]
+    pub session_due_ms: u64,
+    /// Bit `i`: device `i` was pushed `ring` for this call, has not connected since, and has not
+    /// been pushed `cancel` (the `Pushed` state of [`crate::push`]).
+    #[serde(default)]
+    pub pushed: u16,
 }
 
 impl Party {
+    /// A party with `part`, in the call's audience or not (`rung`), nothing else known yet.
+    pub const fn new(user: UserId, part: Part, rung: bool) -> Self {
+        Party {
+            user,
+            part,
+            rung,
+            device: None,
+            lost: false,
+            left_from: None,
+            no_media: false,
+            session_started: false,
+            session_due_ms: 0,
+            pushed: 0,
+        }
+    }
+
     /// Whether the user is involved through this party, in a call that is not terminal
     /// (contract: "its initiator (until it leaves the call), is being rung by it, or has joined
     /// it"): while it rings or is joined. The initiator is joined from the start until it
@@ -58,8 +89,8 @@ pub(crate) struct CallData {
     pub terminal_at_ms: Option<u64>,
 }
 
-/// A call as the switchboard keeps it: in 192 bytes on a 64-byte boundary, three whole cache
-/// lines, with the parties of a one-to-one call inline (a group call's go to the heap), so that
+/// A call as the switchboard keeps it: in 256 bytes on a 64-byte boundary, four whole cache
+/// lines (three before the media session and pushes of contract version 2), with the parties of a one-to-one call inline (a group call's go to the heap), so that
 /// handling a message about the call reads no second record at another place
 /// (`docs/performance.md`, "Eighth round"). Its status lives in its machine alone.
 #[derive(Clone, Debug)]
@@ -76,6 +107,9 @@ pub(crate) struct CallRecord {
     /// The event that made the call terminal, once it is.
     pub terminal_event: Option<Event>,
     pub ring_deadline_ms: u64,
+    /// When the call's session timer is set to fire (the earliest `session_due_ms` of its
+    /// parties when it was set); 0: not set.
+    pub session_deadline_ms: u64,
     pub evict_at_ms: u64,
 }
 
@@ -121,7 +155,8 @@ impl CallRecord {
 
     /// The facts about the parties other than `index` that the machine's rules read.
     pub fn facts(&self, index: Option<usize>, joined_elsewhere: bool) -> Facts {
-        let mut facts = Facts { group: self.group, joined_elsewhere, ..Facts::default() };
+        let session_started = index.is_some_and(|i| self.parties[i].session_started);
+        let mut facts = Facts { group: self.group, joined_elsewhere, session_started, ..Facts::default() };
         let mut note = |i: usize, p: &Party| {
             facts.others_joined += usize::from(p.part == Part::Joined);
             facts.others_ringing |= p.part == Part::Ringing;
@@ -184,6 +219,7 @@ impl CallRecord {
     fn end_reason(&self) -> EndReason {
         match self.terminal_event {
             Some(Event::PartyLost) => EndReason::ConnectionLost,
+            Some(Event::SessionTimeout) => EndReason::NoMedia,
             _ => EndReason::Hangup,
         }
     }
@@ -196,6 +232,9 @@ impl CallRecord {
             Status::Ringing => Some(CallbackKind::OutgoingCallRinging),
             Status::Accepted | Status::Ended if left && initiator.lost => {
                 Some(CallbackKind::CallEnded(EndReason::ConnectionLost))
+            }
+            Status::Accepted | Status::Ended if left && initiator.no_media => {
+                Some(CallbackKind::CallEnded(EndReason::NoMedia))
             }
             Status::Accepted if left => Self::hung_up_elsewhere(initiator, device),
             Status::Accepted => Some(CallbackKind::OutgoingCallAccepted),
@@ -228,6 +267,7 @@ impl CallRecord {
                 Some(CallbackKind::CallEnded(self.end_reason()))
             }
             Part::Left if mine && party.lost => Some(CallbackKind::CallEnded(EndReason::ConnectionLost)),
+            Part::Left if mine && party.no_media => Some(CallbackKind::CallEnded(EndReason::NoMedia)),
             Part::Left if mine => Self::hung_up_elsewhere(party, device),
             Part::Joined if mine => None,
             Part::Joined | Part::Left => cancelled(CancelReason::AnsweredElsewhere),
@@ -244,13 +284,22 @@ pub(crate) fn reason_of(event: Event, to: Status) -> Reason {
     debug_assert!(to.is_terminal(), "only a terminal status has a reason");
     match (to, event) {
         (Status::Ended, Event::PartyLost) => Reason::ConnectionLost,
+        (Status::Ended, Event::SessionTimeout) => Reason::NoMedia,
         (Status::Ended, _) => Reason::Hangup,
         (_, Event::Reject | Event::AllDeclined) => Reason::Rejected,
         (_, Event::RejectBusy | Event::ReceiverBusy | Event::AllDeclinedBusy) => Reason::Busy,
         (_, Event::Cancel) => Reason::Cancelled,
         (_, Event::GiveUp | Event::RingTimeout) => Reason::Unanswered,
         (_, Event::InitiatorLost | Event::PartyLost) => Reason::ConnectionLost,
-        (_, Event::End | Event::Ack | Event::Accept | Event::Create) => {
+        (
+            _,
+            Event::End
+            | Event::Ack
+            | Event::Accept
+            | Event::Create
+            | Event::StartSession
+            | Event::SessionTimeout,
+        ) => {
             debug_assert!(false, "{event:?} leads to no terminal status but ended");
             Reason::Hangup
         }
@@ -264,7 +313,9 @@ mod tests {
 
     #[test]
     fn records_fill_whole_cache_lines() {
-        assert_eq!((std::mem::size_of::<CallRecord>(), std::mem::align_of::<CallRecord>()), (192, 64));
+        // Four cache lines: 192 bytes (three) before the media session and push state of each
+        // party (contract version 2) and the call's session timer.
+        assert_eq!((std::mem::size_of::<CallRecord>(), std::mem::align_of::<CallRecord>()), (256, 64));
         assert_eq!((std::mem::size_of::<UserRecord>(), std::mem::align_of::<UserRecord>()), (128, 128));
         // A device's record: its connection token, its newest request id, and up to four
         // remembered answers inline (more go to the heap). 80 bytes before contract version 2

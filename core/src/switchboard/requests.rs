@@ -10,7 +10,9 @@ use crate::ids::{DeviceId, RequestId, SessionId, UserId};
 use crate::lifecycle::{Effect, Event};
 use crate::message::{RejectStatus, Request};
 
-type Answer = Result<SessionId, ErrorCode>;
+/// A request's outcome as remembered for a repeat: the call (none for a push registration), or
+/// the error code.
+type Answer = Result<Option<SessionId>, ErrorCode>;
 
 impl Switchboard {
     pub(super) fn handle_request(
@@ -28,8 +30,12 @@ impl Switchboard {
             Seen::Stale => Err(self.drop_input(SwitchboardError::StaleRequest { device: from, request: id })),
             Seen::Repeat(result) => {
                 self.stats.repeats += 1;
-                let result =
-                    result.and_then(|s| self.record(s).map(CallRecord::view).ok_or(ErrorCode::CallNotFound));
+                let result = result.and_then(|s| match s {
+                    Some(s) => {
+                        self.record(s).map(|r| Some(CallRecord::view(r))).ok_or(ErrorCode::CallNotFound)
+                    }
+                    None => Ok(None),
+                });
                 self.outputs.push_back(Output::Send {
                     to: from,
                     msg: crate::message::ServerMsg::Answer { id, result },
@@ -56,6 +62,14 @@ impl Switchboard {
             Request::Accept { session } => self.accept(from, id, session),
             Request::Reject { session, status } => self.reject(from, id, session, status),
             Request::End { session } => self.end(from, id, session),
+            Request::StartSession { session } => self.start_session(from, id, session),
+            Request::RegisterPush | Request::UnregisterPush => {
+                let registered = request == Request::RegisterPush;
+                let set = self.set_push_registration(from, registered);
+                debug_assert!(set.is_ok(), "a connected device is a known one: {set:?}");
+                self.answer(from, id, Ok(None));
+                Ok(None)
+            }
         };
         if let Err(code) = outcome {
             self.answer(from, id, Err(code));
@@ -66,8 +80,8 @@ impl Switchboard {
     /// Answers `id` with the call in `slot` (success) and returns its session.
     fn succeed(&mut self, from: DeviceId, id: RequestId, slot: usize) -> Answer {
         let view = self.calls[slot].view();
-        self.answer(from, id, Ok(view));
-        Ok(view.session)
+        self.answer(from, id, Ok(Some(view)));
+        Ok(Some(view.session))
     }
 
     /// The call and the requester's party index in it; `call_not_found` when there is no call.
@@ -134,6 +148,7 @@ impl Switchboard {
         }
         self.enlist_audience(slot);
         self.notify_audience(slot, Some(from));
+        self.push_rings(slot);
         answer
     }
 
@@ -141,18 +156,11 @@ impl Switchboard {
     fn seat_parties(&mut self, slot: usize, initiator: UserId, to: Receiver) {
         let mut parties = std::mem::take(&mut self.calls[slot].parties);
         debug_assert!(parties.is_empty());
-        parties.push(Party {
-            user: initiator,
-            part: Part::Joined,
-            rung: true,
-            device: None,
-            lost: false,
-            left_from: None,
-        });
+        parties.push(Party::new(initiator, Part::Joined, true));
         let mut seat = |user: UserId, this: &Self| {
             let rung = this.can_ring(user);
             let part = if rung { Part::Ringing } else { Part::Busy };
-            parties.push(Party { user, part, rung, device: None, lost: false, left_from: None });
+            parties.push(Party::new(user, part, rung));
         };
         match to {
             Receiver::User(user) => seat(user, self),
@@ -177,6 +185,11 @@ impl Switchboard {
         let party = &mut self.calls[slot].parties[index];
         party.part = Part::Joined;
         party.device = Some(from);
+        if changed {
+            // The accept made the call accepted: the initiator's start timeout runs from now too.
+            self.start_session_timer(slot, 0);
+        }
+        self.start_session_timer(slot, index);
         let answer = self.succeed(from, id, slot);
         if changed {
             self.notify_audience(slot, Some(from));
@@ -254,6 +267,18 @@ impl Switchboard {
             self.notify_party(slot, index, from);
         }
         Ok(())
+    }
+
+    /// A participant starts its media session (its user's, from any of its devices): its start
+    /// timeout no longer runs. Nobody else is told.
+    fn start_session(&mut self, from: DeviceId, id: RequestId, session: SessionId) -> Answer {
+        let (slot, index) = self.find(session, from.user)?;
+        let (effect, _) = self.judge(slot, Event::StartSession, index, Some(from.user), false)?;
+        debug_assert_eq!(effect, Effect::StartSession);
+        let party = &mut self.calls[slot].parties[index.expect("the machine lets only a participant start")];
+        party.session_started = true;
+        party.session_due_ms = 0;
+        self.succeed(from, id, slot)
     }
 
     fn end(&mut self, from: DeviceId, id: RequestId, session: SessionId) -> Answer {

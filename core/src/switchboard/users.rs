@@ -17,21 +17,27 @@ struct StoredAnswer {
 
 const ERROR_BIT: u64 = 1 << 63;
 
+/// A success without a call (a push registration): the error bit with no code's index.
+const NO_CALL: u64 = u64::MAX;
+
 impl StoredAnswer {
-    fn new(id: RequestId, result: Result<SessionId, ErrorCode>) -> Self {
+    fn new(id: RequestId, result: Result<Option<SessionId>, ErrorCode>) -> Self {
         let packed = match result {
-            Ok(session) => {
+            Ok(Some(session)) => {
                 debug_assert_eq!(session.0 & ERROR_BIT, 0, "slot reuse count below 2^31");
                 session.0
             }
+            Ok(None) => NO_CALL,
             Err(code) => ERROR_BIT | code.index() as u64,
         };
         Self { id: id.0, packed }
     }
 
-    fn result(self) -> Result<SessionId, ErrorCode> {
-        if self.packed & ERROR_BIT == 0 {
-            Ok(SessionId(self.packed))
+    fn result(self) -> Result<Option<SessionId>, ErrorCode> {
+        if self.packed == NO_CALL {
+            Ok(None)
+        } else if self.packed & ERROR_BIT == 0 {
+            Ok(Some(SessionId(self.packed)))
         } else {
             Err(ErrorCode::ALL[(self.packed & !ERROR_BIT) as usize])
         }
@@ -43,7 +49,7 @@ pub(crate) enum Seen {
     /// Newer than every id seen: act on it.
     New,
     /// A repeat whose answer is remembered.
-    Repeat(Result<SessionId, ErrorCode>),
+    Repeat(Result<Option<SessionId>, ErrorCode>),
     /// A repeat of an id whose answer is forgotten: the device said it had it (or its timeout).
     Stale,
 }
@@ -95,7 +101,7 @@ impl DeviceRecord {
     /// Remembers the answer to a new request. Returns whether an older answer had to be forgotten
     /// to stay within `PENDING_REQUESTS_MAX` (a client that keeps more outstanding than that
     /// breaks the protocol).
-    pub fn remember(&mut self, id: RequestId, result: Result<SessionId, ErrorCode>) -> bool {
+    pub fn remember(&mut self, id: RequestId, result: Result<Option<SessionId>, ErrorCode>) -> bool {
         debug_assert!(id.0 > self.last_id, "remembered ids increase");
         self.last_id = id.0;
         let full = self.answers.len() == PENDING_REQUESTS_MAX;
@@ -123,6 +129,8 @@ pub(crate) struct UserRecord {
     pub registered: bool,
     /// Bit `i`: device `i` is connected.
     pub connected: u16,
+    /// Bit `i`: device `i` is registered for push (until it unregisters).
+    pub push: u16,
     /// The devices' request dedup state, by index (created on a device's first message).
     pub devices: Vec<DeviceRecord>,
     /// Calls in this user's audience, oldest first, at most `CALLS_PER_USER_MAX`.
@@ -241,12 +249,13 @@ mod tests {
         let mut device = DeviceRecord::default();
         let limit = PENDING_REQUESTS_MAX as u64;
         for id in 1..=limit {
-            assert!(!device.remember(RequestId(id), Ok(SessionId(id))));
+            assert!(!device.remember(RequestId(id), Ok(Some(SessionId(id)))));
         }
         // One more without a release breaks the protocol: the oldest answer goes.
-        assert!(device.remember(RequestId(limit + 1), Ok(SessionId(0))));
+        assert!(device.remember(RequestId(limit + 1), Ok(None)));
         assert_eq!(device.remembered(), PENDING_REQUESTS_MAX);
         assert!(matches!(device.seen(RequestId(1)), Seen::Stale));
-        assert!(matches!(device.seen(RequestId(2)), Seen::Repeat(Ok(SessionId(2)))));
+        assert!(matches!(device.seen(RequestId(2)), Seen::Repeat(Ok(Some(SessionId(2))))));
+        assert!(matches!(device.seen(RequestId(limit + 1)), Seen::Repeat(Ok(None))));
     }
 }

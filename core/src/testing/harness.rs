@@ -36,7 +36,7 @@ pub struct AnswerRecord {
     /// The request.
     pub request: Request,
     /// The answer.
-    pub result: Result<CallView, ErrorCode>,
+    pub result: Result<Option<CallView>, ErrorCode>,
     /// When the application got it.
     pub at_ms: u64,
 }
@@ -58,6 +58,9 @@ pub struct Harness {
     pub answers: BTreeMap<(DeviceId, RequestId), AnswerRecord>,
     /// Every status change the switchboard reported.
     pub changes: Vec<StatusChange>,
+    /// Every push the switchboard emitted, in order (a push is not delivered: a `connect` plays
+    /// the woken app).
+    pub pushes: Vec<crate::push::Push>,
     /// Inputs handed to the switchboard and the clients so far.
     pub inputs: u64,
     /// Every input and output, one line each, when [`Harness::record_trace`] was called.
@@ -80,6 +83,7 @@ impl Harness {
             callbacks: BTreeMap::new(),
             answers: BTreeMap::new(),
             changes: Vec::new(),
+            pushes: Vec::new(),
             inputs: 0,
             trace: None,
             links: BTreeMap::new(),
@@ -189,9 +193,17 @@ impl Harness {
         id
     }
 
-    /// The answer a request got, if it got one.
+    /// The answer a request about a call got, if it got one. Panics for a push registration,
+    /// whose success carries no call: use [`Harness::answer_code`].
     pub fn answer(&self, device: DeviceId, id: RequestId) -> Option<Result<CallView, ErrorCode>> {
-        self.answers.get(&(device, id)).map(|a| a.result)
+        self.answers
+            .get(&(device, id))
+            .map(|a| a.result.map(|view| view.expect("a request about a call succeeds with the call")))
+    }
+
+    /// Whether a request succeeded, or its error code, if it got its answer.
+    pub fn answer_code(&self, device: DeviceId, id: RequestId) -> Option<Result<(), ErrorCode>> {
+        self.answers.get(&(device, id)).map(|a| a.result.map(|_| ()))
     }
 
     /// The callbacks `device` raised, as `"name"` or `"name reason"`.
@@ -326,6 +338,7 @@ impl Harness {
                 }
                 switchboard::Output::CancelTimer { .. } => {}
                 switchboard::Output::Status(change) => self.changes.push(change),
+                switchboard::Output::Push(push) => self.pushes.push(push),
             }
         }
     }

@@ -7,16 +7,18 @@ use crate::call::{CallbackKind, Part, Status};
 use crate::client::Client;
 use crate::grammar::{self, Role, State};
 use crate::ids::{DeviceId, SessionId, UserId};
+use crate::push::{Push, PushKind};
 use crate::switchboard::{CallInfo, StatusChange, Switchboard};
 use crate::table::{GROUP, ONE_TO_ONE};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
-    /// The invariant's number in the contract (1 to 7).
+    /// The invariant's number in the contract (1 to 9).
     pub invariant: u8,
     /// What broke.
     pub what: String,
@@ -331,4 +333,156 @@ pub fn check_convergence<'a>(
         }
     }
     Ok(())
+}
+
+/// Invariant 8: every push `ring` to a device is followed, once the call stops ringing its user,
+/// by that device's connection or by a push `cancel` for that call; no push goes to a connected
+/// or unregistered device (and a `cancel` only follows a `ring`).
+#[derive(Clone, Debug, Default)]
+pub struct PushLedger {
+    /// Devices pushed `ring` for a call that have neither connected since nor been pushed
+    /// `cancel`.
+    rung: BTreeSet<(SessionId, DeviceId)>,
+}
+
+impl PushLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Pushes `ring` still waiting for the device's connection or a `cancel`.
+    pub fn outstanding(&self) -> usize {
+        self.rung.len()
+    }
+
+    /// Records a push at the moment the switchboard emitted it (its state is the emitter's).
+    pub fn observe_push(&mut self, sb: &Switchboard, push: &Push) -> Result<(), Violation> {
+        let Push { to, session, kind } = *push;
+        let name = format!("push {kind} for {session} to device {}/{}", to.user.0, to.index);
+        if sb.is_connected(to) {
+            return violation(8, format!("{name}: the device is connected"));
+        }
+        match kind {
+            PushKind::Ring if !sb.is_push_registered(to) => {
+                violation(8, format!("{name}: the device is not registered for push"))
+            }
+            PushKind::Ring if !self.rung.insert((session, to)) => violation(8, format!("{name}: twice")),
+            PushKind::Ring => Ok(()),
+            PushKind::Cancel(_) if !self.rung.remove(&(session, to)) => {
+                violation(8, format!("{name}: no ring is outstanding"))
+            }
+            PushKind::Cancel(_) => Ok(()),
+        }
+    }
+
+    /// Records that the switchboard learned of `device`'s connection: its snapshot rings it for
+    /// the calls that still ring its user, and no push `cancel` is owed any more.
+    pub fn observe_connect(&mut self, device: DeviceId) {
+        self.rung.retain(|&(_, d)| d != device);
+    }
+
+    /// [`PushLedger::observe_connect`] for every device with a ring outstanding that the
+    /// switchboard holds as connected now: for callers that check after every single input
+    /// (one input connects at most one device).
+    pub fn observe_connected(&mut self, sb: &Switchboard) {
+        self.rung.retain(|&(_, d)| !sb.is_connected(d));
+    }
+
+    /// Checks the outstanding rings of `session`: the call must still ring each device's user.
+    pub fn check_session(&self, sb: &Switchboard, session: SessionId) -> Result<(), Violation> {
+        let lo = (session, DeviceId::new(UserId(0), 0));
+        for &(s, device) in self.rung.range(lo..).take_while(|(s, _)| *s == session) {
+            Self::check_one(sb, s, device)?;
+        }
+        Ok(())
+    }
+
+    /// Checks every outstanding ring (see [`PushLedger::check_session`]).
+    pub fn check_all(&self, sb: &Switchboard) -> Result<(), Violation> {
+        self.rung.iter().try_for_each(|&(session, device)| Self::check_one(sb, session, device))
+    }
+
+    fn check_one(sb: &Switchboard, session: SessionId, device: DeviceId) -> Result<(), Violation> {
+        let rings = sb.call(session).is_some_and(|call| {
+            !call.status().is_terminal()
+                && call.parties().iter().any(|p| p.user == device.user && p.part == Part::Ringing)
+        });
+        if rings {
+            return Ok(());
+        }
+        violation(
+            8,
+            format!(
+                "device {}/{} was pushed ring for {session}, which stopped ringing its user, \
+                 and got no push cancel nor connected",
+                device.user.0, device.index
+            ),
+        )
+    }
+}
+
+/// Invariant 9: no participant stays in an `accepted` call without having started its media
+/// session for longer than `session_start_timeout_ms`. The ledger notes when it first saw each
+/// participant joined (feed it after every input that may have changed a call) and checks, as
+/// time goes on, that each one due has started, left, or seen the call end.
+#[derive(Clone, Debug, Default)]
+pub struct MediaLedger {
+    /// (due, session, user) for each participant seen joined and not started.
+    due: BTreeSet<(u64, SessionId, UserId)>,
+    /// The participants already noted.
+    noted: BTreeSet<(SessionId, UserId)>,
+}
+
+impl MediaLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes the participants of `session` that joined and have not started, at `now_ms`.
+    pub fn observe(&mut self, sb: &Switchboard, session: SessionId, now_ms: u64) {
+        let Some(timeout_ms) = sb.config().session_start_timeout_ms else { return };
+        let Some(call) = sb.call(session) else { return };
+        if call.status() != Status::Accepted {
+            return;
+        }
+        for party in call.parties() {
+            if party.part == Part::Joined
+                && !party.session_started
+                && self.noted.insert((session, party.user))
+            {
+                self.due.insert((now_ms.saturating_add(timeout_ms), session, party.user));
+            }
+        }
+    }
+
+    /// Checks every participant due by `now_ms`: each one whose timeout is past (`due <
+    /// now_ms`) must have started, left, or seen the call end.
+    pub fn check(&mut self, sb: &Switchboard, now_ms: u64) -> Result<(), Violation> {
+        while let Some(&(due, session, user)) = self.due.first() {
+            if due >= now_ms {
+                break;
+            }
+            self.due.pop_first();
+            self.noted.remove(&(session, user));
+            let Some(call) = sb.call(session) else { continue };
+            let stuck = call.status() == Status::Accepted
+                && call
+                    .parties()
+                    .iter()
+                    .any(|p| p.user == user && p.part == Part::Joined && !p.session_started);
+            if stuck {
+                return violation(
+                    9,
+                    format!(
+                        "user {} is in accepted call {session} without a media session {} ms after it joined",
+                        user.0,
+                        now_ms - due + sb.config().session_start_timeout_ms.unwrap_or(0)
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
 }

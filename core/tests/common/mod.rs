@@ -14,8 +14,11 @@ pub const L: u64 = 20;
 /// Bound on the steps of one run: far above any test's needs, so a livelock fails fast.
 pub const MAX_STEPS: usize = 100_000;
 
+/// The contract's defaults but for the media session: the tests of the rules that came before
+/// it (contract version 1) run, like version-1 scenario files, without a session start timeout.
+/// The media session's own tests (`media.rs`) use the default.
 pub fn harness() -> Harness {
-    Harness::new(Config::default(), L)
+    Harness::new(Config { session_start_timeout_ms: None, ..Config::default() }, L)
 }
 
 pub fn harness_with(config: Config) -> Harness {
