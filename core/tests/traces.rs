@@ -1,6 +1,7 @@
 //! Insta snapshots of the full input/output trace of the documented flows (latency 20 ms). A
 //! change in behaviour shows up as a changed snapshot; each snapshot was read line by line
-//! against the contract when it was accepted.
+//! against the contract when it was accepted. They run with the contract's defaults, the media
+//! session's start timeout included (its timer is set at the accept and cancelled at the end).
 
 mod common;
 
@@ -13,7 +14,7 @@ fn trace_of(h: &Harness) -> String {
 }
 
 fn pair() -> (Harness, callcore::UserId, callcore::UserId) {
-    let mut h = harness();
+    let mut h = harness_with(callcore::Config::default());
     h.record_trace();
     let alex = h.add_connected_user(1);
     let bob = h.add_connected_user(1);
@@ -67,7 +68,7 @@ fn glare() {
 
 #[test]
 fn group_with_one_join() {
-    let mut h = harness();
+    let mut h = harness_with(callcore::Config::default());
     h.record_trace();
     let [alex, bob, carol] = [0, 1, 2].map(|_| h.add_connected_user(1));
     let team = h.add_group(&[alex, bob, carol]);
