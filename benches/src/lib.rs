@@ -235,7 +235,8 @@ impl Net {
     }
 
     /// One full one-to-one lifecycle between two users with clients: `a` calls `b` (b's device
-    /// rings and acknowledges, a hears it ring), `b` accepts 2 s later, `a` hangs up 60 s later,
+    /// rings and acknowledges, a hears it ring), `b` accepts 2 s later, both start their media
+    /// session 1 s after the accept (contract version 2), `a` hangs up 58 s after the accept,
     /// every notification delivered. Time moves on 61 s; due timers (evictions) fire first.
     pub fn one_to_one_call(&mut self, a: u32, b: u32) -> SessionId {
         self.advance(self.now_ms + 1_000);
@@ -246,15 +247,20 @@ impl Net {
         self.advance(self.now_ms + 2_000);
         self.command(b, Request::Accept { session });
         self.pump();
-        self.advance(self.now_ms + 58_000);
+        self.advance(self.now_ms + 1_000);
+        self.command(b, Request::StartSession { session });
+        self.command(a, Request::StartSession { session });
+        self.pump();
+        self.advance(self.now_ms + 57_000);
         self.command(a, Request::End { session });
         self.pump();
         session
     }
 
     /// One group call: `initiator` calls `group` (whose other members are `members`, all with
-    /// clients): every member's device rings and acknowledges, every member accepts, then every
-    /// member hangs up in turn; the last hang-up ends the call and the initiator gets `call_ended`.
+    /// clients): every member's device rings and acknowledges, every member accepts, every
+    /// participant starts its media session, then every member hangs up in turn; the last
+    /// hang-up ends the call and the initiator gets `call_ended`.
     pub fn group_call(&mut self, initiator: u32, group: GroupId, members: &[u32]) -> SessionId {
         self.advance(self.now_ms + 1_000);
         let to = Receiver::Group(group);
@@ -266,7 +272,13 @@ impl Net {
             self.command(m, Request::Accept { session });
         }
         self.pump();
-        self.advance(self.now_ms + 58_000);
+        self.advance(self.now_ms + 1_000);
+        self.command(initiator, Request::StartSession { session });
+        for &m in members {
+            self.command(m, Request::StartSession { session });
+        }
+        self.pump();
+        self.advance(self.now_ms + 57_000);
         for &m in members {
             self.command(m, Request::End { session });
         }
@@ -337,12 +349,14 @@ mod tests {
             // alex: outgoing_call_ringing, outgoing_call_accepted; bob: incoming_call_received, call_ended
             assert_eq!(net.callbacks, 4 * round);
         }
-        // Connecting: per client its connect, the switchboard's, and the snapshot. Per call: 3
-        // commands; 4 requests and 1 ack at the switchboard; 8 messages to the devices (3
-        // answers, 4 notices that raise a callback, the silent `ringing` update of the callee);
-        // the ring timer (cancelled by the accept, it fires as a no-op); and from the second
-        // call on, the eviction of the call before: 17 inputs per call once warm.
-        assert_eq!(net.inputs, 2 * 3 + 16 + 2 * 17);
+        // Connecting: per client its connect, the switchboard's, and the snapshot. Per call: 5
+        // commands (initiate, accept, two session starts, end); 6 requests and 1 ack at the
+        // switchboard; 10 messages to the devices (5 answers, 4 notices that raise a callback,
+        // the silent `ringing` update of the callee); the ring timer (cancelled by the accept)
+        // and the session timer (cancelled by the second start), each firing as a no-op; and
+        // from the second call on, the eviction of the call before: 24 inputs per call once
+        // warm (17 before the media session).
+        assert_eq!(net.inputs, 2 * 3 + 23 + 2 * 24);
     }
 
     #[test]

@@ -683,10 +683,14 @@ impl<A: Copy> World<A> {
                 self.drain_switchboard();
             }
             Event::SwitchboardTimer(timer) => {
-                if let switchboard::Timer::Ring(session) = timer {
-                    if !self.switchboard.ring_timer_set(session) {
+                match timer {
+                    switchboard::Timer::Ring(session) if !self.switchboard.ring_timer_set(session) => {
                         return None; // cancelled
                     }
+                    switchboard::Timer::Session(session) if !self.switchboard.session_timer_set(session) => {
+                        return None; // cancelled
+                    }
+                    _ => {}
                 }
                 self.counters.events += 1;
                 self.trace.record(&Record::SwitchboardTimer { at_ms: now, timer });

@@ -330,6 +330,13 @@ impl Switchboard {
     }
 
     #[cfg(feature = "hooks")]
+    /// Whether the call's session timer is set: neither fired nor cancelled (a caller that
+    /// skips cancellations can ask this instead of keeping them).
+    pub fn session_timer_set(&self, session: SessionId) -> bool {
+        self.record(session).is_some_and(|r| r.session_deadline_ms > 0)
+    }
+
+    #[cfg(feature = "hooks")]
     /// Cache hint: starts loading the records that `msg` from `from` reads first (the sender's
     /// user record; the call's record, or the called user's for an initiate). It never changes
     /// what the switchboard does.
@@ -866,6 +873,16 @@ impl Switchboard {
         }
         self.rearm_session_timer(slot);
         true
+    }
+
+    /// Every participant started its session: the call's session timer is no longer needed.
+    fn settle_session_timer(&mut self, slot: usize) {
+        let record = &mut self.calls[slot];
+        if record.session_deadline_ms > 0 && record.parties.iter().all(|p| p.session_due_ms == 0) {
+            record.session_deadline_ms = 0;
+            let timer = Timer::Session(record.data.session);
+            self.outputs.push_back(Output::CancelTimer { timer });
+        }
     }
 
     /// Sets the call's session timer for the earliest start timeout still due, if any.

@@ -278,6 +278,7 @@ impl Switchboard {
         let party = &mut self.calls[slot].parties[index.expect("the machine lets only a participant start")];
         party.session_started = true;
         party.session_due_ms = 0;
+        self.settle_session_timer(slot);
         self.succeed(from, id, slot)
     }
 
