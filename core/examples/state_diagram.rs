@@ -27,4 +27,20 @@ fn main() {
             row.receiver_gets
         );
     }
+    println!("\n## Pushes to a rung user's devices\n");
+    println!("Generated from `callcore::push::ROWS`. Each (call, device) pair of a rung user is a small machine;");
+    println!("a pair absent from the rows changes nothing and emits nothing. A push `cancel` carries the reason");
+    println!("`incoming_call_cancelled` would have carried on the device.\n");
+    println!("| from | event | to | the switchboard emits |");
+    println!("| --- | --- | --- | --- |");
+    let word = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    for row in callcore::push::ROWS {
+        println!(
+            "| {} | {} | {} | {} |",
+            word(serde_json::to_value(row.from).expect("serializable")),
+            word(serde_json::to_value(row.event).expect("serializable")),
+            word(serde_json::to_value(row.to).expect("serializable")),
+            word(serde_json::to_value(row.emit).expect("serializable")),
+        );
+    }
 }
