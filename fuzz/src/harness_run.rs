@@ -1,8 +1,8 @@
 //! The `harness_run` target, a whole run on `callcore::testing::harness::Harness` (callcore only, no
 //! simulator; `sim_run` does the same through callsim's population runs): a few users with one or two devices, a
 //! group, a fixed latency, and any sequence of application commands, connects, disconnects and
-//! runs of virtual time. After every event the harness runs it checks invariants 1, 2, 5, 6 and
-//! 7; once the input is over (faults stop) every device reconnects and the run goes quiet, and
+//! runs of virtual time. After every event the harness runs it checks invariants 1, 2, 5, 6, 7,
+//! 8 and 9; once the input is over (faults stop) every device reconnects and the run goes quiet, and
 //! then:
 //!
 //! - invariant 4 (convergence): every connected device sees each call as the switchboard does;
@@ -12,7 +12,9 @@
 use crate::{check_change, check_switchboard, members, ok, remember, ConfigSel, ReqSel, USERS};
 use arbitrary::Arbitrary;
 use callcore::testing::harness::Harness;
-use callcore::testing::invariants::{check_convergence, CallbackLedger, StatusLedger};
+use callcore::testing::invariants::{
+    check_convergence, CallbackLedger, MediaLedger, PushLedger, StatusLedger,
+};
 use callcore::{DeviceId, Part, Request, SessionId, Status, UserId, PENDING_REQUESTS_MAX};
 use std::collections::BTreeMap;
 
@@ -73,6 +75,9 @@ struct Driver {
     devices: Vec<DeviceId>,
     ledger: StatusLedger,
     callbacks: CallbackLedger,
+    pushes: PushLedger,
+    media: MediaLedger,
+    pushes_seen: usize,
     changes_seen: usize,
     callbacks_seen: BTreeMap<DeviceId, usize>,
     known: Vec<SessionId>,
@@ -95,6 +100,9 @@ pub fn run(input: &Input) {
         devices,
         ledger: StatusLedger::new(),
         callbacks: CallbackLedger::new(),
+        pushes: PushLedger::new(),
+        media: MediaLedger::new(),
+        pushes_seen: 0,
         changes_seen: 0,
         callbacks_seen: BTreeMap::new(),
         known: Vec::new(),
@@ -169,6 +177,17 @@ impl Driver {
             *seen = raised.len();
         }
         check_switchboard(&self.ledger, sb);
+        for push in &self.h.pushes[self.pushes_seen..] {
+            ok(self.pushes.observe_push(sb, push));
+        }
+        self.pushes_seen = self.h.pushes.len();
+        self.pushes.observe_connected(sb);
+        ok(self.pushes.check_all(sb));
+        let now = self.h.now_ms;
+        for session in sb.calls().map(|c| c.session()).collect::<Vec<_>>() {
+            self.media.observe(sb, session, now);
+        }
+        ok(self.media.check(sb, now));
     }
 
     fn run_until_quiet(&mut self) {

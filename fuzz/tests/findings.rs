@@ -112,7 +112,7 @@ fn request_id_zero_is_not_answered_with_someone_elses_call() {
     let mut answers = Vec::new();
     while let Some(output) = sb.poll_output() {
         if let Output::Send { to, msg: ServerMsg::Answer { result, .. } } = output {
-            answers.push((to, result.map(|v| (v.initiator, v.receiver))));
+            answers.push((to, result.map(|v| v.map(|v| (v.initiator, v.receiver)))));
         }
     }
     // Either dropped, or judged as a new request (`call_not_found`): never alex's call.
