@@ -20,7 +20,8 @@ use callcore::{
 /// the caller) have it accepted. Invariant 4 (convergence) breaks.
 #[test]
 fn a_device_whose_accept_timed_out_still_converges() {
-    let config = Config { request_timeout_ms: 30, ..Config::default() };
+    // Found before the media session existed: the call is to stay accepted once quiet.
+    let config = Config { request_timeout_ms: 30, session_start_timeout_ms: None, ..Config::default() };
     let mut h = Harness::new(config, 20); // an answer takes 40 ms: later than the timeout
     let alex = h.add_connected_user(1);
     let bob = h.add_connected_user(1);
@@ -49,7 +50,8 @@ fn a_device_whose_accept_timed_out_still_converges() {
 /// In callsim this left calls nobody hung up (invariant 3).
 #[test]
 fn an_initiator_that_missed_its_answer_still_hears_the_accept() {
-    let mut h = Harness::new(Config::default(), 20);
+    // Found before the media session existed: the call is to stay accepted once quiet.
+    let mut h = Harness::new(Config { session_start_timeout_ms: None, ..Config::default() }, 20);
     let alex = h.add_connected_user(1);
     let bob = h.add_connected_user(1);
     let (a, b) = (DeviceId::new(alex, 0), DeviceId::new(bob, 0));
