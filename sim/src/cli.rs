@@ -545,6 +545,26 @@ fn print_summary(s: &Summary) {
         out!("  {name:<10} {:>10} {:>8} {:>8} {:>8} {:>8}", p.count, p.p50, p.p90, p.p99, p.max);
     }
     out!(
+        "push: {} ring, {} cancel sent; {} devices woken by push; {} accepts sent from a device woken for that call",
+        s.pushes_ring,
+        s.pushes_cancel,
+        s.devices_woken_by_push,
+        s.accepts_from_pushed_device
+    );
+    out!(
+        "one-to-one calls to a user with no device connected: {}, accepted: {} ({:.1}%)",
+        s.offline_callee_calls,
+        s.offline_callee_accepted,
+        pct(s.offline_callee_accepted, s.offline_callee_calls)
+    );
+    out!(
+        "media: {} sessions started, {} app deaths; {} calls ended no_media ({} session start timeouts)",
+        s.sessions_started,
+        s.app_deaths,
+        s.calls_ended_no_media,
+        s.session_start_timeouts
+    );
+    out!(
         "messages: {} sent, {} lost in flight; commands: {}; attempts skipped (offline or busy): {}",
         s.messages,
         s.messages_lost,

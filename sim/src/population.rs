@@ -7,20 +7,34 @@
 //! network slack of one retry second and four latencies). Once quiet (no live call, nothing
 //! in flight) every connected device's view must equal the switchboard's.
 //!
-//! Virtual users keep 24 bytes of state each; their decisions about a call (answer or not,
-//! after how long, talk time, who hangs up) come from a generator keyed by the call and the
-//! user, so they do not depend on what other calls did.
+//! Virtual users keep 40 bytes of state each, and each device 24; their decisions about a call
+//! (answer or not, after how long, talk time, who hangs up, when the media session starts, whether
+//! the app dies, whether a push wakes the app) come from a generator keyed by the call and the
+//! user (or device), so they do not depend on what other calls did.
+//!
+//! **Media session and push** (contract version 2). Each participant of an accepted call starts
+//! its media session (`start_session`) after `session_start_delay_ms`, unless its app dies
+//! (`app_death_probability`): it then never starts, never hangs up, and the call ends `no_media`
+//! after `session_start_timeout_ms` (the device stays connected: a dead media stack, not a lost
+//! connection, which the reconnect grace already covers). A share of the devices
+//! (`offline_share`) is offline while not in a call: such a device does not log in; it connects
+//! when its user calls from it, or when a push `ring` wakes its app (`push_wake_probability`,
+//! after `push_wake_delay_ms`), and disconnects again `push_idle_ms` after its calls are over. A
+//! share of the devices (`push_share`) is registered for push before the run. In the liveness
+//! phase every device stays connected.
 
 use crate::engine::{Driver, Engine, Observation, Stage, World};
 use crate::profile::{Invalid, Profile, Range};
 use crate::rng::{derive, SimRng, Stream};
 use crate::stats::Samples;
 use crate::trace::Trace;
+use callcore::push::PushKind;
 use callcore::testing::invariants::Violation;
 use callcore::{
-    CallType, CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RejectStatus, Request, SessionId, Status,
-    UserId,
+    CallType, CallbackKind, DeviceId, ErrorCode, GroupId, Reason, Receiver, RejectStatus, Request, SessionId,
+    Status, UserId,
 };
+use std::collections::BTreeSet;
 
 /// The longest safety phase the command line runs, virtual s (366 days).
 pub const DURATION_S_MAX: u64 = 366 * 24 * 3600;
@@ -142,6 +156,15 @@ const NONE: SessionId = SessionId(u64::MAX);
 const NO_GROUP: u32 = u32::MAX;
 /// How long a virtual user waits before retrying a hang-up that could not go out.
 const RETRY_MS: u64 = 1_000;
+/// How many `start_session` requests a participant sends for one call: the first, and one retry
+/// after a `timeout` or `not_connected` answer.
+const SESSION_SENDS_MAX: u8 = 2;
+/// How many times, [`RETRY_MS`] apart, a participant looks again for its device connected and
+/// seeing the call accepted before it gives up starting its media session (the default start
+/// timeout is 20 of them).
+const SESSION_WAITS_MAX: u8 = 30;
+/// [`VUser::media_sends`] of a participant whose app died: it never starts nor hangs up.
+const APP_DEAD: u8 = u8::MAX;
 
 /// The run's phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +194,12 @@ pub enum Act {
     Cancel(DeviceId, SessionId),
     /// A participant hangs up.
     End(DeviceId, SessionId),
+    /// A participant starts its media session (or looks again whether it can).
+    StartSession(DeviceId, SessionId),
+    /// A push `ring` for this call wakes the device's app: it connects.
+    Wake(DeviceId, SessionId),
+    /// A device that is offline while idle goes offline if its calls are over.
+    Idle(DeviceId),
     /// Faults stop; every device reconnects.
     LivenessStart,
     /// The devices due to log in by now connect (the first second of the run).
@@ -185,6 +214,29 @@ struct VUser {
     ending: SessionId,
     /// When the user's last initiate went out, plus one (0: none waiting for a ring).
     initiated_at: u64,
+    /// The call this user decided about starting its media session for.
+    media: SessionId,
+    /// `start_session` requests sent for `media` ([`APP_DEAD`]: the app died).
+    media_sends: u8,
+    /// Times the user looked again for a device that can start the session.
+    media_waits: u8,
+}
+
+/// Set in [`Dev::flags`] for a device that is offline while not in a call.
+const OFFLINE_IDLE: u8 = 1;
+/// Set in [`Dev::flags`] while such a device's app is up (woken by a push, or opened to call):
+/// it reconnects after a fault, until it goes idle.
+const AWAKE: u8 = 2;
+
+/// A device's state in the population.
+#[derive(Clone, Copy, Debug)]
+struct Dev {
+    /// [`OFFLINE_IDLE`], [`AWAKE`].
+    flags: u8,
+    /// When the device is next due to go idle (an [`Act::Idle`] due earlier is stale).
+    idle_at: u64,
+    /// The call whose push `ring` last woke the device.
+    woken_for: SessionId,
 }
 
 /// Counters a population run keeps besides the engine's.
@@ -200,6 +252,21 @@ pub struct Measures {
     pub talk: Samples,
     /// Call attempts skipped because the user was busy or offline.
     pub skipped: u64,
+    /// Devices whose app a push `ring` woke (each wake that connected a device).
+    pub woken: u64,
+    /// Accepts sent from a device woken by a push for that call.
+    pub accepts_from_push: u64,
+    /// `start_session` requests answered with success.
+    pub sessions_started: u64,
+    /// Participants whose app died before starting the media session.
+    pub app_deaths: u64,
+    /// Calls that changed to `ended` with reason `no_media`.
+    pub ended_no_media: u64,
+    /// One-to-one calls whose callee had no device connected (as the switchboard held it) when
+    /// the call was created.
+    pub offline_callee: u64,
+    /// Those of them that were accepted.
+    pub offline_callee_accepted: u64,
 }
 
 /// The population's driver.
@@ -223,7 +290,11 @@ pub struct Population {
     next_partition_ms: f64,
     partition_mean_ms: f64,
     users: Vec<VUser>,
+    /// Each device, by slot.
+    devices: Vec<Dev>,
     group_of: Vec<u32>,
+    /// The calls counted in [`Measures::offline_callee`] that have not been accepted nor ended.
+    offline_callee: BTreeSet<SessionId>,
     /// What was measured.
     pub measures: Measures,
     /// When set, sees every observation (to write the run as a scenario).
@@ -237,13 +308,15 @@ pub struct Population {
 /// million messages in flight at the same moment.
 pub const LOGIN_MS: u64 = 1_000;
 
-/// The liveness bound: ring timeout + longest talk + reconnect grace + network slack.
+/// The liveness bound: ring timeout + longest talk + reconnect grace + network slack. A call
+/// whose participant's app died lasts the session start timeout instead of its talk time: the
+/// longer of the two counts.
 pub fn liveness_bound_ms(profile: &Profile) -> u64 {
     let c = &profile.config;
     // Saturating for a profile that skipped `Profile::validate` (a validated one is far below).
     [
         c.ring_timeout_ms,
-        profile.talk_ms.max,
+        profile.talk_ms.max.max(c.session_start_timeout_ms.unwrap_or(0)),
         c.reconnect_grace_ms,
         RETRY_MS,
         profile.latency_ms.max_ms().saturating_mul(4),
@@ -278,6 +351,16 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
         .collect();
     world.add_users(&counts);
     let group_of = make_groups(&mut world, &mut setup, opts.users, p.group_size);
+    let mut device_states = Vec::with_capacity(world.device_slots());
+    for slot in 0..world.device_slots() {
+        let offline = setup.chance(p.offline_share);
+        if setup.chance(p.push_share) {
+            let device = world.client_at(slot).device();
+            world.register_push(device);
+        }
+        let flags = if offline { OFFLINE_IDLE } else { 0 };
+        device_states.push(Dev { flags, idle_at: 0, woken_for: NONE });
+    }
     let devices = world.device_slots() as f64;
     let mut driver = Population {
         profile: p.clone(),
@@ -293,8 +376,20 @@ pub fn build(opts: &Options, trace: Trace) -> Engine<Population> {
         fault_mean_ms: mean_ms(p.disconnects_per_device_per_hour * devices),
         next_partition_ms: 0.0,
         partition_mean_ms: mean_ms(p.partitions_per_hour),
-        users: vec![VUser { handling: NONE, ending: NONE, initiated_at: 0 }; opts.users as usize],
+        users: vec![
+            VUser {
+                handling: NONE,
+                ending: NONE,
+                initiated_at: 0,
+                media: NONE,
+                media_sends: 0,
+                media_waits: 0
+            };
+            opts.users as usize
+        ],
+        devices: device_states,
         group_of,
+        offline_callee: BTreeSet::new(),
         measures: Measures::default(),
         recorder: None,
         logged_in: 0,
@@ -381,10 +476,14 @@ impl Population {
     }
 
     /// `user` starts a call from a random device of theirs, unless that device is offline or
-    /// already on a call.
+    /// already on a call. A device that is offline while idle (and not away for a fault) comes
+    /// online to call: its app opens.
     fn start_call(&mut self, world: &mut World<Act>, user: UserId) {
         let n = self.users.len() as u64;
         let device = DeviceId::new(user, self.arrivals.below(u64::from(world.device_count(user))) as u16);
+        if n >= 2 {
+            self.open_app(world, device);
+        }
         let busy = world
             .client(device)
             .is_none_or(|c| !c.is_connected() || c.calls().any(|v| !v.status.is_terminal()));
@@ -443,12 +542,98 @@ impl Population {
         }
     }
 
+    /// Connects a device that is offline while idle and whose app is not up, and keeps it up
+    /// until it goes idle ([`Act::Idle`]). Returns whether it connected it.
+    fn open_app(&mut self, world: &mut World<Act>, device: DeviceId) -> bool {
+        let Some(slot) = world.slot(device) else { return false };
+        let dev = self.devices[slot as usize];
+        let closed = dev.flags & OFFLINE_IDLE != 0 && dev.flags & AWAKE == 0;
+        if self.phase != Phase::Safety || !closed || world.client_at(slot as usize).is_connected() {
+            return false;
+        }
+        world.connect(device);
+        self.devices[slot as usize].flags |= AWAKE;
+        self.schedule_idle(world, device, slot);
+        true
+    }
+
+    /// Schedules the device's next look at whether it is idle.
+    fn schedule_idle(&mut self, world: &mut World<Act>, device: DeviceId, slot: u32) {
+        let p = self.profile.push_idle_ms;
+        // Keyed by the device and the time: a device looks at most once a millisecond.
+        let mut r = self.keyed(SessionId(world.now_ms()), device_key(device) | 1 << 46);
+        let at = world.now_ms() + r.range(p.min, p.max);
+        self.devices[slot as usize].idle_at = at;
+        world.schedule(at, Act::Idle(device));
+    }
+
+    /// A device that is offline while idle goes offline once it has no live call nor request
+    /// waiting for an answer (otherwise it looks again later).
+    fn idle(&mut self, world: &mut World<Act>, device: DeviceId) {
+        let Some(slot) = world.slot(device) else { return };
+        let dev = self.devices[slot as usize];
+        if self.phase != Phase::Safety || dev.flags & AWAKE == 0 || world.now_ms() < dev.idle_at {
+            return;
+        }
+        let client = world.client_at(slot as usize);
+        let busy = client.pending_requests() > 0 || client.calls().any(|v| !v.status.is_terminal());
+        if busy {
+            self.schedule_idle(world, device, slot);
+            return;
+        }
+        self.devices[slot as usize].flags &= !AWAKE;
+        if world.client_at(slot as usize).is_connected() {
+            world.disconnect(device);
+        }
+    }
+
+    /// A push `ring` reached a device: its app wakes after a while, or never.
+    fn on_push_ring(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId) {
+        if self.phase != Phase::Safety {
+            return;
+        }
+        let p = &self.profile;
+        let mut r = self.keyed(session, device_key(device) | 1 << 45);
+        if r.chance(p.push_wake_probability) {
+            let at = world.now_ms() + r.range(p.push_wake_delay_ms.min, p.push_wake_delay_ms.max);
+            world.schedule(at, Act::Wake(device, session));
+        }
+    }
+
+    /// The woken app connects (unless the device is connected already): its snapshot rings it
+    /// if the call still rings its user.
+    fn wake(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId) {
+        let Some(slot) = world.slot(device) else { return };
+        if self.phase != Phase::Safety || world.client_at(slot as usize).is_connected() {
+            return;
+        }
+        if !self.open_app(world, device) {
+            world.connect(device);
+        }
+        self.devices[slot as usize].woken_for = session;
+        self.measures.woken += 1;
+    }
+
+    /// A dropped device comes back, unless it is offline while idle and its app went down.
+    fn reconnect(&mut self, world: &mut World<Act>, device: DeviceId) {
+        let Some(slot) = world.slot(device) else { return };
+        let flags = self.devices[slot as usize].flags;
+        let closed = flags & OFFLINE_IDLE != 0 && flags & AWAKE == 0;
+        if !closed && !world.client_at(slot as usize).is_connected() {
+            world.connect(device);
+        }
+    }
+
     fn login_wave(&mut self, world: &mut World<Act>) {
         let n = world.device_slots();
         let now = world.now_ms();
         while self.logged_in < n && (self.logged_in as u64 * LOGIN_MS) / n as u64 <= now {
-            let device = world.client_at(self.logged_in).device();
-            world.connect(device);
+            let slot = self.logged_in;
+            // A device offline while idle does not log in; one a push woke is already up.
+            if self.devices[slot].flags & OFFLINE_IDLE == 0 && !world.client_at(slot).is_connected() {
+                let device = world.client_at(slot).device();
+                world.connect(device);
+            }
             self.logged_in += 1;
         }
         if self.logged_in < n {
@@ -480,10 +665,13 @@ impl Population {
             .and_then(|c| c.call(session))
             .map(|v| matches!(v.receiver, Receiver::Group(_)));
         let ringing = matches!(view, Status::Initiated | Status::Ringing);
-        if ringing
-            || (view == Status::Accepted && group == Some(true) && matches!(request, Request::Accept { .. }))
-        {
-            let _ = world.command(device, request);
+        let accept = matches!(request, Request::Accept { .. });
+        if ringing || (view == Status::Accepted && group == Some(true) && accept) {
+            let sent = world.command(device, request).is_ok();
+            let woken = world.slot(device).is_some_and(|s| self.devices[s as usize].woken_for == session);
+            if sent && accept && woken {
+                self.measures.accepts_from_push += 1;
+            }
         }
     }
 
@@ -532,6 +720,62 @@ impl Population {
         } else if x < p.answer_probability + p.reject_probability {
             let busy = r.chance(p.reject_busy_share);
             world.schedule(at, Act::Reject(device, session, busy));
+        }
+    }
+
+    /// A participant of an accepted call decides, once per call, whether its app dies (then it
+    /// does nothing more: the call ends `no_media` for it) or when it starts its media session;
+    /// then it schedules its hang-up ([`Population::on_accepted`]).
+    fn on_joined(
+        &mut self,
+        world: &mut World<Act>,
+        device: DeviceId,
+        session: SessionId,
+        group: bool,
+        initiator: bool,
+    ) {
+        let u = self.user(device.user);
+        if u.media != session {
+            u.media = session;
+            u.media_sends = 0;
+            u.media_waits = 0;
+            let p = &self.profile;
+            let (death, delay) = (p.app_death_probability, p.session_start_delay_ms);
+            let mut r = self.keyed(session, u64::from(device.user.0) | 1 << 43);
+            if r.chance(death) {
+                self.user(device.user).media_sends = APP_DEAD;
+                self.measures.app_deaths += 1;
+            } else {
+                world.schedule(
+                    world.now_ms() + r.range(delay.min, delay.max),
+                    Act::StartSession(device, session),
+                );
+            }
+        }
+        if self.user(device.user).media_sends != APP_DEAD {
+            self.on_accepted(world, device, session, group, initiator);
+        }
+    }
+
+    /// Sends `start_session` from the device once it is connected and sees the call accepted;
+    /// until then looks again every [`RETRY_MS`], at most [`SESSION_WAITS_MAX`] times.
+    fn start_session(&mut self, world: &mut World<Act>, device: DeviceId, session: SessionId) {
+        let u = *self.user(device.user);
+        if u.media != session || u.media_sends >= SESSION_SENDS_MAX {
+            return;
+        }
+        match Self::view(world, device, session) {
+            Some(Status::Accepted) => {
+                let sent = world.command(device, Request::StartSession { session }).is_ok();
+                self.user(device.user).media_sends += u8::from(sent);
+            }
+            Some(status) if status.is_terminal() => {}
+            // Not connected, or a stale view (the accept's answer was lost): look again.
+            _ if u.media_waits < SESSION_WAITS_MAX => {
+                self.user(device.user).media_waits += 1;
+                world.schedule(world.now_ms() + RETRY_MS, Act::StartSession(device, session));
+            }
+            _ => {}
         }
     }
 
@@ -589,7 +833,7 @@ impl Population {
                     self.measures.setup.push(world.now_ms().saturating_sub(at - 1));
                 }
             }
-            CallbackKind::OutgoingCallAccepted => self.on_accepted(world, device, session, group, true),
+            CallbackKind::OutgoingCallAccepted => self.on_joined(world, device, session, group, true),
             _ => {}
         }
     }
@@ -608,6 +852,11 @@ impl Population {
                     (Request::End { session }, ErrorCode::Timeout | ErrorCode::NotConnected) => {
                         world.schedule(world.now_ms() + RETRY_MS, Act::End(device, *session));
                     }
+                    // Once more (the request may have gone through: a second one then gets
+                    // `not_allowed`); `invalid_state` (the call ended) and the rest: give up.
+                    (Request::StartSession { session }, ErrorCode::Timeout | ErrorCode::NotConnected) => {
+                        world.schedule(world.now_ms() + RETRY_MS, Act::StartSession(device, *session));
+                    }
                     // The accept may have gone through with its answer lost: behave as if it
                     // did; the hang-up only goes out if the device then sees the call accepted.
                     (Request::Accept { session }, ErrorCode::Timeout) => {
@@ -615,15 +864,16 @@ impl Population {
                             .client(device)
                             .and_then(|c| c.call(*session))
                             .is_some_and(|v| matches!(v.receiver, Receiver::Group(_)));
-                        self.on_accepted(world, device, *session, group, false);
+                        self.on_joined(world, device, *session, group, false);
                     }
                     _ => {}
                 }
             }
+            (Request::StartSession { .. }, Ok(_)) => self.measures.sessions_started += 1,
             (Request::Initiate { .. }, Ok(Some(view))) => self.on_created_answer(world, device, view),
             (Request::Accept { .. }, Ok(Some(view))) => {
                 let group = matches!(view.receiver, Receiver::Group(_));
-                self.on_accepted(world, device, view.session, group, false);
+                self.on_joined(world, device, view.session, group, false);
             }
             _ => {}
         }
@@ -632,14 +882,35 @@ impl Population {
     fn on_status(&mut self, world: &World<Act>, change: &callcore::switchboard::StatusChange) {
         let Some(call) = world.switchboard.call(change.session) else { return };
         let view = call.view();
+        if change.from.is_none() {
+            // Created: was the callee of a one-to-one call offline (no device connected)?
+            if let Receiver::User(callee) = view.receiver {
+                let count = world.device_count(callee);
+                if !(0..count).any(|i| world.switchboard.is_connected(DeviceId::new(callee, i))) {
+                    self.measures.offline_callee += 1;
+                    self.offline_callee.insert(change.session);
+                }
+            }
+        }
         match change.to {
-            Status::Accepted => self.measures.ring.push(change.at_ms - view.created_at_ms),
+            Status::Accepted => {
+                self.measures.ring.push(change.at_ms - view.created_at_ms);
+                if self.offline_callee.remove(&change.session) {
+                    self.measures.offline_callee_accepted += 1;
+                }
+            }
             Status::Ended => {
                 if let Some(accepted) = view.accepted_at_ms {
                     self.measures.talk.push(change.at_ms - accepted);
                 }
+                if view.reason == Some(Reason::NoMedia) {
+                    self.measures.ended_no_media += 1;
+                }
             }
             _ => {}
+        }
+        if change.to.is_terminal() {
+            self.offline_callee.remove(&change.session);
         }
     }
 
@@ -659,6 +930,11 @@ impl Population {
     }
 }
 
+/// A device as a key for a keyed generator: its user and index (below bit 48).
+fn device_key(device: DeviceId) -> u64 {
+    u64::from(device.user.0) << 16 | u64::from(device.index)
+}
+
 /// A log-uniform draw in the range (whole ms).
 fn log_uniform(r: &mut SimRng, range: Range) -> u64 {
     let (lo, hi) = ((range.min.max(1)) as f64, (range.max.max(1)) as f64);
@@ -676,11 +952,7 @@ impl Driver for Population {
             Act::Fault if faults_on => self.fault(world),
             Act::Partition if faults_on => self.partition(world),
             Act::Arrival | Act::Fault | Act::Partition => {}
-            Act::Reconnect(device) => {
-                if world.client(device).is_some_and(|c| !c.is_connected()) {
-                    world.connect(device);
-                }
-            }
+            Act::Reconnect(device) => self.reconnect(world, device),
             Act::Accept(d, s) => self.answer(world, d, s, Request::Accept { session: s }),
             Act::Reject(d, s, busy) => {
                 let status = if busy { RejectStatus::Busy } else { RejectStatus::Rejected };
@@ -688,6 +960,9 @@ impl Driver for Population {
             }
             Act::Cancel(d, s) => self.cancel(world, d, s),
             Act::End(d, s) => self.end(world, d, s),
+            Act::StartSession(d, s) => self.start_session(world, d, s),
+            Act::Wake(d, s) => self.wake(world, d, s),
+            Act::Idle(d) => self.idle(world, d),
             Act::LivenessStart => self.liveness_start(world),
             Act::LoginWave => self.login_wave(world),
         }
@@ -703,7 +978,10 @@ impl Driver for Population {
             | Act::Accept(d, _)
             | Act::Reject(d, _, _)
             | Act::Cancel(d, _)
-            | Act::End(d, _) => d,
+            | Act::End(d, _)
+            | Act::StartSession(d, _)
+            | Act::Wake(d, _)
+            | Act::Idle(d) => d,
             _ => return,
         };
         match stage {
@@ -733,6 +1011,9 @@ impl Driver for Population {
                 self.on_answer(world, *device, request, result)
             }
             Observation::Status(change) => self.on_status(world, change),
+            Observation::Push(push) if push.kind == PushKind::Ring => {
+                self.on_push_ring(world, push.to, push.session)
+            }
             Observation::Created { .. } | Observation::Evicted(_) | Observation::Push(_) => {}
         }
     }

@@ -73,6 +73,23 @@ pub struct Profile {
     pub partition_ms: Range,
     /// One-way latency of every message.
     pub latency_ms: Latency,
+    /// Delay from joining an accepted call (the initiator: `outgoing_call_accepted`; a receiver:
+    /// its accept's success) to sending `start_session`, uniform.
+    pub session_start_delay_ms: Range,
+    /// Probability that a participant's app dies before it starts its media session (the call
+    /// then ends `no_media` for it).
+    pub app_death_probability: f64,
+    /// Share of devices registered for push before the run.
+    pub push_share: f64,
+    /// Share of devices that are offline while not in a call (they do not log in; they connect
+    /// to call, or when a push wakes their app).
+    pub offline_share: f64,
+    /// Probability that a push `ring` wakes the app of the device it reached (else never).
+    pub push_wake_probability: f64,
+    /// Delay from a push `ring` to the woken app's connection, uniform.
+    pub push_wake_delay_ms: Range,
+    /// How long a device that is offline while idle stays up after its calls are over, uniform.
+    pub push_idle_ms: Range,
     /// The call semantics' settings.
     pub config: Config,
 }
@@ -98,6 +115,13 @@ impl Default for Profile {
             partition_devices: Range::new(2, 20),
             partition_ms: Range::new(2_000, 20_000),
             latency_ms: Latency::Uniform { min: 10, max: 80 },
+            session_start_delay_ms: Range::new(200, 3_000),
+            app_death_probability: 0.02,
+            push_share: 0.5,
+            offline_share: 0.3,
+            push_wake_probability: 0.9,
+            push_wake_delay_ms: Range::new(500, 5_000),
+            push_idle_ms: Range::new(5_000, 30_000),
             config: Config::default(),
         }
     }
@@ -189,6 +213,10 @@ impl Profile {
             ("reject_probability", self.reject_probability),
             ("reject_busy_share", self.reject_busy_share),
             ("cancel_probability", self.cancel_probability),
+            ("app_death_probability", self.app_death_probability),
+            ("push_share", self.push_share),
+            ("offline_share", self.offline_share),
+            ("push_wake_probability", self.push_wake_probability),
         ];
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
@@ -229,6 +257,9 @@ impl Profile {
             ("reconnect_delay_ms", self.reconnect_delay_ms),
             ("partition_devices", self.partition_devices),
             ("partition_ms", self.partition_ms),
+            ("session_start_delay_ms", self.session_start_delay_ms),
+            ("push_wake_delay_ms", self.push_wake_delay_ms),
+            ("push_idle_ms", self.push_idle_ms),
         ];
         for (name, r) in ranges {
             if r.min > r.max || r.min == 0 {
@@ -244,6 +275,10 @@ impl Profile {
             ("talk_ms", self.talk_ms.max),
             ("reconnect_delay_ms", self.reconnect_delay_ms.max),
             ("partition_ms", self.partition_ms.max),
+            ("session_start_delay_ms", self.session_start_delay_ms.max),
+            ("push_wake_delay_ms", self.push_wake_delay_ms.max),
+            ("push_idle_ms", self.push_idle_ms.max),
+            ("config.session_start_timeout_ms", self.config.session_start_timeout_ms.unwrap_or(0)),
             ("config.reconnect_grace_ms", self.config.reconnect_grace_ms),
             ("config.request_timeout_ms", self.config.request_timeout_ms),
             ("config.call_retention_ms", self.config.call_retention_ms),
@@ -302,14 +337,26 @@ mod tests {
     #[test]
     fn every_time_is_bounded_so_that_sums_of_them_cannot_overflow() {
         let day = PROFILE_MS_MAX;
-        for field in ["answer_delay_ms", "cancel_after_ms", "talk_ms", "reconnect_delay_ms", "partition_ms"] {
+        let fields = [
+            "answer_delay_ms",
+            "cancel_after_ms",
+            "talk_ms",
+            "reconnect_delay_ms",
+            "partition_ms",
+            "session_start_delay_ms",
+            "push_wake_delay_ms",
+            "push_idle_ms",
+        ];
+        for field in fields {
             let at_max = with(&format!(r#"{{"{field}": {{"min": 1, "max": {day}}}}}"#));
             at_max.validate().unwrap_or_else(|e| panic!("{field} of one day: {e}"));
             let over = with(&format!(r#"{{"{field}": {{"min": 1, "max": {}}}}}"#, u64::MAX));
             let e = over.validate().expect_err(field).to_string();
             assert_eq!(e, format!("{field} must be at most 86400000 ms (one day)"));
         }
-        for field in ["reconnect_grace_ms", "request_timeout_ms", "call_retention_ms"] {
+        for field in
+            ["reconnect_grace_ms", "request_timeout_ms", "call_retention_ms", "session_start_timeout_ms"]
+        {
             with(&format!(r#"{{"config": {{"{field}": {day}}}}}"#)).validate().unwrap();
             let e =
                 with(&format!(r#"{{"config": {{"{field}": {}}}}}"#, day + 1)).validate().expect_err(field);
@@ -347,6 +394,19 @@ mod tests {
             let e = with(json).validate().unwrap_err();
             assert_eq!(e.to_string(), "latency_ms must be at most 60000 ms", "{json}");
         }
+    }
+
+    #[test]
+    fn push_and_media_settings_are_checked_like_the_others() {
+        for field in ["app_death_probability", "push_share", "offline_share", "push_wake_probability"] {
+            with(&format!(r#"{{"{field}": 1}}"#)).validate().unwrap();
+            let e = with(&format!(r#"{{"{field}": 1.5}}"#)).validate().expect_err(field);
+            assert_eq!(e.to_string(), format!("{field} must be within 0..=1"));
+        }
+        let e = with(r#"{"push_idle_ms": {"min": 9, "max": 8}}"#).validate().unwrap_err();
+        assert_eq!(e.to_string(), "push_idle_ms must have 1 <= min <= max");
+        with(r#"{"config": {"session_start_timeout_ms": null}}"#).validate().unwrap();
+        assert!(serde_json::from_str::<Profile>(r#"{"push_shares": 0.5}"#).is_err());
     }
 
     #[test]

@@ -48,6 +48,28 @@ pub struct Summary {
     pub ring_ms: Percentiles,
     /// Accept → end, ms.
     pub talk_ms: Percentiles,
+    /// Push `ring`s the switchboard emitted (its statistics).
+    pub pushes_ring: u64,
+    /// Push `cancel`s the switchboard emitted (its statistics).
+    pub pushes_cancel: u64,
+    /// Devices a push `ring` woke (each wake that connected a device).
+    pub devices_woken_by_push: u64,
+    /// Accepts sent from a device woken by a push for that call.
+    pub accepts_from_pushed_device: u64,
+    /// `start_session` requests answered with success.
+    pub sessions_started: u64,
+    /// Participants whose app died before starting the media session.
+    pub app_deaths: u64,
+    /// Calls whose status changed to `ended` with reason `no_media`.
+    pub calls_ended_no_media: u64,
+    /// Participants the switchboard made leave for not starting their media session in time
+    /// (its `session_timeouts` statistic; a group call may count several).
+    pub session_start_timeouts: u64,
+    /// One-to-one calls whose callee had no device connected (as the switchboard held it) when
+    /// the call was created.
+    pub offline_callee_calls: u64,
+    /// Those of them that were accepted.
+    pub offline_callee_accepted: u64,
     /// Invariant checks done.
     pub invariant_checks: u64,
     /// Broken invariants (at most one: a violation stops the run).
@@ -243,6 +265,16 @@ fn summarize(engine: &mut Engine<Population>, opts: &Options, end_ms: u64, wall_
         setup_ms: m.setup.percentiles(),
         ring_ms: m.ring.percentiles(),
         talk_ms: m.talk.percentiles(),
+        pushes_ring: stats.pushes_ring,
+        pushes_cancel: stats.pushes_cancel,
+        devices_woken_by_push: m.woken,
+        accepts_from_pushed_device: m.accepts_from_push,
+        sessions_started: m.sessions_started,
+        app_deaths: m.app_deaths,
+        calls_ended_no_media: m.ended_no_media,
+        session_start_timeouts: stats.session_timeouts,
+        offline_callee_calls: m.offline_callee,
+        offline_callee_accepted: m.offline_callee_accepted,
         invariant_checks: engine.world.checks(),
         violations,
         trace_hash: format!("{:016x}", engine.world.trace().hash()),
