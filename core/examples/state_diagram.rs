@@ -28,8 +28,12 @@ fn main() {
         );
     }
     println!("\n## Pushes to a rung user's devices\n");
-    println!("Generated from `callcore::push::ROWS`. Each (call, device) pair of a rung user is a small machine;");
-    println!("a pair absent from the rows changes nothing and emits nothing. A push `cancel` carries the reason");
+    println!(
+        "Generated from `callcore::push::ROWS`. Each (call, device) pair of a rung user is a small machine;"
+    );
+    println!(
+        "a pair absent from the rows changes nothing and emits nothing. A push `cancel` carries the reason"
+    );
     println!("`incoming_call_cancelled` would have carried on the device.\n");
     println!("| from | event | to | the switchboard emits |");
     println!("| --- | --- | --- | --- |");
