@@ -69,6 +69,20 @@ pub struct ProfileSel {
     pub latency_ms: (u8, u8, bool),
     /// The call semantics' settings.
     pub config: ConfigSel,
+    /// Delay before a participant starts its media session.
+    pub session_start_delay_ms: (u16, u16),
+    /// Probability that a participant's app dies before it starts.
+    pub app_death_probability: u8,
+    /// Share of devices registered for push.
+    pub push_share: u8,
+    /// Share of devices offline while idle.
+    pub offline_share: u8,
+    /// Probability that a push wakes the app.
+    pub push_wake_probability: u8,
+    /// Delay from a push to the woken app's connection.
+    pub push_wake_delay_ms: (u16, u16),
+    /// How long a woken device stays up after its calls.
+    pub push_idle_ms: (u16, u16),
 }
 
 fn share(x: u8) -> f64 {
@@ -114,6 +128,13 @@ impl ProfileSel {
                 Latency::Fixed(u64::from(l0))
             },
             config,
+            session_start_delay_ms: range(self.session_start_delay_ms, 60_000),
+            app_death_probability: share(self.app_death_probability),
+            push_share: share(self.push_share),
+            offline_share: share(self.offline_share),
+            push_wake_probability: share(self.push_wake_probability),
+            push_wake_delay_ms: range(self.push_wake_delay_ms, 60_000),
+            push_idle_ms: range(self.push_idle_ms, 60_000),
         }
     }
 }
