@@ -35,6 +35,14 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The media session's start timeout as the switchboard applies it: none when off, and at
+    /// least 1 ms (a participant always has until a later millisecond than its join's).
+    pub fn session_start_after_ms(&self) -> Option<u64> {
+        self.session_start_timeout_ms.map(|ms| ms.max(1))
+    }
+}
+
 /// The longest ring timeout an initiate may ask for; longer values are clamped to it.
 pub const RING_TIMEOUT_MS_MAX: u64 = 600_000;
 /// Devices a user may have (device indexes `0..DEVICES_PER_USER_MAX`).

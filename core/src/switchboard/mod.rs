@@ -830,8 +830,8 @@ impl Switchboard {
     /// Starts the media-session timeout of party `index`, which just became a participant of
     /// the accepted call in `slot` (the accept that made the call accepted, or its later join).
     fn start_session_timer(&mut self, slot: usize, index: usize) {
-        let Some(timeout_ms) = self.config.session_start_timeout_ms else { return };
-        let due_ms = self.now_ms.saturating_add(timeout_ms.max(1));
+        let Some(timeout_ms) = self.config.session_start_after_ms() else { return };
+        let due_ms = self.now_ms.saturating_add(timeout_ms);
         let record = &mut self.calls[slot];
         let party = &mut record.parties[index];
         if party.session_started || party.part != Part::Joined {

@@ -442,7 +442,7 @@ impl MediaLedger {
 
     /// Notes the participants of `session` that joined and have not started, at `now_ms`.
     pub fn observe(&mut self, sb: &Switchboard, session: SessionId, now_ms: u64) {
-        let Some(timeout_ms) = sb.config().session_start_timeout_ms else { return };
+        let Some(timeout_ms) = sb.config().session_start_after_ms() else { return };
         let Some(call) = sb.call(session) else { return };
         if call.status() != Status::Accepted {
             return;
@@ -478,7 +478,7 @@ impl MediaLedger {
                     format!(
                         "user {} is in accepted call {session} without a media session {} ms after it joined",
                         user.0,
-                        now_ms - due + sb.config().session_start_timeout_ms.unwrap_or(0)
+                        now_ms - due + sb.config().session_start_after_ms().unwrap_or(0)
                     ),
                 );
             }
