@@ -52,6 +52,12 @@ impl Metrics {
         self.closes[i].fetch_add(1, Relaxed);
     }
 
+    /// Closes sent with `code` so far.
+    pub fn closes(&self, code: u16) -> u64 {
+        let i = CLOSE_CODES.iter().position(|&c| c == code).unwrap_or(CLOSE_CODES.len());
+        self.closes[i].load(Relaxed)
+    }
+
     /// Counts a call's move into `status`.
     pub fn status(&self, status: Status) {
         self.calls[status.index()].fetch_add(1, Relaxed);
@@ -94,10 +100,23 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
         gauge(&mut out, "callcore_connections", "Connections open.", self.connections_open.load(Relaxed));
-        counter(&mut out, "callcore_connections_total", "Connections accepted.", self.connections_total.load(Relaxed));
+        counter(
+            &mut out,
+            "callcore_connections_total",
+            "Connections accepted.",
+            self.connections_total.load(Relaxed),
+        );
         let _ = writeln!(out, "# HELP callcore_handshakes_refused_total Handshakes refused.\n# TYPE callcore_handshakes_refused_total counter");
-        let _ = writeln!(out, "callcore_handshakes_refused_total{{reason=\"auth\"}} {}", self.refused_auth.load(Relaxed));
-        let _ = writeln!(out, "callcore_handshakes_refused_total{{reason=\"full\"}} {}", self.refused_full.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "callcore_handshakes_refused_total{{reason=\"auth\"}} {}",
+            self.refused_auth.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "callcore_handshakes_refused_total{{reason=\"full\"}} {}",
+            self.refused_full.load(Relaxed)
+        );
         let _ = writeln!(out, "# HELP callcore_closes_total Connections closed by the server, by close code.\n# TYPE callcore_closes_total counter");
         for (i, n) in self.closes.iter().enumerate() {
             let code = CLOSE_CODES.get(i).map_or_else(|| String::from("other"), u16::to_string);
@@ -105,30 +124,67 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP callcore_calls_total Calls that moved into each status.\n# TYPE callcore_calls_total counter");
         for status in Status::ALL {
-            let _ = writeln!(out, "callcore_calls_total{{status=\"{status}\"}} {}", self.calls[status.index()].load(Relaxed));
+            let _ = writeln!(
+                out,
+                "callcore_calls_total{{status=\"{status}\"}} {}",
+                self.calls[status.index()].load(Relaxed)
+            );
         }
         let _ = writeln!(out, "# HELP callcore_answers_total Answers to requests, by code.\n# TYPE callcore_answers_total counter");
         let _ = writeln!(out, "callcore_answers_total{{code=\"ok\"}} {}", self.answers[0].load(Relaxed));
         for code in ErrorCode::ALL {
-            let _ = writeln!(out, "callcore_answers_total{{code=\"{}\"}} {}", code.name(), self.answers[1 + code.index()].load(Relaxed));
+            let _ = writeln!(
+                out,
+                "callcore_answers_total{{code=\"{}\"}} {}",
+                code.name(),
+                self.answers[1 + code.index()].load(Relaxed)
+            );
         }
         let _ = writeln!(out, "# HELP callcore_bad_frames_total Frames refused with an error frame, by code.\n# TYPE callcore_bad_frames_total counter");
         for code in FrameErrorCode::ALL {
-            let _ = writeln!(out, "callcore_bad_frames_total{{code=\"{}\"}} {}", code.name(), self.bad_frames[code.index()].load(Relaxed));
+            let _ = writeln!(
+                out,
+                "callcore_bad_frames_total{{code=\"{}\"}} {}",
+                code.name(),
+                self.bad_frames[code.index()].load(Relaxed)
+            );
         }
         counter(&mut out, "callcore_frames_in_total", "Text frames received.", self.frames_in.load(Relaxed));
-        counter(&mut out, "callcore_frames_out_total", "Frames queued to connections.", self.frames_out.load(Relaxed));
-        gauge(&mut out, "callcore_hub_queue_depth", "Events waiting for the switchboard task.", self.hub_queue_depth.load(Relaxed));
-        gauge(&mut out, "callcore_outbound_queue_depth_max", "The deepest a connection's outbound queue was seen.", self.outbound_queue_depth_max.load(Relaxed));
+        counter(
+            &mut out,
+            "callcore_frames_out_total",
+            "Frames queued to connections.",
+            self.frames_out.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "callcore_hub_queue_depth",
+            "Events waiting for the switchboard task.",
+            self.hub_queue_depth.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "callcore_outbound_queue_depth_max",
+            "The deepest a connection's outbound queue was seen.",
+            self.outbound_queue_depth_max.load(Relaxed),
+        );
         let _ = writeln!(out, "# HELP callcore_request_latency_seconds From a request frame's arrival to its answer's queueing.\n# TYPE callcore_request_latency_seconds histogram");
         let mut cumulative = 0;
         for (i, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
             cumulative += self.latency_buckets[i].load(Relaxed);
-            let _ = writeln!(out, "callcore_request_latency_seconds_bucket{{le=\"{}\"}} {cumulative}", *bound as f64 / 1e6);
+            let _ = writeln!(
+                out,
+                "callcore_request_latency_seconds_bucket{{le=\"{}\"}} {cumulative}",
+                *bound as f64 / 1e6
+            );
         }
         cumulative += self.latency_buckets[LATENCY_BUCKETS_US.len()].load(Relaxed);
         let _ = writeln!(out, "callcore_request_latency_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(out, "callcore_request_latency_seconds_sum {}", self.latency_sum_us.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "callcore_request_latency_seconds_sum {}",
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "callcore_request_latency_seconds_count {}", self.latency_count.load(Relaxed));
         out
     }

@@ -248,8 +248,7 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
         return Err(FrameError::UnknownType(kind.map(str::to_owned)));
     };
     let kind = kind.to_owned();
-    serde_json::from_value(value)
-        .map_err(|e| FrameError::InvalidMessage { kind, detail: e.to_string() })
+    serde_json::from_value(value).map_err(|e| FrameError::InvalidMessage { kind, detail: e.to_string() })
 }
 
 /// Decodes a frame from the server (the SDK's side).

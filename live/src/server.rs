@@ -94,8 +94,7 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let mut hub = Hub::new(config.core, clock, metrics.clone());
         for spec in &config.groups {
-            hub.add_group(spec)
-                .map_err(|reason| ServerError::Group { name: spec.name.clone(), reason })?;
+            hub.add_group(spec).map_err(|reason| ServerError::Group { name: spec.name.clone(), reason })?;
         }
         let (hub_tx, hub_rx) = mpsc::channel(config.limits.hub_queue_len);
         let hub_task = tokio::spawn(hub.run(hub_rx));
@@ -346,10 +345,12 @@ enum End {
 async fn connection(socket: WebSocket, held: Held, claims: Claims) {
     let shared = held.0.clone();
     let (outbound, mut queued) = mpsc::channel(shared.limits.outbound_queue_len);
+    let errors = outbound.clone();
     let (kill, mut killed) = oneshot::channel();
     let (reply, registered) = oneshot::channel();
     let uid = claims.sub;
-    let connect = Event::Connect { uid: uid.clone(), index: claims.dev, link: Link { outbound, kill }, reply };
+    let connect =
+        Event::Connect { uid: uid.clone(), index: claims.dev, link: Link { outbound, kill }, reply };
     let (mut sink, mut stream) = socket.split();
     let Ok((device, conn)) = async {
         shared.hub.send(connect).await.map_err(|_| ())?;
@@ -376,7 +377,7 @@ async fn connection(socket: WebSocket, held: Held, claims: Claims) {
     let end = if sink.send(Message::Text(welcome.encode().into())).await.is_err() {
         End::Peer
     } else {
-        serve(&shared, device, conn, &mut sink, &mut stream, &mut queued, &mut killed).await
+        serve(&shared, device, conn, &mut sink, &mut stream, &mut queued, &mut killed, errors).await
     };
     let _ = shared.hub.send(Event::Disconnect { device, conn }).await;
     if let End::Close(code) = end {
@@ -395,7 +396,10 @@ async fn connection(socket: WebSocket, held: Held, claims: Claims) {
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 type Stream = futures_util::stream::SplitStream<WebSocket>;
 
-/// The connection's loop: frames in go to the hub, frames the hub queued go out.
+/// The connection's loop: frames in go to the hub, frames the hub queued go out. Reading and
+/// writing run side by side, so a device that does not read still has its frames read: its
+/// outbound queue then fills and the hub closes it as a slow reader.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     shared: &Shared,
     device: DeviceId,
@@ -404,49 +408,61 @@ async fn serve(
     stream: &mut Stream,
     queued: &mut mpsc::Receiver<ServerFrame>,
     killed: &mut oneshot::Receiver<u16>,
+    errors: mpsc::Sender<ServerFrame>,
+) -> End {
+    let write = async {
+        // Ends when the hub drops the queue (then `killed` has the code) or the peer is gone.
+        while let Some(frame) = queued.recv().await {
+            if sink.send(Message::Text(frame.encode().into())).await.is_err() {
+                return End::Peer;
+            }
+        }
+        std::future::pending::<End>().await
+    };
+    let read = read_frames(shared, device, conn, stream, errors);
+    tokio::select! {
+        code = &mut *killed => End::Close(code.unwrap_or(close::INTERNAL)),
+        end = write => end,
+        end = read => end,
+    }
+}
+
+/// Reads frames, checks the rate, decodes them and hands them to the hub. Bad frames get an
+/// error frame on the connection's own queue.
+async fn read_frames(
+    shared: &Shared,
+    device: DeviceId,
+    conn: ConnectionId,
+    stream: &mut Stream,
+    errors: mpsc::Sender<ServerFrame>,
 ) -> End {
     let mut bucket = Bucket::new(shared.limits.frames_per_second_max);
     loop {
-        tokio::select! {
-            code = &mut *killed => return End::Close(code.unwrap_or(close::INTERNAL)),
-            frame = queued.recv() => {
-                let Some(frame) = frame else { return End::Close(close::INTERNAL) };
-                tokio::select! {
-                    sent = sink.send(Message::Text(frame.encode().into())) => {
-                        if sent.is_err() { return End::Peer; }
-                    }
-                    code = &mut *killed => return End::Close(code.unwrap_or(close::INTERNAL)),
+        let frame = match stream.next().await {
+            None | Some(Ok(Message::Close(_))) => return End::Peer,
+            Some(Err(e)) => return read_error(&e),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Text(text))) => decode_client_frame(text.as_str()),
+            Some(Ok(Message::Binary(_))) => Err(FrameError::BinaryFrame),
+        };
+        shared.metrics.frames_in.fetch_add(1, Relaxed);
+        if !bucket.take() {
+            return End::Close(close::FLOOD);
+        }
+        let event = match frame {
+            Ok(ClientFrame::Msg { msg, .. }) => Event::Msg { device, conn, msg, at: Instant::now() },
+            Ok(ClientFrame::Lookup { name, .. }) => Event::Lookup { device, conn, name },
+            Ok(ClientFrame::Ping { nonce, .. }) => Event::Ping { device, conn, nonce },
+            Err(error) => {
+                shared.metrics.bad_frame(error.code());
+                if errors.try_send(ServerFrame::error(&error)).is_err() {
+                    return End::Close(close::SLOW_READER);
                 }
+                continue;
             }
-            incoming = stream.next() => {
-                let frame = match incoming {
-                    None | Some(Ok(Message::Close(_))) => return End::Peer,
-                    Some(Err(e)) => return read_error(&e),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Text(text))) => decode_client_frame(text.as_str()),
-                    Some(Ok(Message::Binary(_))) => Err(FrameError::BinaryFrame),
-                };
-                shared.metrics.frames_in.fetch_add(1, Relaxed);
-                if !bucket.take() {
-                    return End::Close(close::FLOOD);
-                }
-                let event = match frame {
-                    Ok(ClientFrame::Msg { msg, .. }) => Event::Msg { device, conn, msg, at: Instant::now() },
-                    Ok(ClientFrame::Lookup { name, .. }) => Event::Lookup { device, conn, name },
-                    Ok(ClientFrame::Ping { nonce, .. }) => Event::Ping { device, conn, nonce },
-                    Err(error) => {
-                        shared.metrics.bad_frame(error.code());
-                        let text = ServerFrame::error(&error).encode();
-                        if sink.send(Message::Text(text.into())).await.is_err() {
-                            return End::Peer;
-                        }
-                        continue;
-                    }
-                };
-                if shared.hub.send(event).await.is_err() {
-                    return End::Close(close::INTERNAL);
-                }
-            }
+        };
+        if shared.hub.send(event).await.is_err() {
+            return End::Close(close::INTERNAL);
         }
     }
 }
