@@ -186,6 +186,54 @@ impl Metrics {
             self.latency_sum_us.load(Relaxed) as f64 / 1e6
         );
         let _ = writeln!(out, "callcore_request_latency_seconds_count {}", self.latency_count.load(Relaxed));
+        if let Some(process) = Process::read() {
+            let _ = writeln!(
+                out,
+                "# HELP process_cpu_seconds_total CPU time of the server process (user and system).\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
+                process.cpu_seconds
+            );
+            gauge(&mut out, "process_resident_memory_bytes", "Resident memory now.", process.resident_bytes);
+            gauge(
+                &mut out,
+                "process_resident_memory_peak_bytes",
+                "Peak resident memory.",
+                process.peak_bytes,
+            );
+        }
         out
+    }
+}
+
+/// The server process's CPU time and memory, from `/proc` (Linux only; `None` elsewhere).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Process {
+    /// User and system CPU time, in seconds.
+    pub cpu_seconds: f64,
+    /// Resident memory now, in bytes.
+    pub resident_bytes: u64,
+    /// Peak resident memory, in bytes.
+    pub peak_bytes: u64,
+}
+
+/// Clock ticks per second of `/proc/self/stat` (`USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+impl Process {
+    /// Reads this process's figures.
+    pub fn read() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let kib = |key: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(key))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|k| k * 1024)
+        };
+        Some(Self {
+            cpu_seconds: ticks as f64 / USER_HZ,
+            resident_bytes: kib("VmRSS:")?,
+            peak_bytes: kib("VmHWM:")?,
+        })
     }
 }

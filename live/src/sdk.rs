@@ -173,7 +173,9 @@ impl Phone {
         self.device
     }
 
-    async fn request(&self, request: Request) -> Result<CallView, SdkError> {
+    /// Makes any request (the shorthands below make the common ones): the call object, or the
+    /// contract's error code.
+    pub async fn request(&self, request: Request) -> Result<CallView, SdkError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Request(request, reply)).await.map_err(|_| SdkError::Closed)?;
         answer.await.map_err(|_| SdkError::Closed)?

@@ -12,6 +12,7 @@
 //! - [`record`]: a population run written as a scenario that replays exactly.
 //! - [`shrink`]: cutting a failing recorded run down to a minimal scenario.
 //! - [`sweep`]: many seeds in parallel, sharded.
+//! - [`load`]: a population driven through real connections to a live server (`callsim load`).
 //!
 //! Every random choice derives from one `u64` seed ([`rng`], PCG-64 MCG); maps that affect output
 //! are ordered. The same seed and inputs give the same trace, and the same trace hash.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod engine;
 pub mod hash;
 pub mod hint;
+pub mod load;
 pub mod locate;
 pub mod net;
 pub mod population;
