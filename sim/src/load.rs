@@ -17,7 +17,9 @@ use crate::profile::Profile;
 use crate::rng::{SimRng, Stream};
 use crate::stats::{Percentiles, Samples};
 use callcore::testing::invariants::CallbackLedger;
-use callcore::{CallType, CallbackKind, GroupId, Receiver, RejectStatus, Request, SessionId, Status, UserId};
+use callcore::{
+    CallType, CallbackKind, ErrorCode, GroupId, Receiver, RejectStatus, Request, SessionId, Status, UserId,
+};
 use callcore_live::admin::{metric, Admin};
 use callcore_live::auth::Secret;
 use callcore_live::sdk::{Callbacks, Options as PhoneOptions, Phone, SdkError};
@@ -35,6 +37,8 @@ pub const CONNECTS_IN_FLIGHT_MAX: usize = 64;
 pub const ACTIONS_PER_USER_MAX: usize = 64;
 /// Samples of each latency kept (later ones are dropped and counted).
 pub const SAMPLES_MAX: usize = 8_000_000;
+/// How long a user waits before trying a command again that found no connection, ms.
+const RETRY_MS: u64 = 200;
 /// How often the driver polls the server while it waits for calls to end, in milliseconds.
 const SETTLE_POLL_MS: u64 = 200;
 
@@ -88,7 +92,8 @@ pub struct LoadReport {
     pub request_us: Percentiles,
     /// From the caller's initiate to the callee's `incoming_call_received`, in microseconds.
     pub ring_us: Percentiles,
-    /// Connections the server held at the end of the load phase.
+    /// Connections the server held at once: at the end of the load phase (some may be
+    /// reconnecting then) or once every call ended, whichever is more.
     pub connections_held: u64,
     /// Connections dropped on purpose (and reopened by the SDK).
     pub drops: u64,
@@ -204,6 +209,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let mut report =
         report(&options, results, &settled, load_wall_s, before.as_deref(), after.as_deref()).await;
     report.settle_wall_s = settle_wall_s;
+    report.connections_held = report.connections_held.max(settled.connected.len() as u64);
     Ok(report)
 }
 
@@ -356,6 +362,13 @@ async fn user_task(ctx: Arc<Ctx>, index: usize, phone: Phone, mut callbacks: Cal
                         let answer = phone.request(request).await;
                         push_us(&mut r.request_us, t0);
                         count(&mut r.answers, &answer);
+                        // Not connected (the connection dropped a moment ago) or no answer in
+                        // time: the user tries again shortly, as a person would.
+                        if let Err(SdkError::Code(ErrorCode::NotConnected | ErrorCode::Timeout)) = answer {
+                            let at = Instant::now() + Duration::from_millis(RETRY_MS);
+                            schedule(&mut actions, &mut seq, at, session, request);
+                            continue;
+                        }
                         match (request, &answer) {
                             // A member who joined a group call hangs up after its own talk
                             // time (the initiator's end is only its leave there).
