@@ -70,6 +70,15 @@ impl Admin {
         id.map(GroupId).ok_or(AdminError::Body(body))
     }
 
+    /// Registers users by UID (known ones keep their ids); their ids, in order.
+    pub async fn add_users(&self, uids: &[String]) -> Result<Vec<callcore::UserId>, AdminError> {
+        let json = serde_json::json!({ "uids": uids }).to_string();
+        let body = self.request("POST", "/admin/users", Some(&json), 201).await?;
+        let value: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| AdminError::Body(e.to_string()))?;
+        serde_json::from_value(value["users"].clone()).map_err(|e| AdminError::Body(e.to_string()))
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> Result<String, AdminError> {
         self.request("GET", "/metrics", None, 200).await
@@ -99,6 +108,7 @@ impl Admin {
 
     async fn exchange(&self, method: &str, path: &str, body: Option<&str>) -> Result<String, AdminError> {
         let mut stream = tokio::net::TcpStream::connect(&self.host).await?;
+        stream.set_nodelay(true)?;
         let auth = self.token.as_ref().map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let body = body.unwrap_or_default();
         let request = format!(

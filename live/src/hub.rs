@@ -52,6 +52,9 @@ pub struct StateDump {
     pub calls: Vec<CallView>,
     /// Devices the switchboard holds as connected.
     pub connected: Vec<DeviceId>,
+    /// When the switchboard's next timer is due (`None`: no timer set). A replayer on a manual
+    /// clock advances the clock to it.
+    pub next_timer_ms: Option<u64>,
 }
 
 /// An event for the hub.
@@ -70,6 +73,8 @@ pub(crate) enum Event {
     AddGroup { spec: GroupSpec, reply: oneshot::Sender<Result<GroupId, String>> },
     /// Admin: the state.
     State { reply: oneshot::Sender<StateDump> },
+    /// Admin: register users (those already known keep their ids); their ids, in order.
+    AddUsers { uids: Vec<String>, reply: oneshot::Sender<Result<Vec<UserId>, String>> },
     /// Stop: tell every connection to close with `code`, then end.
     Stop { code: u16 },
 }
@@ -128,6 +133,14 @@ impl Hub {
         let id = self.switchboard.add_group(&members).map_err(|e| e.to_string())?;
         self.directory.insert_group(&spec.name, id);
         Ok(id)
+    }
+
+    /// Registers users by UID (known ones keep their ids).
+    pub(crate) fn add_users(&mut self, uids: &[String]) -> Result<Vec<UserId>, String> {
+        if uids.iter().any(|m| m.is_empty() || m.len() > crate::auth::UID_BYTES_MAX) {
+            return Err(String::from("a UID is empty or too long"));
+        }
+        Ok(uids.iter().map(|uid| self.user(uid)).collect())
     }
 
     /// The user with this UID, registered now if it is new.
@@ -223,6 +236,9 @@ impl Hub {
             }
             Event::State { reply } => {
                 let _ = reply.send(self.dump(now_ms));
+            }
+            Event::AddUsers { uids, reply } => {
+                let _ = reply.send(self.add_users(&uids));
             }
             Event::Stop { code } => self.stop(code),
         }
@@ -351,6 +367,7 @@ impl Hub {
             users,
             calls: self.switchboard.calls().map(|c| c.view()).collect(),
             connected,
+            next_timer_ms: self.timers.first_key_value().map(|(&(at_ms, _), _)| at_ms),
         }
     }
 }

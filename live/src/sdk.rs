@@ -126,10 +126,11 @@ async fn open(url: &str, token: &str, connect_ms_max: u64) -> Result<(Socket, De
     let bearer = format!("Bearer {token}").parse().map_err(|_| SdkError::Connect(String::from("token")))?;
     request.headers_mut().insert("authorization", bearer);
     let limit = Duration::from_millis(connect_ms_max);
-    let (mut socket, _) = tokio::time::timeout(limit, tokio_tungstenite::connect_async(request))
-        .await
-        .map_err(|_| SdkError::Connect(String::from("timed out")))?
-        .map_err(|e| SdkError::Connect(e.to_string()))?;
+    let (mut socket, _) =
+        tokio::time::timeout(limit, tokio_tungstenite::connect_async_with_config(request, None, true))
+            .await
+            .map_err(|_| SdkError::Connect(String::from("timed out")))?
+            .map_err(|e| SdkError::Connect(e.to_string()))?;
     let first = tokio::time::timeout(limit, socket.next()).await.map_err(|_| SdkError::NoWelcome)?;
     match first {
         Some(Ok(Message::Text(text))) => match decode_server_frame(text.as_str()) {

@@ -110,6 +110,12 @@ impl Server {
         });
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let local_addr = listener.local_addr()?;
+        // Frames are small and each is a message someone waits for: no Nagle delay.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let app = router(shared.clone());
         let task = tokio::spawn(async move {
             let mut until_stop = stopping.clone();
@@ -183,6 +189,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/admin/groups", post(admin_add_group))
+        .route("/admin/users", post(admin_add_users))
         .route("/admin/state", get(admin_state))
         .layer(DefaultBodyLimit::max(shared.limits.admin_body_bytes_max))
         .with_state(shared)
@@ -247,6 +254,35 @@ async fn admin_add_group(
     match answer.await {
         Ok(Ok(id)) => (StatusCode::CREATED, Json(serde_json::json!({ "group": id }))).into_response(),
         Ok(Err(reason)) => (StatusCode::CONFLICT, reason).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// `POST /admin/users` with `{"uids": [...]}`: registers the users; answers their ids.
+async fn admin_add_users(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Users {
+        uids: Vec<String>,
+    }
+    if let Err(refused) = admin_allowed(&shared, &headers) {
+        return refused;
+    }
+    let users: Users = match serde_json::from_slice(&body) {
+        Ok(users) => users,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let (reply, answer) = oneshot::channel();
+    if shared.hub.send(Event::AddUsers { uids: users.uids, reply }).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match answer.await {
+        Ok(Ok(ids)) => (StatusCode::CREATED, Json(serde_json::json!({ "users": ids }))).into_response(),
+        Ok(Err(reason)) => (StatusCode::BAD_REQUEST, reason).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }

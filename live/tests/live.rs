@@ -201,7 +201,7 @@ async fn forged_expired_and_out_of_range_tokens_are_refused_at_the_handshake() {
     }
     // No token at all.
     let request = live.url().into_client_request().expect("a request");
-    let refused = tokio_tungstenite::connect_async(request).await;
+    let refused = tokio_tungstenite::connect_async_with_config(request, None, true).await;
     assert!(refused.is_err_and(|e| e.to_string().contains("401")));
     assert!(live.state().await.users.is_empty(), "a refused handshake registers nobody");
 }
@@ -236,7 +236,8 @@ async fn raw(live: &Live, uid: &str, dev: u16) -> Raw {
     let mut request = live.url().into_client_request().expect("a request");
     let bearer = format!("Bearer {}", live.token(uid, dev)).parse().expect("a header");
     request.headers_mut().insert("authorization", bearer);
-    let (mut ws, _) = bounded(tokio_tungstenite::connect_async(request)).await.expect("connects");
+    let (mut ws, _) =
+        bounded(tokio_tungstenite::connect_async_with_config(request, None, true)).await.expect("connects");
     for expected in ["\"welcome\"", "\"snapshot\""] {
         let text = text(&mut ws).await;
         assert!(text.contains(expected), "{expected} in {text}");

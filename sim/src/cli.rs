@@ -183,6 +183,10 @@ struct ReplayArgs {
     /// refused).
     #[arg(long)]
     force: bool,
+    /// Replay each scenario also against a live server started on 127.0.0.1 (a manual clock,
+    /// real WebSocket connections) and compare the two: `SAME`, `DIFF` or `SKIP` (with why).
+    #[arg(long, conflicts_with = "trace")]
+    over_wire: bool,
 }
 
 #[derive(Args)]
@@ -710,6 +714,59 @@ fn is_skipped_folder(entry: &walkdir::DirEntry) -> bool {
 /// Differences printed under a failed scenario; the rest are counted.
 const DIFFERENCES_SHOWN_MAX: usize = 10;
 
+/// `callsim replay --over-wire`: each scenario over real sockets, compared with its in-process
+/// replay. Exit 1 if any differs or fails to run.
+fn replay_over_wire(paths: &[PathBuf]) -> i32 {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    let (mut same, mut differ, mut skipped, mut unreadable) = (0, 0, 0, 0);
+    for path in paths {
+        let s = match scenario::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ERROR {e}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        if let Err(why) = crate::wire::runnable(&s) {
+            out!("SKIP {}: {why}", s.name);
+            skipped += 1;
+            continue;
+        }
+        match runtime.block_on(crate::wire::compare(&s)) {
+            Ok(diffs) if diffs.is_empty() => {
+                out!("SAME {}", s.name);
+                same += 1;
+            }
+            Ok(diffs) => {
+                out!("DIFF {}", s.name);
+                for d in diffs.iter().take(DIFFERENCES_SHOWN_MAX) {
+                    out!("    {d}");
+                }
+                out!("    in {}", path.display());
+                differ += 1;
+            }
+            Err(e) => {
+                out!("DIFF {}: the replay over the wire failed: {e}", s.name);
+                out!("    in {}", path.display());
+                differ += 1;
+            }
+        }
+    }
+    eprintln!(
+        "callsim replay --over-wire: {} scenarios, {same} the same over the wire, {differ} different, {skipped} skipped, {unreadable} unreadable",
+        paths.len()
+    );
+    if unreadable > 0 {
+        2
+    } else {
+        i32::from(differ > 0)
+    }
+}
+
 fn replay_cmd(args: &ReplayArgs) -> i32 {
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
@@ -726,6 +783,9 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         Ok(t) => Some(t),
         Err(e) => return usage_error(e),
     };
+    if args.over_wire {
+        return replay_over_wire(&paths);
+    }
     let (mut failed, mut unreadable) = (0, 0);
     for path in &paths {
         let s = match scenario::load_with_notes(path) {

@@ -13,6 +13,7 @@
 //! - [`shrink`]: cutting a failing recorded run down to a minimal scenario.
 //! - [`sweep`]: many seeds in parallel, sharded.
 //! - [`load`]: a population driven through real connections to a live server (`callsim load`).
+//! - [`wire`]: the conformance scenarios replayed against a live server over WebSocket.
 //!
 //! Every random choice derives from one `u64` seed ([`rng`], PCG-64 MCG); maps that affect output
 //! are ordered. The same seed and inputs give the same trace, and the same trace hash.
@@ -42,3 +43,4 @@ pub mod slab;
 pub mod stats;
 pub mod sweep;
 pub mod trace;
+pub mod wire;
