@@ -79,6 +79,72 @@ pub(crate) enum Event {
     Stop { code: u16 },
 }
 
+/// How connections reach the switchboard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Architecture {
+    /// One task owns the switchboard and reads a bounded queue (the server's design).
+    #[default]
+    Actor,
+    /// The obvious way, kept as a baseline for comparison: every connection task locks one
+    /// mutex around the switchboard and handles its own events; a timer task locks it too.
+    Mutex,
+}
+
+/// A handle on the switchboard, whichever the architecture.
+#[derive(Clone)]
+pub(crate) enum HubHandle {
+    /// The hub task's queue.
+    Queue(mpsc::Sender<Event>),
+    /// The hub itself, behind a mutex.
+    Mutex(Arc<std::sync::Mutex<Hub>>),
+}
+
+impl HubHandle {
+    /// Hands the switchboard an event: queued for the hub task, or handled now under the lock.
+    pub(crate) async fn send(&self, event: Event) -> Result<(), ()> {
+        match self {
+            HubHandle::Queue(queue) => queue.send(event).await.map_err(|_| ()),
+            HubHandle::Mutex(hub) => {
+                // The lock is never held across an await: `handle` is synchronous.
+                let mut hub = hub.lock().map_err(|_| ())?;
+                hub.fire_due();
+                hub.handle(event);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The mutex baseline's timers: fires the due ones under the lock, then sleeps until the next
+/// one (or `TIMER_TICK_MS`, since a timer set meanwhile may be earlier), until `stopping`.
+pub(crate) async fn run_timers(
+    hub: Arc<std::sync::Mutex<Hub>>,
+    clock: Arc<dyn Clock>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let next = {
+            let Ok(mut hub) = hub.lock() else { return };
+            hub.fire_due();
+            hub.timers.first_key_value().map(|(&(at_ms, _), _)| at_ms)
+        };
+        let sleep = match next {
+            Some(at_ms) => clock.sleep_until(at_ms),
+            None => Box::pin(std::future::pending()),
+        };
+        tokio::select! {
+            () = sleep => {}
+            () = tokio::time::sleep(std::time::Duration::from_millis(TIMER_TICK_MS)) => {}
+            _ = stopping.wait_for(|&s| s) => return,
+        }
+    }
+}
+
+/// How often the mutex baseline's timer task looks for timers set meanwhile, in milliseconds.
+const TIMER_TICK_MS: u64 = 5;
+
 /// The live connection of a device.
 struct Live {
     conn: ConnectionId,

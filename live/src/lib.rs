@@ -28,4 +28,4 @@ pub mod protocol;
 pub mod sdk;
 pub mod server;
 
-pub use hub::{GroupSpec, StateDump};
+pub use hub::{Architecture, GroupSpec, StateDump};

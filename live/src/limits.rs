@@ -26,6 +26,11 @@ pub struct Limits {
     pub close_ms_max: u64,
     /// The largest admin request body, in bytes.
     pub admin_body_bytes_max: usize,
+    /// Each connection's read buffer, in bytes (it grows for a larger frame, up to
+    /// `frame_bytes_max`). Small, so that an idle connection costs little memory.
+    pub read_buffer_bytes: usize,
+    /// The most a connection's write buffer may hold, in bytes, when the socket accepts nothing.
+    pub write_buffer_bytes_max: usize,
 }
 
 impl Default for Limits {
@@ -40,6 +45,8 @@ impl Default for Limits {
             shutdown_drain_ms: 5_000,
             close_ms_max: 1_000,
             admin_body_bytes_max: 1024 * 1024,
+            read_buffer_bytes: 4 * 1024,
+            write_buffer_bytes_max: 256 * 1024,
         }
     }
 }

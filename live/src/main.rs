@@ -7,7 +7,7 @@ use callcore_live::auth::Secret;
 use callcore_live::clock::TokioClock;
 use callcore_live::limits::Limits;
 use callcore_live::server::{Server, ServerConfig};
-use callcore_live::GroupSpec;
+use callcore_live::{Architecture, GroupSpec};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,6 +72,18 @@ struct Serve {
     /// A JSON file of the call settings (`ring_timeout_ms`, `reconnect_grace_ms`, ...).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// `actor` (one task owns the switchboard) or `mutex` (every connection task locks it: the
+    /// obvious design, kept as a baseline to compare with).
+    #[arg(long, default_value = "actor", value_parser = parse_architecture)]
+    architecture: Architecture,
+}
+
+fn parse_architecture(s: &str) -> Result<Architecture, String> {
+    match s {
+        "actor" => Ok(Architecture::Actor),
+        "mutex" => Ok(Architecture::Mutex),
+        _ => Err(String::from("expected actor or mutex")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -126,6 +138,7 @@ fn run(args: Serve) -> Result<(), String> {
         secret: args.secret.load()?,
         admin_token: args.admin_token,
         groups: args.groups.as_deref().map(read_json::<Vec<GroupSpec>>).transpose()?.unwrap_or_default(),
+        architecture: args.architecture,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

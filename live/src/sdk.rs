@@ -25,6 +25,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+/// A phone's WebSocket read buffer, in bytes (it grows for a larger frame).
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Lookups a phone keeps waiting at once.
 pub const LOOKUPS_PENDING_MAX: usize = 64;
 
@@ -126,11 +128,15 @@ async fn open(url: &str, token: &str, connect_ms_max: u64) -> Result<(Socket, De
     let bearer = format!("Bearer {token}").parse().map_err(|_| SdkError::Connect(String::from("token")))?;
     request.headers_mut().insert("authorization", bearer);
     let limit = Duration::from_millis(connect_ms_max);
-    let (mut socket, _) =
-        tokio::time::timeout(limit, tokio_tungstenite::connect_async_with_config(request, None, true))
-            .await
-            .map_err(|_| SdkError::Connect(String::from("timed out")))?
-            .map_err(|e| SdkError::Connect(e.to_string()))?;
+    // Small buffers: a load driver holds thousands of phones.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0);
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let (mut socket, _) = tokio::time::timeout(limit, connect)
+        .await
+        .map_err(|_| SdkError::Connect(String::from("timed out")))?
+        .map_err(|e| SdkError::Connect(e.to_string()))?;
     let first = tokio::time::timeout(limit, socket.next()).await.map_err(|_| SdkError::NoWelcome)?;
     match first {
         Some(Ok(Message::Text(text))) => match decode_server_frame(text.as_str()) {

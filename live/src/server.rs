@@ -4,7 +4,7 @@
 
 use crate::auth::{AuthError, Claims, Secret};
 use crate::clock::Clock;
-use crate::hub::{Event, GroupSpec, Hub, Link};
+use crate::hub::{run_timers, Architecture, Event, GroupSpec, Hub, HubHandle, Link};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::protocol::{
@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Groups to create at start.
     pub groups: Vec<GroupSpec>,
+    /// How connections reach the switchboard (the mutex is a baseline for comparison).
+    pub architecture: Architecture,
 }
 
 /// Why the server could not start or run.
@@ -67,7 +69,7 @@ pub enum ServerError {
 
 /// What every route and connection task shares.
 struct Shared {
-    hub: mpsc::Sender<Event>,
+    hub: HubHandle,
     metrics: Arc<Metrics>,
     limits: Limits,
     secret: Secret,
@@ -92,15 +94,24 @@ impl Server {
     pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
         check_limits(&config.limits)?;
         let metrics = Arc::new(Metrics::default());
-        let mut hub = Hub::new(config.core, clock, metrics.clone());
+        let mut hub = Hub::new(config.core, clock.clone(), metrics.clone());
         for spec in &config.groups {
             hub.add_group(spec).map_err(|reason| ServerError::Group { name: spec.name.clone(), reason })?;
         }
-        let (hub_tx, hub_rx) = mpsc::channel(config.limits.hub_queue_len);
-        let hub_task = tokio::spawn(hub.run(hub_rx));
         let (stop, stopping) = watch::channel(false);
+        let (handle, hub_task) = match config.architecture {
+            Architecture::Mutex => {
+                let hub = Arc::new(std::sync::Mutex::new(hub));
+                let timers = tokio::spawn(run_timers(hub.clone(), clock, stopping.clone()));
+                (HubHandle::Mutex(hub), timers)
+            }
+            _ => {
+                let (hub_tx, hub_rx) = mpsc::channel(config.limits.hub_queue_len);
+                (HubHandle::Queue(hub_tx), tokio::spawn(hub.run(hub_rx)))
+            }
+        };
         let shared = Arc::new(Shared {
-            hub: hub_tx,
+            hub: handle,
             metrics: metrics.clone(),
             limits: config.limits,
             secret: config.secret,
@@ -162,6 +173,9 @@ fn check_limits(limits: &Limits) -> Result<(), ServerError> {
     }
     if limits.outbound_queue_len == 0 || limits.hub_queue_len == 0 {
         return Err(ServerError::Limit("queue lengths must be at least 1"));
+    }
+    if limits.write_buffer_bytes_max < limits.frame_bytes_max.saturating_mul(2) {
+        return Err(ServerError::Limit("write_buffer_bytes_max must be at least 2 * frame_bytes_max"));
     }
     if limits.frames_per_second_max == 0 || limits.frame_bytes_max < 256 {
         return Err(ServerError::Limit("frames_per_second_max >= 1 and frame_bytes_max >= 256"));
@@ -340,6 +354,9 @@ async fn ws(
     upgrade
         .max_message_size(bytes)
         .max_frame_size(bytes)
+        .read_buffer_size(shared.limits.read_buffer_bytes)
+        .write_buffer_size(0)
+        .max_write_buffer_size(shared.limits.write_buffer_bytes_max)
         .on_upgrade(move |socket| connection(socket, held, claims))
 }
 

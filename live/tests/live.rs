@@ -9,7 +9,7 @@ use callcore_live::limits::Limits;
 use callcore_live::protocol::{close, Found, Name};
 use callcore_live::sdk::{Callbacks, Options, Phone, SdkError};
 use callcore_live::server::{Server, ServerConfig};
-use callcore_live::StateDump;
+use callcore_live::{Architecture, StateDump};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +38,10 @@ struct Live {
 
 impl Live {
     async fn start(core: Config, limits: Limits) -> Live {
+        Self::start_with(core, limits, Architecture::Actor).await
+    }
+
+    async fn start_with(core: Config, limits: Limits, architecture: Architecture) -> Live {
         let clock = ManualClock::new();
         let secret = secret();
         let config = ServerConfig {
@@ -47,6 +51,7 @@ impl Live {
             secret: secret.clone(),
             admin_token: Some(ADMIN.to_owned()),
             groups: Vec::new(),
+            architecture,
         };
         let server = Server::start(config, clock.clone()).await.expect("the server starts");
         Live { server, clock, secret }
@@ -131,6 +136,33 @@ async fn a_full_call_rings_is_accepted_and_ends_with_the_contracts_callbacks() {
     // A second end is the contract's invalid_state, returned as the error code.
     let again = bounded(alex.end(call.session)).await;
     assert!(matches!(again, Err(SdkError::Code(ErrorCode::InvalidState))), "{again:?}");
+}
+
+#[tokio::test]
+async fn the_mutex_baseline_serves_a_full_call_and_fires_its_timers_too() {
+    let core = Config { ring_timeout_ms: 5_000, ..Config::default() };
+    let live = Live::start_with(core, Limits::default(), Architecture::Mutex).await;
+    let (alex, mut alex_cb) = live.phone("alex", options()).await;
+    let (bob, mut bob_cb) = live.phone("bob", options()).await;
+    let call = bounded(alex.initiate(user(&alex, "bob").await, CallType::Audio)).await.expect("initiated");
+    assert_eq!(next(&mut bob_cb).await, CallbackKind::IncomingCallReceived);
+    assert_eq!(next(&mut alex_cb).await, CallbackKind::OutgoingCallRinging);
+    bounded(bob.accept(call.session)).await.expect("accepted");
+    assert_eq!(next(&mut alex_cb).await, CallbackKind::OutgoingCallAccepted);
+    bounded(bob.end(call.session)).await.expect("ended");
+    assert_eq!(next(&mut alex_cb).await, CallbackKind::CallEnded(EndReason::Hangup));
+    // A second call nobody answers: the ring timeout fires on the baseline's timer task.
+    let unanswered =
+        bounded(alex.initiate(user(&alex, "bob").await, CallType::Audio)).await.expect("initiated");
+    assert_eq!(next(&mut bob_cb).await, CallbackKind::IncomingCallReceived);
+    live.clock.advance(5_001);
+    assert_eq!(
+        next(&mut bob_cb).await,
+        CallbackKind::IncomingCallCancelled(callcore::CancelReason::Unanswered)
+    );
+    let state = live.state().await;
+    let status = state.calls.iter().find(|c| c.session == unanswered.session).map(|c| c.status);
+    assert_eq!(status, Some(Status::Unanswered));
 }
 
 #[tokio::test]

@@ -177,6 +177,7 @@ pub async fn run(s: &Scenario) -> Result<Produced, WireError> {
         secret: secret.clone(),
         admin_token: Some(admin_token.clone()),
         groups: Vec::new(),
+        architecture: Default::default(),
     };
     let server = Server::start(config, clock.clone()).await?;
     let url = format!("ws://{}/ws", server.local_addr());
