@@ -12,20 +12,31 @@
 //! - [`protocol`]: the JSON frames both speak (`docs/protocol.md` documents them for other
 //!   languages).
 //!
+//! Without its default feature `net` the crate is only [`protocol`] (no tokio, no sockets).
+//!
 //! The switchboard's time comes from a [`clock::Clock`]: tokio's in production, a
 //! [`clock::ManualClock`] in tests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "net")]
 pub mod admin;
+#[cfg(feature = "net")]
 pub mod auth;
+#[cfg(feature = "net")]
 pub mod clock;
+#[cfg(feature = "net")]
 mod hub;
+#[cfg(feature = "net")]
 pub mod limits;
+#[cfg(feature = "net")]
 pub mod metrics;
 pub mod protocol;
+#[cfg(feature = "net")]
 pub mod sdk;
+#[cfg(feature = "net")]
 pub mod server;
 
+#[cfg(feature = "net")]
 pub use hub::{Architecture, GroupSpec, StateDump};

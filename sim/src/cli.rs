@@ -65,9 +65,11 @@ enum Command {
     /// connections in real time, then check what can be checked from outside. Needs the
     /// server's secret (CALLCORE_SECRET or CALLCORE_SECRET_FILE) and admin token
     /// (CALLCORE_ADMIN_TOKEN).
+    #[cfg(feature = "live")]
     Load(LoadArgs),
 }
 
+#[cfg(feature = "live")]
 #[derive(Args)]
 struct LoadArgs {
     /// The server's WebSocket URL.
@@ -185,6 +187,7 @@ struct ReplayArgs {
     force: bool,
     /// Replay each scenario also against a live server started on 127.0.0.1 (a manual clock,
     /// real WebSocket connections) and compare the two: `SAME`, `DIFF` or `SKIP` (with why).
+    #[cfg(feature = "live")]
     #[arg(long, conflicts_with = "trace")]
     over_wire: bool,
 }
@@ -252,6 +255,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::Replay(args) => replay_cmd(&args),
         Command::Check(args) => check(&args),
+        #[cfg(feature = "live")]
         Command::Load(args) => load(&args),
     };
     let flushed = std::io::stdout().flush();
@@ -524,6 +528,7 @@ fn counted(n: u64, one: &str, many: &str) -> String {
 /// (clap words its own errors about the command line's syntax.) Per-scenario verdicts and
 /// findings (`ERROR`, `FAIL`, `VIOLATION`) are lines of a command's report, not errors of the
 /// command.
+#[cfg(feature = "live")]
 fn load(args: &LoadArgs) -> i32 {
     let secret = match (&args.secret, &args.secret_file) {
         (Some(s), _) => callcore_live::auth::Secret::new(s.as_bytes()),
@@ -714,6 +719,7 @@ fn is_skipped_folder(entry: &walkdir::DirEntry) -> bool {
 /// Differences printed under a failed scenario; the rest are counted.
 const DIFFERENCES_SHOWN_MAX: usize = 10;
 
+#[cfg(feature = "live")]
 /// `callsim replay --over-wire`: each scenario over real sockets, compared with its in-process
 /// replay. Exit 1 if any differs or fails to run.
 fn replay_over_wire(paths: &[PathBuf]) -> i32 {
@@ -783,6 +789,7 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         Ok(t) => Some(t),
         Err(e) => return usage_error(e),
     };
+    #[cfg(feature = "live")]
     if args.over_wire {
         return replay_over_wire(&paths);
     }

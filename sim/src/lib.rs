@@ -26,6 +26,7 @@ pub mod cli;
 pub mod engine;
 pub mod hash;
 pub mod hint;
+#[cfg(feature = "live")]
 pub mod load;
 pub mod locate;
 pub mod net;
@@ -43,4 +44,5 @@ pub mod slab;
 pub mod stats;
 pub mod sweep;
 pub mod trace;
+#[cfg(feature = "live")]
 pub mod wire;

@@ -1,6 +1,8 @@
 //! `callsim load` against a server started in this process on 127.0.0.1:0: a short, scaled run
 //! of 1,000 users with random connection drops must report zero violations.
 
+#![cfg(feature = "live")]
+
 use callcore_live::auth::Secret;
 use callcore_live::clock::TokioClock;
 use callcore_live::limits::Limits;

@@ -3,6 +3,8 @@
 //! frames) gives the same answers, callbacks and final statuses as its in-process replay. The
 //! scenarios that cannot run this way are pinned here with the reason `wire::runnable` gives.
 
+#![cfg(feature = "live")]
+
 use callsim::{scenario, wire};
 use std::path::PathBuf;
 
