@@ -60,6 +60,12 @@ impl Admin {
         serde_json::from_str(&body).map_err(|e| AdminError::Body(e.to_string()))
     }
 
+    /// The switchboard's state with only the calls that are not terminal.
+    pub async fn open_state(&self) -> Result<StateDump, AdminError> {
+        let body = self.request("GET", "/admin/state?calls=open", None, 200).await?;
+        serde_json::from_str(&body).map_err(|e| AdminError::Body(e.to_string()))
+    }
+
     /// Creates a group.
     pub async fn add_group(&self, spec: &GroupSpec) -> Result<GroupId, AdminError> {
         let json = serde_json::to_string(spec).map_err(|e| AdminError::Body(e.to_string()))?;

@@ -71,8 +71,8 @@ pub(crate) enum Event {
     Ping { device: DeviceId, conn: ConnectionId, nonce: u64 },
     /// Admin: create a group.
     AddGroup { spec: GroupSpec, reply: oneshot::Sender<Result<GroupId, String>> },
-    /// Admin: the state.
-    State { reply: oneshot::Sender<StateDump> },
+    /// Admin: the state (`open_only`: only the calls not terminal).
+    State { open_only: bool, reply: oneshot::Sender<StateDump> },
     /// Admin: register users (those already known keep their ids); their ids, in order.
     AddUsers { uids: Vec<String>, reply: oneshot::Sender<Result<Vec<UserId>, String>> },
     /// Stop: tell every connection to close with `code`, then end.
@@ -300,8 +300,8 @@ impl Hub {
             Event::AddGroup { spec, reply } => {
                 let _ = reply.send(self.add_group(&spec));
             }
-            Event::State { reply } => {
-                let _ = reply.send(self.dump(now_ms));
+            Event::State { open_only, reply } => {
+                let _ = reply.send(self.dump(now_ms, open_only));
             }
             Event::AddUsers { uids, reply } => {
                 let _ = reply.send(self.add_users(&uids));
@@ -417,7 +417,7 @@ impl Hub {
         }
     }
 
-    fn dump(&self, now_ms: u64) -> StateDump {
+    fn dump(&self, now_ms: u64, open_only: bool) -> StateDump {
         let users = (0..self.directory.user_count())
             .filter_map(|i| {
                 let id = UserId(u32::try_from(i).ok()?);
@@ -431,7 +431,12 @@ impl Hub {
             now_ms,
             stats: self.switchboard.stats().clone(),
             users,
-            calls: self.switchboard.calls().map(|c| c.view()).collect(),
+            calls: self
+                .switchboard
+                .calls()
+                .filter(|c| !open_only || !c.status().is_terminal())
+                .map(|c| c.view())
+                .collect(),
             connected,
             next_timer_ms: self.timers.first_key_value().map(|(&(at_ms, _), _)| at_ms),
         }

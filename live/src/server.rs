@@ -301,12 +301,18 @@ async fn admin_add_users(
     }
 }
 
-async fn admin_state(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+/// `GET /admin/state`, or `GET /admin/state?calls=open` for the calls not terminal only.
+async fn admin_state(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Err(refused) = admin_allowed(&shared, &headers) {
         return refused;
     }
+    let open_only = query.get("calls").is_some_and(|c| c == "open");
     let (reply, answer) = oneshot::channel();
-    if shared.hub.send(Event::State { reply }).await.is_err() {
+    if shared.hub.send(Event::State { open_only, reply }).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     match answer.await {

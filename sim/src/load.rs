@@ -476,10 +476,9 @@ fn count(answers: &mut BTreeMap<&'static str, u64>, answer: &Result<callcore::Ca
 /// Waits (bounded by `until`) until the server holds no call that is not terminal.
 async fn settle_server(admin: &Admin, until: Instant) -> Result<callcore_live::StateDump, LoadError> {
     loop {
-        let state = admin.state().await?;
-        let open = state.calls.iter().filter(|c| !c.status.is_terminal()).count();
+        let open = admin.open_state().await?.calls.len();
         if open == 0 || Instant::now() >= until {
-            return Ok(state);
+            return Ok(admin.state().await?);
         }
         tokio::time::sleep(Duration::from_millis(SETTLE_POLL_MS)).await;
     }
