@@ -11,7 +11,7 @@
 set -euo pipefail
 seconds=${1:-30}
 cd "$(dirname "$0")"
-targets=(switchboard client harness_run sim_run scenario_parser)
+targets=(switchboard client harness_run frame_decoder sim_run scenario_parser)
 target_dir=${CARGO_TARGET_DIR:-target}
 fuzz=(cargo +nightly fuzz)
 opts=(--sanitizer none --features sim --target-dir "$target_dir")

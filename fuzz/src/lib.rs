@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod frame_decoder;
 pub mod harness_run;
 #[cfg(feature = "sim")]
 pub mod scenario;

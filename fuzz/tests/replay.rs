@@ -11,6 +11,7 @@ fn replay(target: &str, data: &[u8]) {
         "switchboard" => callcore_fuzz::switchboard::run(&parse(data)),
         "client" => callcore_fuzz::client::run(&parse(data)),
         "harness_run" => callcore_fuzz::harness_run::run(&parse(data)),
+        "frame_decoder" => callcore_fuzz::frame_decoder::run(data),
         #[cfg(feature = "sim")]
         "sim_run" => callcore_fuzz::sim_run::run(&parse(data)),
         #[cfg(feature = "sim")]
@@ -47,7 +48,7 @@ fn replay_dir(target: &str, dir: &str, prefix: &str) -> usize {
 #[test]
 fn the_committed_seed_corpus_runs_clean() {
     let mut total = 0;
-    for target in ["switchboard", "client", "harness_run", "sim_run", "scenario_parser"] {
+    for target in ["switchboard", "client", "harness_run", "frame_decoder", "sim_run", "scenario_parser"] {
         total += replay_dir(target, "corpus", "seed-");
     }
     assert!(total > 0, "no seed corpus found");
@@ -55,7 +56,7 @@ fn the_committed_seed_corpus_runs_clean() {
 
 #[test]
 fn fixed_regressions_run_clean() {
-    for target in ["switchboard", "client", "harness_run", "sim_run", "scenario_parser"] {
+    for target in ["switchboard", "client", "harness_run", "frame_decoder", "sim_run", "scenario_parser"] {
         replay_dir(target, "regressions", "");
     }
 }

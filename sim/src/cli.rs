@@ -1,4 +1,4 @@
-//! The command line: `callsim run`, `callsim replay`, `callsim check`.
+//! The command line: `callsim run`, `callsim replay`, `callsim check`, `callsim load`.
 
 use crate::net::Latency;
 use crate::population::{Options, OptionsError, DURATION_S_MAX};
@@ -61,6 +61,59 @@ enum Command {
     /// the failing ones with their reproduce commands.
     #[command(allow_negative_numbers = true)]
     Check(CheckArgs),
+    /// Drive a live server (`callcore-server serve`) with a population, through real
+    /// connections in real time, then check what can be checked from outside. Needs the
+    /// server's secret (CALLCORE_SECRET or CALLCORE_SECRET_FILE) and admin token
+    /// (CALLCORE_ADMIN_TOKEN).
+    #[cfg(feature = "live")]
+    Load(LoadArgs),
+}
+
+#[cfg(feature = "live")]
+#[derive(Args)]
+struct LoadArgs {
+    /// The server's WebSocket URL.
+    #[arg(long)]
+    server: String,
+    /// Virtual users, one device each.
+    #[arg(long, default_value_t = 1000)]
+    users: u32,
+    /// Length of the load phase, real seconds.
+    #[arg(long, default_value_t = 30)]
+    duration_s: u64,
+    /// Multiplies every delay of the profile (ring, answer, talk, cancel) and divides every rate.
+    #[arg(long, default_value_t = 0.01)]
+    time_scale: f64,
+    /// A profile file (JSON; fields left out keep their defaults).
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Calls each user starts per (virtual) hour.
+    #[arg(long)]
+    calls_per_hour: Option<f64>,
+    /// Connection drops per device per (virtual) hour.
+    #[arg(long)]
+    disconnects_per_hour: Option<f64>,
+    /// The seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Prefix of the users' UIDs (default: `load<seed>-`).
+    #[arg(long)]
+    uid_prefix: Option<String>,
+    /// The server's reconnect grace, ms (bounds the wait for calls to end).
+    #[arg(long, default_value_t = 10_000)]
+    reconnect_grace_ms: u64,
+    /// The server's signing secret.
+    #[arg(long, env = "CALLCORE_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// A file holding the server's signing secret.
+    #[arg(long, env = "CALLCORE_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
+    /// The server's admin token.
+    #[arg(long, env = "CALLCORE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: String,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -132,6 +185,11 @@ struct ReplayArgs {
     /// refused).
     #[arg(long)]
     force: bool,
+    /// Replay each scenario also against a live server started on 127.0.0.1 (a manual clock,
+    /// real WebSocket connections) and compare the two: `SAME`, `DIFF` or `SKIP` (with why).
+    #[cfg(feature = "live")]
+    #[arg(long, conflicts_with = "trace")]
+    over_wire: bool,
 }
 
 #[derive(Args)]
@@ -197,6 +255,8 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::Replay(args) => replay_cmd(&args),
         Command::Check(args) => check(&args),
+        #[cfg(feature = "live")]
+        Command::Load(args) => load(&args),
     };
     let flushed = std::io::stdout().flush();
     if let Some(e) = flushed.as_ref().err().filter(|e| e.kind() != ErrorKind::BrokenPipe) {
@@ -468,6 +528,62 @@ fn counted(n: u64, one: &str, many: &str) -> String {
 /// (clap words its own errors about the command line's syntax.) Per-scenario verdicts and
 /// findings (`ERROR`, `FAIL`, `VIOLATION`) are lines of a command's report, not errors of the
 /// command.
+#[cfg(feature = "live")]
+fn load(args: &LoadArgs) -> i32 {
+    let secret = match (&args.secret, &args.secret_file) {
+        (Some(s), _) => callcore_live::auth::Secret::new(s.as_bytes()),
+        (None, Some(path)) => callcore_live::auth::Secret::from_file(path),
+        (None, None) => return usage_error("no secret: set CALLCORE_SECRET or CALLCORE_SECRET_FILE"),
+    };
+    let secret = match secret {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let mut profile = match &args.profile {
+        Some(path) => match Profile::load(path) {
+            Ok(p) => p,
+            Err(e) => return usage_error(e),
+        },
+        None => Profile::default(),
+    };
+    if let Some(x) = args.calls_per_hour {
+        profile.calls_per_user_per_hour = x;
+    }
+    if let Some(x) = args.disconnects_per_hour {
+        profile.disconnects_per_device_per_hour = x;
+    }
+    let options = crate::load::LoadOptions {
+        server: args.server.clone(),
+        users: args.users,
+        duration_s: args.duration_s,
+        time_scale: args.time_scale,
+        profile,
+        seed: args.seed,
+        secret,
+        admin_token: args.admin_token.clone(),
+        uid_prefix: args.uid_prefix.clone().unwrap_or_else(|| format!("load{}-", args.seed)),
+        reconnect_grace_ms: args.reconnect_grace_ms,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    match runtime.block_on(crate::load::run(options)) {
+        Ok(report) => {
+            if args.json {
+                out!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                out!("{}", report.to_text().trim_end());
+            }
+            i32::from(!report.violations.is_empty())
+        }
+        Err(e) => {
+            print_error(e);
+            2
+        }
+    }
+}
+
 fn print_error(message: impl std::fmt::Display) {
     eprintln!("callsim: {message}");
 }
@@ -623,6 +739,60 @@ fn is_skipped_folder(entry: &walkdir::DirEntry) -> bool {
 /// Differences printed under a failed scenario; the rest are counted.
 const DIFFERENCES_SHOWN_MAX: usize = 10;
 
+#[cfg(feature = "live")]
+/// `callsim replay --over-wire`: each scenario over real sockets, compared with its in-process
+/// replay. Exit 1 if any differs or fails to run.
+fn replay_over_wire(paths: &[PathBuf]) -> i32 {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    let (mut same, mut differ, mut skipped, mut unreadable) = (0, 0, 0, 0);
+    for path in paths {
+        let s = match scenario::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ERROR {e}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        if let Err(why) = crate::wire::runnable(&s) {
+            out!("SKIP {}: {why}", s.name);
+            skipped += 1;
+            continue;
+        }
+        match runtime.block_on(crate::wire::compare(&s)) {
+            Ok(diffs) if diffs.is_empty() => {
+                out!("SAME {}", s.name);
+                same += 1;
+            }
+            Ok(diffs) => {
+                out!("DIFF {}", s.name);
+                for d in diffs.iter().take(DIFFERENCES_SHOWN_MAX) {
+                    out!("    {d}");
+                }
+                out!("    in {}", path.display());
+                differ += 1;
+            }
+            Err(e) => {
+                out!("DIFF {}: the replay over the wire failed: {e}", s.name);
+                out!("    in {}", path.display());
+                differ += 1;
+            }
+        }
+    }
+    eprintln!(
+        "callsim replay --over-wire: {} scenarios, {same} the same over the wire, {differ} different, {skipped} skipped, {unreadable} unreadable",
+        paths.len()
+    );
+    if unreadable > 0 {
+        2
+    } else {
+        i32::from(differ > 0)
+    }
+}
+
 fn replay_cmd(args: &ReplayArgs) -> i32 {
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
@@ -639,6 +809,10 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
         Ok(t) => Some(t),
         Err(e) => return usage_error(e),
     };
+    #[cfg(feature = "live")]
+    if args.over_wire {
+        return replay_over_wire(&paths);
+    }
     let (mut failed, mut unreadable) = (0, 0);
     for path in &paths {
         let s = match scenario::load_with_notes(path) {

@@ -12,6 +12,8 @@
 //! - [`record`]: a population run written as a scenario that replays exactly.
 //! - [`shrink`]: cutting a failing recorded run down to a minimal scenario.
 //! - [`sweep`]: many seeds in parallel, sharded.
+//! - [`load`]: a population driven through real connections to a live server (`callsim load`).
+//! - [`wire`]: the conformance scenarios replayed against a live server over WebSocket.
 //!
 //! Every random choice derives from one `u64` seed ([`rng`], PCG-64 MCG); maps that affect output
 //! are ordered. The same seed and inputs give the same trace, and the same trace hash.
@@ -24,6 +26,8 @@ pub mod cli;
 pub mod engine;
 pub mod hash;
 pub mod hint;
+#[cfg(feature = "live")]
+pub mod load;
 pub mod locate;
 pub mod net;
 pub mod population;
@@ -40,3 +44,5 @@ pub mod slab;
 pub mod stats;
 pub mod sweep;
 pub mod trace;
+#[cfg(feature = "live")]
+pub mod wire;
