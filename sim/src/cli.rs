@@ -61,6 +61,9 @@ enum Command {
     /// the failing ones with their reproduce commands.
     #[command(allow_negative_numbers = true)]
     Check(CheckArgs),
+    /// Model-check a small world exhaustively (default: the `default` world); exit 1 on a
+    /// violation, with its shortest counterexample as a scenario file.
+    Explore(crate::explore::cli::ExploreArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -197,6 +200,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::Replay(args) => replay_cmd(&args),
         Command::Check(args) => check(&args),
+        Command::Explore(args) => crate::explore::cli::run(&args),
     };
     let flushed = std::io::stdout().flush();
     if let Some(e) = flushed.as_ref().err().filter(|e| e.kind() != ErrorKind::BrokenPipe) {

@@ -22,6 +22,7 @@
 pub mod checks;
 pub mod cli;
 pub mod engine;
+pub mod explore;
 pub mod hash;
 pub mod hint;
 pub mod locate;

@@ -1,0 +1,148 @@
+//! `callsim explore`: the command line of the model checker.
+
+use super::counterexample::Counterexample;
+use super::search::{search, Limits, Outcome};
+use super::world::World;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// `callsim explore` arguments.
+#[derive(Args, Clone, Debug)]
+pub struct ExploreArgs {
+    /// The world: default, one-call, two-commands, one-drop, pair-2x2, group-3, waiting-3,
+    /// busy-3 (docs/verification.md).
+    #[arg(long, default_value = "default")]
+    pub world: String,
+    /// Override the world's longest latency, ms (its shortest stays 1).
+    #[arg(long)]
+    pub latency_max_ms: Option<u64>,
+    /// Override the world's number of disconnects.
+    #[arg(long)]
+    pub disconnects: Option<u8>,
+    /// Override every user's number of commands.
+    #[arg(long)]
+    pub commands: Option<u8>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Distinct states at most (the search stops there, incomplete, exit 2).
+    #[arg(long, default_value_t = 20_000_000)]
+    pub states_max: usize,
+    /// Print progress on standard error every this many states (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub progress_every: usize,
+    /// Where to write a counterexample's scenario file.
+    #[arg(long, default_value = "counterexample.json")]
+    pub out: PathBuf,
+    /// Switch on a planted bug (builds with the `plant` feature only): dedup_missing,
+    /// callback_twice, busy_skipped, cancel_after_accept, request_timer_kept.
+    #[cfg(feature = "plant")]
+    #[arg(long)]
+    pub plant: Option<String>,
+}
+
+/// Runs `callsim explore`; returns the exit code: 0 no violation, 1 a violation, 2 a bad
+/// world or an incomplete search.
+pub fn run(args: &ExploreArgs) -> i32 {
+    let Some(mut world) = World::named(&args.world) else {
+        eprintln!("callsim explore: unknown world `{}` (known: {})", args.world, World::NAMES.join(", "));
+        return 2;
+    };
+    if let Some(ms) = args.latency_max_ms {
+        world.latency_ms_max = ms;
+    }
+    if let Some(n) = args.disconnects {
+        world.disconnects_max = n;
+    }
+    if let Some(n) = args.commands {
+        world.users.iter_mut().for_each(|u| u.commands_max = n);
+    }
+    if let Err(e) = world.validate() {
+        eprintln!("callsim explore: {e}");
+        return 2;
+    }
+    #[cfg(feature = "plant")]
+    if let Some(name) = &args.plant {
+        let Some(plant) = callcore::plant::Plant::from_name(name) else {
+            eprintln!("callsim explore: unknown plant `{name}`");
+            return 2;
+        };
+        callcore::plant::set(&[plant]);
+    }
+    let limits = Limits { states_max: args.states_max, progress_every: args.progress_every, ..Limits::default() };
+    let outcome = search(&world, limits);
+    let counterexample = outcome.found.as_ref().map(|f| Counterexample::retrace(&world, f));
+    let mut stdout = std::io::stdout().lock();
+    let printed = if args.json {
+        writeln!(stdout, "{}", summary_json(&world, &outcome))
+    } else {
+        print_text(&mut stdout, &world, &outcome, counterexample.as_ref())
+    };
+    if let Some(c) = &counterexample {
+        if let Err(e) = std::fs::write(&args.out, c.scenario_json()) {
+            eprintln!("callsim explore: cannot write {}: {e}", args.out.display());
+            return 2;
+        }
+        if !args.json {
+            let _ = writeln!(stdout, "counterexample written to {}", args.out.display());
+        }
+    }
+    if printed.is_err() {
+        return 2;
+    }
+    match (&outcome.found, outcome.complete) {
+        (Some(_), _) => 1,
+        (None, true) => 0,
+        (None, false) => 2,
+    }
+}
+
+/// The one-line JSON summary (`--json`).
+pub fn summary_json(world: &World, o: &Outcome) -> String {
+    let violation = o.found.as_ref().map(|f| {
+        serde_json::json!({
+            "invariant": f.violation.invariant,
+            "what": f.violation.what,
+            "length": f.path.len(),
+        })
+    });
+    serde_json::json!({
+        "world": world.name,
+        "states": o.states,
+        "transitions": o.transitions,
+        "depth": o.depth,
+        "quiet_states": o.quiet_states,
+        "violations": usize::from(o.found.is_some()),
+        "violation": violation,
+        "complete": o.complete,
+        "seconds": (o.seconds * 1000.0).round() / 1000.0,
+        "bytes_per_state": o.bytes_per_state,
+        "frontier_max": o.frontier_max,
+    })
+    .to_string()
+}
+
+fn print_text(
+    w: &mut impl Write,
+    world: &World,
+    o: &Outcome,
+    c: Option<&Counterexample>,
+) -> std::io::Result<()> {
+    writeln!(w, "world: {}", world.name)?;
+    writeln!(w, "states: {}", o.states)?;
+    writeln!(w, "transitions: {}", o.transitions)?;
+    writeln!(w, "depth: {}", o.depth)?;
+    writeln!(w, "quiet states: {}", o.quiet_states)?;
+    writeln!(w, "complete: {}", o.complete)?;
+    writeln!(w, "seconds: {:.2}", o.seconds)?;
+    writeln!(w, "bytes per state: {} (+ frontier peak {} states)", o.bytes_per_state, o.frontier_max)?;
+    writeln!(w, "violations: {}", usize::from(o.found.is_some()))?;
+    if let Some(c) = c {
+        writeln!(w, "{}", c.violation)?;
+        for (i, line) in c.trace.iter().enumerate() {
+            writeln!(w, "{:>3}. {line}", i + 1)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! A counterexample: the path retraced with a log, printed as a numbered trace, and written
+//! as a scenario file (format 2) that `callsim replay` runs with the same latencies (the
+//! `latencies_ms` extension of the format: the latency of each item sent, in send order).
+
+use super::search::Found;
+use super::state::{Log, Move, State};
+use super::world::{Cmd, World};
+use callcore::testing::invariants::Violation;
+use callcore::{Receiver, RequestId, SessionId};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// A violation with its shortest path, retraced.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// What broke.
+    pub violation: Violation,
+    /// One line per input of the path, in order.
+    pub trace: Vec<String>,
+    /// The scenario that replays it.
+    pub scenario: Value,
+}
+
+impl Counterexample {
+    /// Retraces `found`'s path from the world's start, logging every input and latency.
+    pub fn retrace(world: &World, found: &Found) -> Counterexample {
+        let mut log = Log::default();
+        let mut state = State::initial(world, Some(&mut log));
+        let mut steps = Vec::new();
+        let mut command_index = 0usize;
+        let mut pending_labels: Vec<(usize, SessionId)> = Vec::new();
+        for &mv in &found.path {
+            match mv {
+                Move::Command { at_ms, device, cmd, session } => {
+                    let id = state.device_id(device);
+                    steps.push((at_ms, id, Some((cmd, session)), "command"));
+                    if let Some(s) = session {
+                        pending_labels.push((steps.len() - 1, s));
+                    }
+                }
+                Move::Disconnect(d, at_ms) => steps.push((at_ms, state.device_id(d), None, "disconnect")),
+                Move::Connect(d, at_ms) => steps.push((at_ms, state.device_id(d), None, "connect")),
+                _ => {}
+            }
+            // The path was taken once already; a panic here would have been found there.
+            let _ = state.apply(world, mv, Some(&mut log));
+        }
+        let _ = pending_labels;
+        let scenario = scenario(world, found, &log, &steps, &mut command_index);
+        Counterexample { violation: found.violation.clone(), trace: log.lines, scenario }
+    }
+
+    /// The scenario file's text.
+    pub fn scenario_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.scenario).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+type StepRef<'a> = (u64, callcore::DeviceId, Option<(u8, Option<SessionId>)>, &'a str);
+
+fn scenario(world: &World, found: &Found, log: &Log, steps: &[StepRef<'_>], command_index: &mut usize) -> Value {
+    let user_name = |u: u32| format!("u{u}");
+    let mut users = Map::new();
+    for (i, plan) in world.users.iter().enumerate() {
+        let spec = if plan.devices == 1 { json!({}) } else { json!({ "devices": plan.devices }) };
+        users.insert(user_name(i as u32), spec);
+    }
+    let mut groups = Map::new();
+    for (i, members) in world.groups.iter().enumerate() {
+        groups.insert(format!("g{i}"), json!(members.iter().map(|&m| user_name(m)).collect::<Vec<_>>()));
+    }
+    // Labels: each initiate step gets one; a later step names the label of the initiate
+    // whose request created its session.
+    let mut label_of_session: BTreeMap<SessionId, String> = BTreeMap::new();
+    let mut initiate_labels: BTreeMap<(callcore::DeviceId, RequestId), String> = BTreeMap::new();
+    let mut json_steps = Vec::new();
+    let mut initiates = 0;
+    for &(at_ms, device, command, kind) in steps {
+        let mut step = Map::new();
+        step.insert("at_ms".into(), json!(at_ms));
+        step.insert("user".into(), json!(user_name(device.user.0)));
+        if device.index != 0 {
+            step.insert("device".into(), json!(device.index));
+        }
+        match command {
+            None => {
+                step.insert("do".into(), json!(kind));
+            }
+            Some((cmd, session)) => {
+                let rid = log.command_ids.get(*command_index).copied().unwrap_or(RequestId(0));
+                *command_index += 1;
+                match world.users[device.user.0 as usize].alphabet[cmd as usize] {
+                    Cmd::Initiate(to) => {
+                        initiates += 1;
+                        let label = format!("c{initiates}");
+                        initiate_labels.insert((device, rid), label.clone());
+                        if let Some((_, _, s)) = log.created.iter().find(|(d, r, _)| *d == device && *r == rid) {
+                            label_of_session.insert(*s, label.clone());
+                        }
+                        step.insert("do".into(), json!("initiate"));
+                        let to = match to {
+                            Receiver::User(u) => json!({ "user": user_name(u.0) }),
+                            Receiver::Group(g) => json!({ "group": format!("g{}", g.0) }),
+                        };
+                        step.insert("to".into(), to);
+                        step.insert("call_type".into(), json!("audio"));
+                        step.insert("call".into(), json!(label));
+                    }
+                    other => {
+                        let label = session
+                            .and_then(|s| label_of_session.get(&s).cloned())
+                            .unwrap_or_else(|| "unknown".to_owned());
+                        let (name, status) = match other {
+                            Cmd::Accept => ("accept", None),
+                            Cmd::Decline => ("reject", Some("rejected")),
+                            Cmd::Cancel => ("cancel", None),
+                            _ => ("end", None),
+                        };
+                        step.insert("do".into(), json!(name));
+                        step.insert("call".into(), json!(label));
+                        if let Some(status) = status {
+                            step.insert("status".into(), json!(status));
+                        }
+                    }
+                }
+            }
+        }
+        json_steps.push(Value::Object(step));
+    }
+    let c = world.config;
+    let latencies: Vec<u64> = log.draws.iter().map(|d| d.unwrap_or(world.latency_ms_min)).collect();
+    let last = found.path.len();
+    let mut s = Map::new();
+    s.insert("format".into(), json!(2));
+    s.insert("name".into(), json!(format!("explore {}: invariant {}", world.name, found.violation.invariant)));
+    s.insert(
+        "description".into(),
+        json!(format!("Found by callsim explore in {last} moves: {}", found.violation)),
+    );
+    s.insert(
+        "config".into(),
+        json!({
+            "ring_timeout_ms": c.ring_timeout_ms,
+            "reconnect_grace_ms": c.reconnect_grace_ms,
+            "request_timeout_ms": c.request_timeout_ms,
+            "call_waiting": c.call_waiting,
+            "call_retention_ms": c.call_retention_ms,
+            "latency_ms": world.latency_ms_min,
+            "latencies_ms": latencies,
+        }),
+    );
+    s.insert("users".into(), Value::Object(users));
+    if !groups.is_empty() {
+        s.insert("groups".into(), Value::Object(groups));
+    }
+    s.insert("steps".into(), Value::Array(json_steps));
+    Value::Object(s)
+}

@@ -1,0 +1,649 @@
+//! One state of an explored world and its transitions: the switchboard, one client per device,
+//! each device's connection with what is in flight on it (FIFO per direction), the timers
+//! set, the checkers' ledgers (invariants 2, 5 and 7 depend on history) and what is left of
+//! the script and the faults. Everything is a plain value: a state is cloned to branch and
+//! written out ([`State::digest`]) to be merged with an equal one.
+//!
+//! The network follows the simulator's rules ([`callcore::testing::net`]): a disconnect or a
+//! reconnect starts a new epoch and loses what is in flight both ways; the switchboard learns
+//! of a connection change on the device's upstream, FIFO with its messages; what the switchboard
+//! sends goes on the connection it last learned of. An item that can no longer arrive is
+//! dropped at once instead of waiting for its time (it would be dropped unseen then).
+
+use super::world::{Cmd, World};
+use callcore::grammar::State as Said;
+use callcore::testing::invariants::{
+    check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger, Violation,
+};
+use callcore::{
+    client, switchboard, CallType, Client, ClientMsg, ConnectionId, DeviceId, Receiver, RejectStatus, Request,
+    RequestId, ServerMsg, SessionId, Status, Switchboard, UserId,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::{self, Write};
+
+/// The explorer's own checks, numbered after the contract's invariants (1 to 9).
+pub mod rule {
+    /// A machine panicked (the project's rule: no panic on any input).
+    pub const PANIC: u8 = 0;
+    /// A request got more than one final answer (contract, "Requests and errors").
+    pub const ONE_ANSWER: u8 = 10;
+    /// The switchboard acted on more requests than the clients made: a repeat acted twice.
+    pub const ACTED_ONCE: u8 = 11;
+}
+
+/// A device's connection as the network sees it (the rules of `callcore::testing::net::Link`,
+/// without arrival times, which the explorer keeps per item).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Conn {
+    epoch: u32,
+    up: bool,
+    /// The connection the switchboard last learned of.
+    learned: u32,
+}
+
+/// What travels towards the switchboard.
+#[derive(Clone, Debug)]
+enum Up {
+    /// A message on connection `conn`.
+    Msg { msg: ClientMsg, conn: u32 },
+    /// The switchboard learns that connection `conn` came up or closed (never lost).
+    Learn { conn: u32, connected: bool },
+}
+
+/// An item in flight, with the time it was sent. `tag` numbers the latency draw it stands
+/// for while a counterexample is retraced; it is 0 during the search and not part of the
+/// state.
+#[derive(Clone, Debug)]
+struct Flight<T> {
+    sent_ms: u64,
+    tag: u32,
+    item: T,
+}
+
+/// A timer, whoever set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimerRef {
+    /// The switchboard's.
+    Switchboard(switchboard::Timer),
+    /// A client's (by device index in the world).
+    Client(u16, client::Timer),
+}
+
+#[derive(Clone, Debug)]
+struct Device {
+    id: DeviceId,
+    client: Client,
+    conn: Conn,
+    up: VecDeque<Flight<Up>>,
+    down: VecDeque<Flight<(ServerMsg, u32)>>,
+    /// Request ids (1 to 63) that got their final answer, one bit each.
+    answered: u64,
+}
+
+/// One move of the search: a script step, a fault, a delivery, a timer, or time passing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Move {
+    /// The application on device `device` issues command `cmd` of its user's alphabet, about
+    /// `session` (none for an initiate).
+    Command {
+        /// When: now, or the next ms.
+        at_ms: u64,
+        /// The device (index in the world).
+        device: u16,
+        /// The command's index in the user's alphabet.
+        cmd: u8,
+        /// The call it is about.
+        session: Option<SessionId>,
+    },
+    /// The device's connection drops (at the time given: now, or the next ms).
+    Disconnect(u16, u64),
+    /// The device's connection comes back (at the time given: now, or the next ms).
+    Connect(u16, u64),
+    /// The first item in flight from the device to the switchboard arrives.
+    Up(u16),
+    /// The first message in flight from the switchboard to the device arrives.
+    Down(u16),
+    /// A timer fires at its time.
+    Fire(u64, TimerRef),
+}
+
+/// What a retraced run records (a counterexample's trace and the scenario that replays it).
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    /// One line per input, with its time.
+    pub lines: Vec<String>,
+    /// The latency of each draw, in draw order (`None`: never delivered; any will do).
+    pub draws: Vec<Option<u64>>,
+    /// Each initiate that created a call: the device, the request id, the session.
+    pub created: Vec<(DeviceId, RequestId, SessionId)>,
+    /// The request id each command step got (in step order).
+    pub command_ids: Vec<RequestId>,
+}
+
+impl Log {
+    fn draw(log: &mut Option<&mut Log>) -> u32 {
+        match log {
+            Some(log) => {
+                log.draws.push(None);
+                (log.draws.len() - 1) as u32
+            }
+            None => 0,
+        }
+    }
+}
+
+/// One state of the world.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// Virtual time now, ms.
+    pub now_ms: u64,
+    /// No machine event has been taken at `now_ms` yet: commands and faults may run now (a
+    /// scenario's steps run before the machines' events of the same ms).
+    pub fresh: bool,
+    sb: Switchboard,
+    devices: Vec<Device>,
+    timers: BTreeSet<(u64, TimerRef)>,
+    statuses: StatusLedger,
+    callbacks: BTreeMap<(DeviceId, SessionId), Said>,
+    commands_left: Vec<u8>,
+    disconnects_left: u8,
+}
+
+/// Collects the first violation of an input, letting the input finish.
+#[derive(Default)]
+struct First(Option<Violation>);
+
+impl First {
+    fn note(&mut self, r: Result<(), Violation>) {
+        if let (None, Err(v)) = (&self.0, r) {
+            self.0 = Some(v);
+        }
+    }
+}
+
+impl State {
+    /// The world's start: every device connected at 0 (in user, then device order).
+    pub fn initial(world: &World, mut log: Option<&mut Log>) -> State {
+        let mut sb = Switchboard::new(world.config);
+        let mut devices = Vec::new();
+        for plan in &world.users {
+            let user = sb.add_user();
+            for index in 0..plan.devices {
+                let id = DeviceId::new(user, index);
+                let client = Client::new(id, world.config);
+                devices.push(Device {
+                    id,
+                    client,
+                    conn: Conn::default(),
+                    up: VecDeque::new(),
+                    down: VecDeque::new(),
+                    answered: 0,
+                });
+            }
+        }
+        for g in &world.groups {
+            let members: Vec<UserId> = g.iter().map(|&m| UserId(m)).collect();
+            // Validated: every member is a user.
+            let _ = sb.add_group(&members);
+        }
+        let mut state = State {
+            now_ms: 0,
+            fresh: true,
+            sb,
+            devices,
+            timers: BTreeSet::new(),
+            statuses: StatusLedger::new(),
+            callbacks: BTreeMap::new(),
+            commands_left: world.users.iter().map(|u| u.commands_max).collect(),
+            disconnects_left: world.disconnects_max,
+        };
+        for d in 0..state.devices.len() {
+            let _ = state.connect(d, &mut log);
+        }
+        state
+    }
+
+    /// Writes the state, all of it that decides what may happen next, and nothing else (no
+    /// counters, no retrace tags): equal text, equal futures.
+    pub fn digest(&self, w: &mut dyn Write) -> fmt::Result {
+        write!(w, "{} {} ", self.now_ms, self.fresh)?;
+        self.sb.digest(w)?;
+        for d in &self.devices {
+            d.client.digest(w)?;
+            write!(w, "{:?}{}", d.conn, d.answered)?;
+            for f in &d.up {
+                write!(w, "^{}{:?}", f.sent_ms, f.item)?;
+            }
+            for f in &d.down {
+                write!(w, "v{}{:?}", f.sent_ms, f.item)?;
+            }
+        }
+        write!(w, "{:?}{:?}{:?}", self.timers, self.statuses, self.callbacks)?;
+        write!(w, "{:?}{}", self.commands_left, self.disconnects_left)
+    }
+
+    /// The latest time the next event may happen: nothing in flight or set may be skipped.
+    fn latest_ms(&self, world: &World) -> Option<u64> {
+        let heads = self.devices.iter().flat_map(|d| {
+            let up = d.up.front().map(|f| f.sent_ms + world.latency_ms_max);
+            let down = d.down.front().map(|f| f.sent_ms + world.latency_ms_max);
+            up.into_iter().chain(down)
+        });
+        heads.chain(self.timers.first().map(|&(at, _)| at)).min()
+    }
+
+    /// Whether nothing is in flight and no timer but evictions is set: the run is over but
+    /// for the forgetting of terminal calls. Liveness is judged here.
+    pub fn quiet(&self) -> bool {
+        self.devices.iter().all(|d| d.up.is_empty() && d.down.is_empty())
+            && self.timers.iter().all(|(_, t)| matches!(t, TimerRef::Switchboard(switchboard::Timer::Evict(_))))
+    }
+
+    /// Invariants 3 and 4 at a quiet state: every call is terminal, and every connected
+    /// device sees each retained call as the switchboard does.
+    pub fn check_quiet(&self) -> Result<(), Violation> {
+        // An accepted call lasts as long as its parties talk: the script need not end it
+        // (the contract bounds it by the longest talk time; the media session's timeout will
+        // bound it once it exists). Every other live status must have moved on.
+        let stuck = self.statuses.live_sessions().find(|(_, status)| **status != Status::Accepted);
+        if let Some((session, status)) = stuck {
+            let what = format!("{session} is still {status} with nothing in flight and no timer set");
+            return Err(Violation { invariant: 3, what });
+        }
+        check_convergence(&self.sb, self.devices.iter().map(|d| &d.client))
+    }
+
+    /// Every move possible now, events first (earliest first), then the script's commands
+    /// and the faults: now if no event happened at this ms yet, and at the next ms if nothing
+    /// pending is due by then.
+    pub fn moves(&self, world: &World, out: &mut Vec<Move>) {
+        out.clear();
+        let latest = self.latest_ms(world);
+        if let Some(latest) = latest {
+            let mut events: Vec<(u64, Move)> = Vec::new();
+            for (i, d) in self.devices.iter().enumerate() {
+                if let Some(f) = d.up.front() {
+                    events.push((f.sent_ms + world.latency_ms_min, Move::Up(i as u16)));
+                }
+                if let Some(f) = d.down.front() {
+                    events.push((f.sent_ms + world.latency_ms_min, Move::Down(i as u16)));
+                }
+            }
+            events.extend(self.timers.iter().map(|&(at, t)| (at, Move::Fire(at, t))));
+            events.retain(|(earliest, _)| *earliest <= latest);
+            events.sort_by_key(|(earliest, _)| *earliest);
+            out.extend(events.into_iter().map(|(_, m)| m));
+        }
+        if self.fresh {
+            self.script_moves(world, self.now_ms, out);
+        }
+        if latest.is_none_or(|latest| self.now_ms < latest) && (!self.fresh || latest.is_some()) {
+            self.script_moves(world, self.now_ms + 1, out);
+        }
+    }
+
+    fn script_moves(&self, world: &World, at_ms: u64, out: &mut Vec<Move>) {
+        for (i, d) in self.devices.iter().enumerate() {
+            let user = d.id.user;
+            let plan = &world.users[user.0 as usize];
+            let connected = d.client.is_connected();
+            if connected && self.commands_left[user.0 as usize] > 0 {
+                for (c, cmd) in plan.alphabet.iter().enumerate() {
+                    let device = i as u16;
+                    let cmd_index = c as u8;
+                    if let Cmd::Initiate(_) = cmd {
+                        out.push(Move::Command { at_ms, device, cmd: cmd_index, session: None });
+                        continue;
+                    }
+                    for view in d.client.calls() {
+                        let mine = view.initiator == user;
+                        let fits = match cmd {
+                            Cmd::Accept | Cmd::Decline => !mine && !view.status.is_terminal(),
+                            Cmd::Cancel => mine && matches!(view.status, Status::Initiated | Status::Ringing),
+                            Cmd::End => view.status == Status::Accepted,
+                            Cmd::Initiate(_) => false,
+                        };
+                        if fits {
+                            out.push(Move::Command { at_ms, device, cmd: cmd_index, session: Some(view.session) });
+                        }
+                    }
+                }
+            }
+            if connected && self.disconnects_left > 0 {
+                out.push(Move::Disconnect(i as u16, at_ms));
+            }
+            if !connected {
+                out.push(Move::Connect(i as u16, at_ms));
+            }
+        }
+    }
+
+    /// Takes one move (one of [`State::moves`]). Returns the first broken invariant.
+    pub fn apply(&mut self, world: &World, mv: Move, mut log: Option<&mut Log>) -> Result<(), Violation> {
+        if let Move::Command { at_ms, .. } | Move::Disconnect(_, at_ms) | Move::Connect(_, at_ms) = mv {
+            if at_ms > self.now_ms {
+                self.now_ms = at_ms;
+                self.fresh = true;
+            }
+        }
+        match mv {
+            Move::Command { device, cmd, session, .. } => {
+                self.command(world, device as usize, cmd, session, &mut log)
+            }
+            Move::Disconnect(d, _) => {
+                self.disconnects_left -= 1;
+                self.disconnect(d as usize, &mut log)
+            }
+            Move::Connect(d, _) => self.connect(d as usize, &mut log),
+            Move::Up(d) => self.deliver_up(world, d as usize, &mut log),
+            Move::Down(d) => self.deliver_down(world, d as usize, &mut log),
+            Move::Fire(at, timer) => self.fire(at, timer, &mut log),
+        }
+    }
+
+    fn note(&self, log: &mut Option<&mut Log>, line: impl FnOnce() -> String) {
+        if let Some(log) = log {
+            log.lines.push(format!("{:>4} ms  {}", self.now_ms, line()));
+        }
+    }
+
+    fn command(
+        &mut self,
+        world: &World,
+        d: usize,
+        cmd: u8,
+        session: Option<SessionId>,
+        log: &mut Option<&mut Log>,
+    ) -> Result<(), Violation> {
+        let user = self.devices[d].id.user.0 as usize;
+        self.commands_left[user] -= 1;
+        let s = session.unwrap_or(SessionId(u64::MAX));
+        let request = match world.users[user].alphabet[cmd as usize] {
+            Cmd::Initiate(to) => Request::initiate(to, CallType::Audio),
+            Cmd::Accept => Request::accept(s),
+            Cmd::Decline => Request::Reject { session: s, status: RejectStatus::Rejected },
+            Cmd::Cancel => Request::cancel(s),
+            Cmd::End => Request::end(s),
+        };
+        let id = self.devices[d].id;
+        self.note(log, || format!("{id} app: {request:?}"));
+        let result = self.devices[d].client.handle_input(self.now_ms, client::Input::Command(request));
+        if let (Some(log), Ok(Some(rid))) = (log.as_deref_mut(), result) {
+            log.command_ids.push(rid);
+        }
+        let mut first = First::default();
+        self.drain_client(d, log, &mut first);
+        first.0.map_or(Ok(()), Err)
+    }
+
+    /// Drops what can no longer arrive on device `d`'s connection (after an epoch change).
+    fn purge(&mut self, d: usize) {
+        let dev = &mut self.devices[d];
+        dev.up.retain(|f| matches!(f.item, Up::Learn { .. }));
+        dev.down.clear();
+    }
+
+    fn connect(&mut self, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
+        let dev = &mut self.devices[d];
+        dev.conn.epoch += 1;
+        dev.conn.up = true;
+        let conn = dev.conn.epoch;
+        self.purge(d);
+        let tag = Log::draw(log);
+        let now = self.now_ms;
+        self.devices[d].up.push_back(Flight { sent_ms: now, tag, item: Up::Learn { conn, connected: true } });
+        let id = self.devices[d].id;
+        self.note(log, || format!("{id} connects"));
+        let _ = self.devices[d].client.handle_input(now, client::Input::Connected(ConnectionId(conn)));
+        let mut first = First::default();
+        self.drain_client(d, log, &mut first);
+        first.0.map_or(Ok(()), Err)
+    }
+
+    fn disconnect(&mut self, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
+        let dev = &mut self.devices[d];
+        let conn = dev.conn.epoch;
+        dev.conn.epoch += 1;
+        dev.conn.up = false;
+        self.purge(d);
+        let tag = Log::draw(log);
+        let now = self.now_ms;
+        self.devices[d].up.push_back(Flight { sent_ms: now, tag, item: Up::Learn { conn, connected: false } });
+        let id = self.devices[d].id;
+        self.note(log, || format!("{id} disconnects"));
+        let _ = self.devices[d].client.handle_input(now, client::Input::Disconnected(ConnectionId(conn)));
+        let mut first = First::default();
+        self.drain_client(d, log, &mut first);
+        first.0.map_or(Ok(()), Err)
+    }
+
+    /// Moves time to when an item sent at `sent_ms` arrives (as early as it can) and records
+    /// its latency.
+    fn arrive(&mut self, world: &World, sent_ms: u64, tag: u32, log: &mut Option<&mut Log>) {
+        self.now_ms = self.now_ms.max(sent_ms + world.latency_ms_min);
+        self.fresh = false;
+        if let Some(log) = log {
+            log.draws[tag as usize] = Some(self.now_ms - sent_ms);
+        }
+    }
+
+    fn deliver_up(&mut self, world: &World, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
+        let Some(f) = self.devices[d].up.pop_front() else { return Ok(()) };
+        self.arrive(world, f.sent_ms, f.tag, log);
+        let id = self.devices[d].id;
+        let now = self.now_ms;
+        let mut first = First::default();
+        let mut requester = None;
+        match f.item {
+            Up::Msg { msg, conn } => {
+                let c = self.devices[d].conn;
+                if !(c.up && c.epoch == conn) {
+                    return Ok(()); // purged on the epoch change; kept for safety
+                }
+                self.note(log, || format!("switchboard <- {id}: {msg:?}"));
+                let request = match msg {
+                    ClientMsg::Request { id: rid, request: Request::Initiate { .. }, .. } => Some(rid),
+                    _ => None,
+                };
+                if let ClientMsg::Request { .. } = msg {
+                    requester = Some(id.user);
+                }
+                let _ = self.sb.handle_input(now, switchboard::Input::Message { from: id, msg });
+                let changes = self.drain_switchboard(log, &mut first);
+                if let (Some(log), Some(rid)) = (log.as_deref_mut(), request) {
+                    for c in changes.iter().filter(|c| c.from.is_none()) {
+                        log.created.push((id, rid, c.session));
+                    }
+                }
+                first.note(self.after_input(&changes, requester));
+            }
+            Up::Learn { conn, connected } => {
+                let input = if connected {
+                    self.devices[d].conn.learned = conn;
+                    self.note(log, || format!("switchboard learns {id} connected"));
+                    switchboard::Input::Connected { device: id, conn: ConnectionId(conn) }
+                } else {
+                    self.note(log, || format!("switchboard learns {id} disconnected"));
+                    switchboard::Input::Disconnected { device: id, conn: ConnectionId(conn) }
+                };
+                let _ = self.sb.handle_input(now, input);
+                let changes = self.drain_switchboard(log, &mut first);
+                first.note(self.after_input(&changes, None));
+            }
+        }
+        self.prune_timers();
+        first.0.map_or(Ok(()), Err)
+    }
+
+    fn deliver_down(&mut self, world: &World, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
+        let Some(f) = self.devices[d].down.pop_front() else { return Ok(()) };
+        self.arrive(world, f.sent_ms, f.tag, log);
+        let (msg, _) = f.item;
+        let id = self.devices[d].id;
+        self.note(log, || format!("{id} <- switchboard: {msg:?}"));
+        let _ = self.devices[d].client.handle_input(self.now_ms, client::Input::Message(msg));
+        let mut first = First::default();
+        self.drain_client(d, log, &mut first);
+        self.prune_timers();
+        first.0.map_or(Ok(()), Err)
+    }
+
+    fn fire(&mut self, at: u64, timer: TimerRef, log: &mut Option<&mut Log>) -> Result<(), Violation> {
+        self.timers.remove(&(at, timer));
+        self.now_ms = self.now_ms.max(at);
+        self.fresh = false;
+        let now = self.now_ms;
+        let mut first = First::default();
+        match timer {
+            TimerRef::Switchboard(t) => {
+                self.note(log, || format!("switchboard timer {t:?}"));
+                let _ = self.sb.handle_input(now, switchboard::Input::Timer(t));
+                let changes = self.drain_switchboard(log, &mut first);
+                first.note(self.after_input(&changes, None));
+                if let switchboard::Timer::Evict(session) = t {
+                    if self.sb.call(session).is_none() {
+                        self.callbacks.retain(|(_, s), _| *s != session);
+                    }
+                }
+            }
+            TimerRef::Client(d, t) => {
+                let id = self.devices[d as usize].id;
+                self.note(log, || format!("{id} timer {t:?}"));
+                let _ = self.devices[d as usize].client.handle_input(now, client::Input::Timer(t));
+                self.drain_client(d as usize, log, &mut first);
+            }
+        }
+        self.prune_timers();
+        first.0.map_or(Ok(()), Err)
+    }
+
+    /// Drops timers that would be skipped when due (as the simulator skips them): a ring timer
+    /// the switchboard no longer has set, a request timer of a request no longer waiting.
+    fn prune_timers(&mut self) {
+        let (sb, devices) = (&self.sb, &self.devices);
+        self.timers.retain(|(_, t)| match *t {
+            TimerRef::Switchboard(switchboard::Timer::Ring(s)) => sb.ring_timer_set(s),
+            TimerRef::Switchboard(_) => true,
+            TimerRef::Client(d, client::Timer::Request(id)) => devices[d as usize].client.is_pending(id),
+        });
+    }
+
+    fn drain_client(&mut self, d: usize, log: &mut Option<&mut Log>, first: &mut First) {
+        let now = self.now_ms;
+        while let Some(output) = self.devices[d].client.poll_output() {
+            let id = self.devices[d].id;
+            match output {
+                client::Output::Send(msg) => {
+                    let tag = Log::draw(log);
+                    let dev = &mut self.devices[d];
+                    if dev.conn.up {
+                        let item = Up::Msg { msg, conn: dev.conn.epoch };
+                        dev.up.push_back(Flight { sent_ms: now, tag, item });
+                    }
+                }
+                client::Output::Callback(cb) => {
+                    self.note(log, || format!("{id} raises {} {}", cb.kind.name(), cb.call.session));
+                    let outgoing = cb.call.initiator == id.user;
+                    let said = self.callbacks.entry((id, cb.call.session)).or_default();
+                    first.note(CallbackLedger::observe_state(said, id, cb.call.session, outgoing, cb.kind));
+                }
+                client::Output::Answer { id: rid, request, result } => {
+                    self.note(log, || format!("{id} answer {rid} to {request:?}: {:?}", result.map(|v| v.status)));
+                    first.note(self.answered(d, rid));
+                }
+                client::Output::SetTimer { timer, at_ms } => {
+                    self.timers.insert((at_ms, TimerRef::Client(d as u16, timer)));
+                }
+                client::Output::CancelTimer { .. } => {}
+            }
+        }
+    }
+
+    /// A request's final answer reached the application: it must be its first.
+    fn answered(&mut self, d: usize, rid: RequestId) -> Result<(), Violation> {
+        let bit = 1u64.checked_shl(rid.0 as u32).unwrap_or(0);
+        let dev = &mut self.devices[d];
+        if dev.answered & bit != 0 {
+            let what = format!("request {rid} of device {} answered twice", dev.id);
+            return Err(Violation { invariant: rule::ONE_ANSWER, what });
+        }
+        dev.answered |= bit;
+        Ok(())
+    }
+
+    fn drain_switchboard(
+        &mut self,
+        log: &mut Option<&mut Log>,
+        first: &mut First,
+    ) -> Vec<switchboard::StatusChange> {
+        let now = self.now_ms;
+        let mut changes = Vec::new();
+        while let Some(output) = self.sb.poll_output() {
+            match output {
+                switchboard::Output::Send { to, msg } => {
+                    let tag = Log::draw(log);
+                    let Some(d) = self.devices.iter().position(|d| d.id == to) else { continue };
+                    let dev = &mut self.devices[d];
+                    let c = dev.conn;
+                    if c.up && c.epoch == c.learned {
+                        dev.down.push_back(Flight { sent_ms: now, tag, item: (msg, c.learned) });
+                    }
+                }
+                switchboard::Output::SetTimer { timer, at_ms } => {
+                    self.timers.insert((at_ms, TimerRef::Switchboard(timer)));
+                }
+                switchboard::Output::CancelTimer { timer } => {
+                    self.timers.retain(|(_, t)| *t != TimerRef::Switchboard(timer));
+                }
+                switchboard::Output::Status(change) => {
+                    self.note(log, || {
+                        let from = change.from.map_or("none".to_owned(), |s| s.to_string());
+                        format!("{} {from} -> {}", change.session, change.to)
+                    });
+                    first.note(self.statuses.observe(&change));
+                    changes.push(change);
+                }
+            }
+        }
+        changes
+    }
+
+    /// After a switchboard input: authority (6) for each change, involvement (1) for every
+    /// party of a changed call and the requester, conservation (7), and the explorer's check
+    /// that no request was acted on twice.
+    fn after_input(&self, changes: &[switchboard::StatusChange], requester: Option<UserId>) -> Result<(), Violation> {
+        let mut users: Vec<UserId> = requester.into_iter().collect();
+        for change in changes {
+            let Some(call) = self.sb.call(change.session) else { continue };
+            check_authority(change, &call)?;
+            users.extend(call.parties().iter().map(|p| p.user));
+        }
+        for user in users {
+            check_involvement(&self.sb, user)?;
+        }
+        if !changes.is_empty() {
+            self.statuses.check_conservation(&self.sb)?;
+        }
+        let made: u64 = self.devices.iter().map(|d| d.client.stats().requests).sum();
+        let acted = self.sb.stats().requests;
+        if acted > made {
+            let what = format!("the switchboard acted on {acted} requests, the clients made {made}");
+            return Err(Violation { invariant: rule::ACTED_ONCE, what });
+        }
+        Ok(())
+    }
+
+    /// The device of index `d`.
+    pub fn device_id(&self, d: u16) -> DeviceId {
+        self.devices[d as usize].id
+    }
+
+    /// The receiver a command of `device` targets (for a counterexample's scenario).
+    pub fn receiver_of(world: &World, user: UserId, cmd: u8) -> Option<Receiver> {
+        match world.users[user.0 as usize].alphabet.get(cmd as usize)? {
+            Cmd::Initiate(to) => Some(*to),
+            _ => None,
+        }
+    }
+}
