@@ -165,7 +165,8 @@ impl Checker {
         let any = !self.changed.is_empty();
         for change in self.changed.drain(..) {
             let Some(call) = sb.call(change.session) else { continue };
-            self.checks += 1;
+            self.checks += 2;
+            crate::explore::state::check_row(&change)?;
             check_authority(&change, &call)?;
             self.users.extend(call.parties().iter().map(|p| p.user));
         }

@@ -135,6 +135,10 @@ struct ReplayArgs {
     /// refused).
     #[arg(long)]
     force: bool,
+    /// Switch on a planted bug (builds with the `plant` feature only; see `callsim explore`).
+    #[cfg(feature = "plant")]
+    #[arg(long)]
+    plant: Option<String>,
 }
 
 #[derive(Args)]
@@ -608,6 +612,13 @@ fn is_skipped_folder(entry: &walkdir::DirEntry) -> bool {
 const DIFFERENCES_SHOWN_MAX: usize = 10;
 
 fn replay_cmd(args: &ReplayArgs) -> i32 {
+    #[cfg(feature = "plant")]
+    if let Some(name) = &args.plant {
+        let Some(plant) = callcore::plant::Plant::from_name(name) else {
+            return usage_error(format!("unknown plant `{name}`"));
+        };
+        callcore::plant::set(&[plant]);
+    }
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
         Err(e) => return usage_error(e),

@@ -316,6 +316,12 @@ impl<A: Copy> World<A> {
         self.up.len() + self.down.len() + self.unlearned
     }
 
+    /// Gives the next items sent their latencies, one each in send order (see
+    /// [`Network::script`]).
+    pub fn script_latencies(&mut self, latencies_ms: Vec<u64>) {
+        self.net.script(latencies_ms);
+    }
+
     /// The latency model.
     pub fn latency(&self) -> Latency {
         self.net.latency()

@@ -163,6 +163,7 @@ impl Recorder {
             call_retention_ms: Some(c.call_retention_ms),
             latency_ms: Some(world.latency()),
             seed: Some(seed),
+            latencies_ms: None,
         };
         Ok(Scenario {
             format: 1,

@@ -10,10 +10,12 @@
 //! the switchboard answers `invalid_receiver`.
 
 use crate::engine::{Driver, Engine, Failure, Observation, World};
+use crate::explore::state::rule::{ACTED_ONCE, ONE_ANSWER};
 use crate::scenario::{self, Action, Command, Outcome, Scenario, Target};
 use crate::trace::Trace;
+use callcore::testing::invariants::Violation;
 use callcore::{CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RequestId, SessionId, Status, UserId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A session id no call can have.
 pub const NO_SESSION: SessionId = SessionId(u64::MAX);
@@ -70,6 +72,8 @@ pub struct ScenarioDriver {
     /// and create the call, and its label is bound then.
     uncreated: BTreeMap<(DeviceId, RequestId), usize>,
     answers: Vec<Option<Outcome>>,
+    /// Every (device, request) that got its final answer: a second one breaks the contract.
+    answered: BTreeSet<(DeviceId, RequestId)>,
     refused: Vec<usize>,
     callbacks: Vec<Vec<(CallbackKind, SessionId)>>,
     final_status: BTreeMap<SessionId, Status>,
@@ -128,6 +132,9 @@ impl Cast {
 pub fn build(s: &Scenario, trace: Trace) -> Engine<ScenarioDriver> {
     let config = s.config.core();
     let mut world = World::new(config, s.config.latency(), s.config.seed.unwrap_or(0), trace);
+    if let Some(latencies) = &s.config.latencies_ms {
+        world.script_latencies(latencies.clone());
+    }
     let mut cast =
         Cast { users: BTreeMap::new(), groups: BTreeMap::new(), next_unknown_user: 0, next_unknown_group: 0 };
     for (uid, spec) in &s.users {
@@ -194,6 +201,7 @@ impl ScenarioDriver {
             waiting: BTreeMap::new(),
             uncreated: BTreeMap::new(),
             answers: vec![None; s.steps.len()],
+            answered: BTreeSet::new(),
             refused: Vec::new(),
             callbacks: vec![Vec::new(); devices],
             final_status: BTreeMap::new(),
@@ -264,6 +272,10 @@ impl Driver for ScenarioDriver {
     fn observe(&mut self, world: &mut World<u32>, observation: &Observation) {
         match *observation {
             Observation::Answer { device, id, ref result, .. } => {
+                if !self.answered.insert((device, id)) {
+                    let what = format!("request {id} of device {device} answered twice");
+                    world.report_at(Violation { invariant: ONE_ANSWER, what }, world.now_ms());
+                }
                 if let Some(i) = self.waiting.remove(&(device, id)) {
                     self.answers[i] = Some(Outcome::of(result));
                 }
@@ -305,6 +317,14 @@ pub fn run_keeping_trace(s: &Scenario, trace: Trace) -> (Report, Trace) {
     let ok = engine.run_until(scenario::run_until_ms(s));
     if ok && engine.world.in_flight() == 0 {
         engine.world.check_convergence();
+    }
+    // A repeated request acted on again shows in the counts: more acted on than made.
+    let made: u64 = engine.world.clients().map(|c| c.stats().requests).sum();
+    let acted = engine.world.switchboard.stats().requests;
+    if acted > made {
+        let what = format!("the switchboard acted on {acted} requests, the clients made {made}");
+        let now = engine.world.now_ms();
+        engine.world.report_at(Violation { invariant: ACTED_ONCE, what }, now);
     }
     let names: BTreeMap<UserId, String> =
         s.users.keys().enumerate().map(|(i, uid)| (UserId(i as u32), uid.clone())).collect();

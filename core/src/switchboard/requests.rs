@@ -24,13 +24,14 @@ impl Switchboard {
         // A device never says it is done with the request it is sending.
         device.release(answered_below.min(id));
         let seen = device.seen(id);
-        #[cfg(feature = "plant")]
-        let seen = match seen {
-            Seen::Repeat(_) if crate::plant::on(crate::plant::Plant::DedupMissing) => Seen::New,
-            other => other,
-        };
         match seen {
             Seen::Stale => Err(self.drop_input(SwitchboardError::StaleRequest { device: from, request: id })),
+            #[cfg(feature = "plant")]
+            Seen::Repeat(_) if crate::plant::on(crate::plant::Plant::DedupMissing) => {
+                self.stats.requests += 1;
+                let _ = self.act(from, id, request);
+                Ok(())
+            }
             Seen::Repeat(result) => {
                 self.stats.repeats += 1;
                 let result =

@@ -70,9 +70,14 @@ pub fn run(args: &ExploreArgs) -> i32 {
         };
         callcore::plant::set(&[plant]);
     }
-    let limits = Limits { states_max: args.states_max, progress_every: args.progress_every, ..Limits::default() };
+    let limits =
+        Limits { states_max: args.states_max, progress_every: args.progress_every, ..Limits::default() };
+    // A machine's panic is a violation the search reports with its path; its message is in
+    // the report, so the default hook's print would only repeat it.
+    std::panic::set_hook(Box::new(|_| {}));
     let outcome = search(&world, limits);
-    let counterexample = outcome.found.as_ref().map(|f| Counterexample::retrace(&world, f));
+    let exact_states_max = outcome.states.saturating_mul(4).max(100_000).min(args.states_max);
+    let counterexample = outcome.found.as_ref().map(|f| Counterexample::of(&world, f, exact_states_max));
     let mut stdout = std::io::stdout().lock();
     let printed = if args.json {
         writeln!(stdout, "{}", summary_json(&world, &outcome))
@@ -140,6 +145,8 @@ fn print_text(
     writeln!(w, "violations: {}", usize::from(o.found.is_some()))?;
     if let Some(c) = c {
         writeln!(w, "{}", c.violation)?;
+        let order = if c.exact { "the simulator's order" } else { "an order the simulator does not take" };
+        writeln!(w, "counterexample (events of each ms in {order}):")?;
         for (i, line) in c.trace.iter().enumerate() {
             writeln!(w, "{:>3}. {line}", i + 1)?;
         }

@@ -2,7 +2,7 @@
 //! as a scenario file (format 2) that `callsim replay` runs with the same latencies (the
 //! `latencies_ms` extension of the format: the latency of each item sent, in send order).
 
-use super::search::Found;
+use super::search::{search, Found, Limits};
 use super::state::{Log, Move, State};
 use super::world::{Cmd, World};
 use callcore::testing::invariants::Violation;
@@ -19,13 +19,30 @@ pub struct Counterexample {
     pub trace: Vec<String>,
     /// The scenario that replays it.
     pub scenario: Value,
+    /// Whether its events of each ms run in the simulator's scheduling order, so that
+    /// `callsim replay` runs exactly this path.
+    pub exact: bool,
 }
 
 impl Counterexample {
+    /// The counterexample to write for `found`: the shortest one whose events of each ms run
+    /// in the simulator's order, if a search in that order (within `states_max`) finds one
+    /// that breaks the same invariant; else `found` itself, which replays only up to the
+    /// order of events of one ms.
+    pub fn of(world: &World, found: &Found, states_max: usize) -> Counterexample {
+        let limits = Limits { states_max, engine_order: true, ..Limits::default() };
+        match search(world, limits).found {
+            Some(exact) if exact.violation.invariant == found.violation.invariant => {
+                Counterexample::retrace(world, &exact, true)
+            }
+            _ => Counterexample::retrace(world, found, false),
+        }
+    }
+
     /// Retraces `found`'s path from the world's start, logging every input and latency.
-    pub fn retrace(world: &World, found: &Found) -> Counterexample {
+    pub fn retrace(world: &World, found: &Found, engine_order: bool) -> Counterexample {
         let mut log = Log::default();
-        let mut state = State::initial(world, Some(&mut log));
+        let mut state = State::initial(world, engine_order, Some(&mut log));
         let mut steps = Vec::new();
         let mut command_index = 0usize;
         let mut pending_labels: Vec<(usize, SessionId)> = Vec::new();
@@ -42,12 +59,18 @@ impl Counterexample {
                 Move::Connect(d, at_ms) => steps.push((at_ms, state.device_id(d), None, "connect")),
                 _ => {}
             }
-            // The path was taken once already; a panic here would have been found there.
-            let _ = state.apply(world, mv, Some(&mut log));
+            // The last move may panic (that is the violation found): the log keeps what came before.
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = state.apply(world, mv, Some(&mut log));
+            }));
+            if step.is_err() {
+                log.lines.push("the machine panicked".to_owned());
+                break;
+            }
         }
         let _ = pending_labels;
         let scenario = scenario(world, found, &log, &steps, &mut command_index);
-        Counterexample { violation: found.violation.clone(), trace: log.lines, scenario }
+        Counterexample { violation: found.violation.clone(), trace: log.lines, scenario, exact: engine_order }
     }
 
     /// The scenario file's text.
@@ -60,7 +83,13 @@ impl Counterexample {
 
 type StepRef<'a> = (u64, callcore::DeviceId, Option<(u8, Option<SessionId>)>, &'a str);
 
-fn scenario(world: &World, found: &Found, log: &Log, steps: &[StepRef<'_>], command_index: &mut usize) -> Value {
+fn scenario(
+    world: &World,
+    found: &Found,
+    log: &Log,
+    steps: &[StepRef<'_>],
+    command_index: &mut usize,
+) -> Value {
     let user_name = |u: u32| format!("u{u}");
     let mut users = Map::new();
     for (i, plan) in world.users.iter().enumerate() {
@@ -96,7 +125,9 @@ fn scenario(world: &World, found: &Found, log: &Log, steps: &[StepRef<'_>], comm
                         initiates += 1;
                         let label = format!("c{initiates}");
                         initiate_labels.insert((device, rid), label.clone());
-                        if let Some((_, _, s)) = log.created.iter().find(|(d, r, _)| *d == device && *r == rid) {
+                        if let Some((_, _, s)) =
+                            log.created.iter().find(|(d, r, _)| *d == device && *r == rid)
+                        {
                             label_of_session.insert(*s, label.clone());
                         }
                         step.insert("do".into(), json!("initiate"));
@@ -134,10 +165,13 @@ fn scenario(world: &World, found: &Found, log: &Log, steps: &[StepRef<'_>], comm
     let last = found.path.len();
     let mut s = Map::new();
     s.insert("format".into(), json!(2));
-    s.insert("name".into(), json!(format!("explore {}: invariant {}", world.name, found.violation.invariant)));
+    s.insert(
+        "name".into(),
+        json!(format!("explore {}: invariant {}", world.name, found.violation.invariant)),
+    );
     s.insert(
         "description".into(),
-        json!(format!("Found by callsim explore in {last} moves: {}", found.violation)),
+        json!(format!("Found by callsim explore in {last} moves: {}.", found.violation)),
     );
     s.insert(
         "config".into(),

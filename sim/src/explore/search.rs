@@ -22,11 +22,14 @@ pub struct Limits {
     pub depth_max: u32,
     /// Print progress to standard error every this many states (0: never).
     pub progress_every: usize,
+    /// Run the events of one ms in the simulator's scheduling order only (fewer orders: the
+    /// search for a counterexample that replays exactly).
+    pub engine_order: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { states_max: 20_000_000, depth_max: 10_000, progress_every: 0 }
+        Self { states_max: 20_000_000, depth_max: 10_000, progress_every: 0, engine_order: false }
     }
 }
 
@@ -109,7 +112,7 @@ const ROOT: u32 = u32::MAX;
 /// Explores `world` breadth-first within `limits`. Stops at the first violation.
 pub fn search(world: &World, limits: Limits) -> Outcome {
     let started = Instant::now();
-    let start = State::initial(world, None);
+    let start = State::initial(world, limits.engine_order, None);
     let mut seen: HashSet<u128, BuildHasherDefault<Identity>> = HashSet::default();
     let mut parents: Vec<(u32, Move)> = Vec::new();
     seen.insert(fingerprint(&start));
@@ -188,7 +191,8 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
     }
     out.states = seen.len();
     out.seconds = started.elapsed().as_secs_f64();
-    let table = seen.capacity() * (std::mem::size_of::<u128>() + 1) + parents.capacity() * std::mem::size_of::<(u32, Move)>();
+    let table = seen.capacity() * (std::mem::size_of::<u128>() + 1)
+        + parents.capacity() * std::mem::size_of::<(u32, Move)>();
     out.bytes_per_state = table / out.states.max(1);
     out
 }

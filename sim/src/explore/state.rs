@@ -12,14 +12,15 @@
 
 use super::world::{Cmd, World};
 use callcore::grammar::State as Said;
+use callcore::table::{GROUP, ONE_TO_ONE};
 use callcore::testing::invariants::{
     check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger, Violation,
 };
 use callcore::{
-    client, switchboard, CallType, Client, ClientMsg, ConnectionId, DeviceId, Receiver, RejectStatus, Request,
-    RequestId, ServerMsg, SessionId, Status, Switchboard, UserId,
+    client, switchboard, CallType, Client, ClientMsg, ConnectionId, DeviceId, Receiver, RejectStatus,
+    Request, RequestId, ServerMsg, SessionId, Status, Switchboard, UserId,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::{self, Write};
 
 /// The explorer's own checks, numbered after the contract's invariants (1 to 9).
@@ -30,6 +31,28 @@ pub mod rule {
     pub const ONE_ANSWER: u8 = 10;
     /// The switchboard acted on more requests than the clients made: a repeat acted twice.
     pub const ACTED_ONCE: u8 = 11;
+}
+
+/// Invariant 6, the table's side: a status change is a row of the contract's transition
+/// tables (`callcore::table`): its event, from a status the row names, to the row's status.
+/// A change no row makes is one nobody has the right to make.
+pub fn check_row(change: &switchboard::StatusChange) -> Result<(), Violation> {
+    let fits = ONE_TO_ONE.iter().chain(GROUP).any(|row| {
+        let from = match change.from {
+            None => row.from.is_empty(),
+            Some(from) => row.from.contains(&from),
+        };
+        from && row.event == change.event && row.to == change.to
+    });
+    if fits {
+        return Ok(());
+    }
+    let from = change.from.map_or("none".to_owned(), |s| s.to_string());
+    let what = format!(
+        "{} moved {from} -> {} by {:?}: no row of the table",
+        change.session, change.to, change.event
+    );
+    Err(Violation { invariant: 6, what })
 }
 
 /// A device's connection as the network sees it (the rules of `callcore::testing::net::Link`,
@@ -57,6 +80,8 @@ enum Up {
 #[derive(Clone, Debug)]
 struct Flight<T> {
     sent_ms: u64,
+    /// When it was scheduled, among everything scheduled (the simulator's tie-break).
+    seq: u64,
     tag: u32,
     item: T,
 }
@@ -143,7 +168,13 @@ pub struct State {
     pub fresh: bool,
     sb: Switchboard,
     devices: Vec<Device>,
-    timers: BTreeSet<(u64, TimerRef)>,
+    /// Each timer set, with its scheduling number.
+    timers: BTreeMap<(u64, TimerRef), u64>,
+    /// Events of one ms run in scheduling order, as the simulator runs them (see
+    /// [`super::time`]): the search that makes counterexamples replay exactly.
+    engine_order: bool,
+    /// The last scheduling number given.
+    seq: u64,
     statuses: StatusLedger,
     callbacks: BTreeMap<(DeviceId, SessionId), Said>,
     commands_left: Vec<u8>,
@@ -164,7 +195,7 @@ impl First {
 
 impl State {
     /// The world's start: every device connected at 0 (in user, then device order).
-    pub fn initial(world: &World, mut log: Option<&mut Log>) -> State {
+    pub fn initial(world: &World, engine_order: bool, mut log: Option<&mut Log>) -> State {
         let mut sb = Switchboard::new(world.config);
         let mut devices = Vec::new();
         for plan in &world.users {
@@ -192,7 +223,9 @@ impl State {
             fresh: true,
             sb,
             devices,
-            timers: BTreeSet::new(),
+            timers: BTreeMap::new(),
+            engine_order,
+            seq: 0,
             statuses: StatusLedger::new(),
             callbacks: BTreeMap::new(),
             commands_left: world.users.iter().map(|u| u.commands_max).collect(),
@@ -219,7 +252,18 @@ impl State {
                 write!(w, "v{}{:?}", f.sent_ms, f.item)?;
             }
         }
-        write!(w, "{:?}{:?}{:?}", self.timers, self.statuses, self.callbacks)?;
+        write!(w, "{:?}{:?}{:?}", self.timers.keys(), self.statuses, self.callbacks)?;
+        if self.engine_order {
+            // Only the order of the scheduling numbers matters: their ranks.
+            let mut seqs: Vec<u64> = self.devices.iter().flat_map(|d| d.up.iter().map(|f| f.seq)).collect();
+            seqs.extend(self.devices.iter().flat_map(|d| d.down.iter().map(|f| f.seq)));
+            seqs.extend(self.timers.values());
+            let mut sorted = seqs.clone();
+            sorted.sort_unstable();
+            for s in seqs {
+                write!(w, "#{}", sorted.partition_point(|&x| x < s))?;
+            }
+        }
         write!(w, "{:?}{}", self.commands_left, self.disconnects_left)
     }
 
@@ -230,14 +274,17 @@ impl State {
             let down = d.down.front().map(|f| f.sent_ms + world.latency_ms_max);
             up.into_iter().chain(down)
         });
-        heads.chain(self.timers.first().map(|&(at, _)| at)).min()
+        heads.chain(self.timers.first_key_value().map(|(&(at, _), _)| at)).min()
     }
 
     /// Whether nothing is in flight and no timer but evictions is set: the run is over but
     /// for the forgetting of terminal calls. Liveness is judged here.
     pub fn quiet(&self) -> bool {
         self.devices.iter().all(|d| d.up.is_empty() && d.down.is_empty())
-            && self.timers.iter().all(|(_, t)| matches!(t, TimerRef::Switchboard(switchboard::Timer::Evict(_))))
+            && self
+                .timers
+                .keys()
+                .all(|(_, t)| matches!(t, TimerRef::Switchboard(switchboard::Timer::Evict(_))))
     }
 
     /// Invariants 3 and 4 at a quiet state: every call is terminal, and every connected
@@ -261,19 +308,29 @@ impl State {
         out.clear();
         let latest = self.latest_ms(world);
         if let Some(latest) = latest {
-            let mut events: Vec<(u64, Move)> = Vec::new();
+            // (earliest, latest, scheduling number, move)
+            let mut events: Vec<(u64, u64, u64, Move)> = Vec::new();
+            let (min, max) = (world.latency_ms_min, world.latency_ms_max);
             for (i, d) in self.devices.iter().enumerate() {
                 if let Some(f) = d.up.front() {
-                    events.push((f.sent_ms + world.latency_ms_min, Move::Up(i as u16)));
+                    events.push((f.sent_ms + min, f.sent_ms + max, f.seq, Move::Up(i as u16)));
                 }
                 if let Some(f) = d.down.front() {
-                    events.push((f.sent_ms + world.latency_ms_min, Move::Down(i as u16)));
+                    events.push((f.sent_ms + min, f.sent_ms + max, f.seq, Move::Down(i as u16)));
                 }
             }
-            events.extend(self.timers.iter().map(|&(at, t)| (at, Move::Fire(at, t))));
-            events.retain(|(earliest, _)| *earliest <= latest);
-            events.sort_by_key(|(earliest, _)| *earliest);
-            out.extend(events.into_iter().map(|(_, m)| m));
+            events.extend(self.timers.iter().map(|(&(at, t), &seq)| (at, at, seq, Move::Fire(at, t))));
+            let now = self.now_ms;
+            let allowed = |&(earliest, _, seq, _): &(u64, u64, u64, Move)| {
+                let at = now.max(earliest);
+                // In the simulator's order, an event scheduled earlier that must happen by
+                // then happens first.
+                earliest <= latest && !(self.engine_order && events.iter().any(|e| e.2 < seq && e.1 <= at))
+            };
+            let mut taken: Vec<(u64, Move)> =
+                events.iter().filter(|e| allowed(e)).map(|e| (e.0, e.3)).collect();
+            taken.sort_by_key(|(earliest, _)| *earliest);
+            out.extend(taken.into_iter().map(|(_, m)| m));
         }
         if self.fresh {
             self.script_moves(world, self.now_ms, out);
@@ -305,7 +362,12 @@ impl State {
                             Cmd::Initiate(_) => false,
                         };
                         if fits {
-                            out.push(Move::Command { at_ms, device, cmd: cmd_index, session: Some(view.session) });
+                            out.push(Move::Command {
+                                at_ms,
+                                device,
+                                cmd: cmd_index,
+                                session: Some(view.session),
+                            });
                         }
                     }
                 }
@@ -392,7 +454,14 @@ impl State {
         self.purge(d);
         let tag = Log::draw(log);
         let now = self.now_ms;
-        self.devices[d].up.push_back(Flight { sent_ms: now, tag, item: Up::Learn { conn, connected: true } });
+        self.seq += 1;
+        let seq = self.seq;
+        self.devices[d].up.push_back(Flight {
+            sent_ms: now,
+            seq,
+            tag,
+            item: Up::Learn { conn, connected: true },
+        });
         let id = self.devices[d].id;
         self.note(log, || format!("{id} connects"));
         let _ = self.devices[d].client.handle_input(now, client::Input::Connected(ConnectionId(conn)));
@@ -409,7 +478,14 @@ impl State {
         self.purge(d);
         let tag = Log::draw(log);
         let now = self.now_ms;
-        self.devices[d].up.push_back(Flight { sent_ms: now, tag, item: Up::Learn { conn, connected: false } });
+        self.seq += 1;
+        let seq = self.seq;
+        self.devices[d].up.push_back(Flight {
+            sent_ms: now,
+            seq,
+            tag,
+            item: Up::Learn { conn, connected: false },
+        });
         let id = self.devices[d].id;
         self.note(log, || format!("{id} disconnects"));
         let _ = self.devices[d].client.handle_input(now, client::Input::Disconnected(ConnectionId(conn)));
@@ -522,7 +598,7 @@ impl State {
     /// the switchboard no longer has set, a request timer of a request no longer waiting.
     fn prune_timers(&mut self) {
         let (sb, devices) = (&self.sb, &self.devices);
-        self.timers.retain(|(_, t)| match *t {
+        self.timers.retain(|(_, t), _| match *t {
             TimerRef::Switchboard(switchboard::Timer::Ring(s)) => sb.ring_timer_set(s),
             TimerRef::Switchboard(_) => true,
             TimerRef::Client(d, client::Timer::Request(id)) => devices[d as usize].client.is_pending(id),
@@ -536,10 +612,12 @@ impl State {
             match output {
                 client::Output::Send(msg) => {
                     let tag = Log::draw(log);
+                    self.seq += 1;
+                    let seq = self.seq;
                     let dev = &mut self.devices[d];
                     if dev.conn.up {
                         let item = Up::Msg { msg, conn: dev.conn.epoch };
-                        dev.up.push_back(Flight { sent_ms: now, tag, item });
+                        dev.up.push_back(Flight { sent_ms: now, seq, tag, item });
                     }
                 }
                 client::Output::Callback(cb) => {
@@ -549,11 +627,14 @@ impl State {
                     first.note(CallbackLedger::observe_state(said, id, cb.call.session, outgoing, cb.kind));
                 }
                 client::Output::Answer { id: rid, request, result } => {
-                    self.note(log, || format!("{id} answer {rid} to {request:?}: {:?}", result.map(|v| v.status)));
+                    self.note(log, || {
+                        format!("{id} answer {rid} to {request:?}: {:?}", result.map(|v| v.status))
+                    });
                     first.note(self.answered(d, rid));
                 }
                 client::Output::SetTimer { timer, at_ms } => {
-                    self.timers.insert((at_ms, TimerRef::Client(d as u16, timer)));
+                    self.seq += 1;
+                    self.timers.entry((at_ms, TimerRef::Client(d as u16, timer))).or_insert(self.seq);
                 }
                 client::Output::CancelTimer { .. } => {}
             }
@@ -584,17 +665,20 @@ impl State {
                 switchboard::Output::Send { to, msg } => {
                     let tag = Log::draw(log);
                     let Some(d) = self.devices.iter().position(|d| d.id == to) else { continue };
+                    self.seq += 1;
+                    let seq = self.seq;
                     let dev = &mut self.devices[d];
                     let c = dev.conn;
                     if c.up && c.epoch == c.learned {
-                        dev.down.push_back(Flight { sent_ms: now, tag, item: (msg, c.learned) });
+                        dev.down.push_back(Flight { sent_ms: now, seq, tag, item: (msg, c.learned) });
                     }
                 }
                 switchboard::Output::SetTimer { timer, at_ms } => {
-                    self.timers.insert((at_ms, TimerRef::Switchboard(timer)));
+                    self.seq += 1;
+                    self.timers.entry((at_ms, TimerRef::Switchboard(timer))).or_insert(self.seq);
                 }
                 switchboard::Output::CancelTimer { timer } => {
-                    self.timers.retain(|(_, t)| *t != TimerRef::Switchboard(timer));
+                    self.timers.retain(|(_, t), _| *t != TimerRef::Switchboard(timer));
                 }
                 switchboard::Output::Status(change) => {
                     self.note(log, || {
@@ -612,9 +696,14 @@ impl State {
     /// After a switchboard input: authority (6) for each change, involvement (1) for every
     /// party of a changed call and the requester, conservation (7), and the explorer's check
     /// that no request was acted on twice.
-    fn after_input(&self, changes: &[switchboard::StatusChange], requester: Option<UserId>) -> Result<(), Violation> {
+    fn after_input(
+        &self,
+        changes: &[switchboard::StatusChange],
+        requester: Option<UserId>,
+    ) -> Result<(), Violation> {
         let mut users: Vec<UserId> = requester.into_iter().collect();
         for change in changes {
+            check_row(change)?;
             let Some(call) = self.sb.call(change.session) else { continue };
             check_authority(change, &call)?;
             users.extend(call.parties().iter().map(|p| p.user));

@@ -125,7 +125,9 @@ impl World {
         for u in &self.users {
             for cmd in &u.alphabet {
                 match cmd {
-                    Cmd::Initiate(Receiver::User(UserId(k))) if *k >= n => return bad("calls an unknown user"),
+                    Cmd::Initiate(Receiver::User(UserId(k))) if *k >= n => {
+                        return bad("calls an unknown user")
+                    }
                     Cmd::Initiate(Receiver::Group(GroupId(g))) if *g as usize >= self.groups.len() => {
                         return bad("calls an unknown group")
                     }
@@ -145,8 +147,13 @@ impl World {
     pub fn named(name: &str) -> Option<World> {
         let receiver = |k| Cmd::Initiate(Receiver::User(UserId(k)));
         let group = Cmd::Initiate(Receiver::Group(GroupId(0)));
-        let caller = |to: Cmd, n| UserPlan { devices: 1, alphabet: vec![to, Cmd::Cancel, Cmd::End], commands_max: n };
-        let callee = |d, n| UserPlan { devices: d, alphabet: vec![Cmd::Accept, Cmd::Decline, Cmd::End], commands_max: n };
+        let caller =
+            |to: Cmd, n| UserPlan { devices: 1, alphabet: vec![to, Cmd::Cancel, Cmd::End], commands_max: n };
+        let callee = |d, n| UserPlan {
+            devices: d,
+            alphabet: vec![Cmd::Accept, Cmd::Decline, Cmd::End],
+            commands_max: n,
+        };
         let world = |name: &str, users, groups, waiting, disconnects| World {
             name: name.to_owned(),
             users,
