@@ -1,0 +1,70 @@
+//! The checker checks: each bug planted in callcore (`callcore::plant`, test-only) is found by
+//! `callsim explore`, with a counterexample no longer than a stated bound, whose scenario file
+//! fails under `callsim replay` with the bug planted, with the same invariant, and passes
+//! without it.
+
+use callcore::plant::{self, Plant};
+use callsim::explore::counterexample::Counterexample;
+use callsim::explore::{search, Limits, World};
+use callsim::scenario;
+use callsim::trace::Trace;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The planted bugs are switched process-wide: one test at a time.
+static PLANTED: Mutex<()> = Mutex::new(());
+
+/// Explores `world` with `bug` planted; returns the invariant broken and the path's length,
+/// after checking that the counterexample replays and fails with it (and passes unplanted).
+fn find(bug: Plant, world: &str) -> (u8, usize) {
+    let _one = PLANTED.lock().unwrap_or_else(|e| e.into_inner());
+    plant::set(&[bug]);
+    let world = World::named(world).unwrap();
+    let out = search(&world, Limits::default());
+    let found = out.found.unwrap_or_else(|| panic!("{bug:?} not found in {}", world.name));
+    let c = Counterexample::of(&world, &found, 1_000_000);
+    assert!(c.exact, "{bug:?}: a counterexample in the simulator's order");
+    let s = scenario::parse(&c.scenario_json(), Path::new("counterexample.json")).expect("a valid scenario");
+    let planted = callsim::replay::run(&s, Trace::default());
+    plant::set(&[]);
+    let clean = callsim::replay::run(&s, Trace::default());
+    let failure = planted.failure.unwrap_or_else(|| panic!("{bug:?}: the replay does not fail"));
+    assert_eq!(failure.violation.invariant, found.violation.invariant, "{bug:?}: same invariant");
+    assert!(clean.passed(), "{bug:?}: without the bug the replay passes: {:?}", clean.failure);
+    (found.violation.invariant, found.path.len())
+}
+
+#[test]
+fn a_skipped_busy_check_breaks_involvement() {
+    let (invariant, len) = find(Plant::BusySkipped, "busy-3");
+    assert_eq!(invariant, 1);
+    assert!(len <= 8, "{len} moves");
+}
+
+#[test]
+fn a_callback_raised_twice_breaks_the_callback_grammar() {
+    let (invariant, len) = find(Plant::CallbackTwice, "one-call");
+    assert_eq!(invariant, 5);
+    assert!(len <= 12, "{len} moves");
+}
+
+#[test]
+fn a_cancel_accepted_after_accept_is_no_row_of_the_table() {
+    let (invariant, len) = find(Plant::CancelAfterAccept, "two-commands");
+    assert_eq!(invariant, 6);
+    assert!(len <= 14, "{len} moves");
+}
+
+#[test]
+fn a_missing_dedup_acts_on_a_retry_twice() {
+    let (invariant, len) = find(Plant::DedupMissing, "one-drop");
+    assert_eq!(invariant, callsim::explore::state::rule::ACTED_ONCE);
+    assert!(len <= 12, "{len} moves");
+}
+
+#[test]
+fn a_request_timer_kept_answers_a_request_twice() {
+    let (invariant, len) = find(Plant::RequestTimerKept, "one-call");
+    assert_eq!(invariant, callsim::explore::state::rule::ONE_ANSWER);
+    assert!(len <= 12, "{len} moves");
+}
