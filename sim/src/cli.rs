@@ -154,6 +154,10 @@ struct CheckArgs {
     /// Do not shrink failing seeds.
     #[arg(long)]
     no_shrink: bool,
+    /// Switch on a planted bug (builds with the `plant` feature only; see `callsim explore`).
+    #[cfg(feature = "plant")]
+    #[arg(long)]
+    plant: Option<String>,
 }
 
 fn parse_latency(s: &str) -> Result<Latency, String> {
@@ -613,11 +617,8 @@ const DIFFERENCES_SHOWN_MAX: usize = 10;
 
 fn replay_cmd(args: &ReplayArgs) -> i32 {
     #[cfg(feature = "plant")]
-    if let Some(name) = &args.plant {
-        let Some(plant) = callcore::plant::Plant::from_name(name) else {
-            return usage_error(format!("unknown plant `{name}`"));
-        };
-        callcore::plant::set(&[plant]);
+    if let Err(code) = plant(args.plant.as_deref()) {
+        return code;
     }
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
@@ -689,7 +690,22 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
     }
 }
 
+/// Switches on the planted bug of that name, if any (see `callcore::plant`).
+#[cfg(feature = "plant")]
+fn plant(name: Option<&str>) -> Result<(), i32> {
+    let Some(name) = name else { return Ok(()) };
+    let Some(plant) = callcore::plant::Plant::from_name(name) else {
+        return Err(usage_error(format!("unknown plant `{name}`")));
+    };
+    callcore::plant::set(&[plant]);
+    Ok(())
+}
+
 fn check(args: &CheckArgs) -> i32 {
+    #[cfg(feature = "plant")]
+    if let Err(code) = plant(args.plant.as_deref()) {
+        return code;
+    }
     let base = match args.population.options(0, 1_000, 600) {
         Ok(o) => o,
         Err(e) => return usage_error(e),

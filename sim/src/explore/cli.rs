@@ -10,8 +10,8 @@ use std::path::PathBuf;
 /// `callsim explore` arguments.
 #[derive(Args, Clone, Debug)]
 pub struct ExploreArgs {
-    /// The world: default, one-call, two-commands, one-drop, pair-2x2, group-3, waiting-3,
-    /// busy-3 (docs/verification.md).
+    /// The world: default, one-call, two-commands, one-drop, cancel-drop, pair-2x2, group-3,
+    /// waiting-3, busy-3 (docs/verification.md).
     #[arg(long, default_value = "default")]
     pub world: String,
     /// Override the world's longest latency, ms (its shortest stays 1).

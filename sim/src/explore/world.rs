@@ -169,8 +169,12 @@ impl World {
             commands_max: n,
         };
         Some(match name {
-            // The command line's default: one call between two users, one disconnect.
-            "default" => world("default", vec![caller(receiver(1), 2), callee(1, 1)], vec![], false, 1),
+            // The command line's default: one call, one answer, one disconnect.
+            "default" => world("default", vec![caller(receiver(1), 1), callee(1, 1)], vec![], false, 1),
+            // A call the caller may also cancel or end, one answer, one disconnect.
+            "cancel-drop" => {
+                world("cancel-drop", vec![caller(receiver(1), 2), callee(1, 1)], vec![], false, 1)
+            }
             // Two users with two devices each, one disconnect.
             "pair-2x2" => world("pair-2x2", vec![caller(receiver(1), 2), callee(2, 1)], vec![], false, 1),
             // Three users, one device each, a group of the three.
@@ -206,6 +210,15 @@ impl World {
     }
 
     /// The names [`World::named`] knows.
-    pub const NAMES: [&'static str; 8] =
-        ["default", "one-call", "two-commands", "one-drop", "pair-2x2", "group-3", "waiting-3", "busy-3"];
+    pub const NAMES: [&'static str; 9] = [
+        "default",
+        "one-call",
+        "two-commands",
+        "one-drop",
+        "cancel-drop",
+        "pair-2x2",
+        "group-3",
+        "waiting-3",
+        "busy-3",
+    ];
 }
