@@ -4,7 +4,10 @@ use super::counterexample::Counterexample;
 use super::search::{search, Limits, Outcome};
 use super::world::World;
 use clap::Args;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+
+/// States between two progress lines when standard error is a terminal.
+const PROGRESS_EVERY_DEFAULT: usize = 500_000;
 use std::path::PathBuf;
 
 /// `callsim explore` arguments.
@@ -29,7 +32,8 @@ pub struct ExploreArgs {
     /// Distinct states at most (the search stops there, incomplete, exit 2).
     #[arg(long, default_value_t = 20_000_000)]
     pub states_max: usize,
-    /// Print progress on standard error every this many states (0: never).
+    /// Print progress on standard error every this many states (0: every 500,000 when standard
+    /// error is a terminal, else never).
     #[arg(long, default_value_t = 0)]
     pub progress_every: usize,
     /// Where to write a counterexample's scenario file.
@@ -70,8 +74,12 @@ pub fn run(args: &ExploreArgs) -> i32 {
         };
         callcore::plant::set(&[plant]);
     }
-    let limits =
-        Limits { states_max: args.states_max, progress_every: args.progress_every, ..Limits::default() };
+    // Progress on a terminal by default (standard error: standard output stays the same bytes).
+    let progress_every = match args.progress_every {
+        0 if std::io::stderr().is_terminal() => PROGRESS_EVERY_DEFAULT,
+        n => n,
+    };
+    let limits = Limits { states_max: args.states_max, progress_every, ..Limits::default() };
     // A machine's panic is a violation the search reports with its path; its message is in
     // the report, so the default hook's print would only repeat it.
     std::panic::set_hook(Box::new(|_| {}));

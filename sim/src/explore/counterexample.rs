@@ -44,16 +44,11 @@ impl Counterexample {
         let mut log = Log::default();
         let mut state = State::initial(world, engine_order, Some(&mut log));
         let mut steps = Vec::new();
-        let mut command_index = 0usize;
-        let mut pending_labels: Vec<(usize, SessionId)> = Vec::new();
         for &mv in &found.path {
             match mv {
                 Move::Command { at_ms, device, cmd, session } => {
                     let id = state.device_id(device);
                     steps.push((at_ms, id, Some((cmd, session)), "command"));
-                    if let Some(s) = session {
-                        pending_labels.push((steps.len() - 1, s));
-                    }
                 }
                 Move::Disconnect(d, at_ms) => steps.push((at_ms, state.device_id(d), None, "disconnect")),
                 Move::Connect(d, at_ms) => steps.push((at_ms, state.device_id(d), None, "connect")),
@@ -68,8 +63,7 @@ impl Counterexample {
                 break;
             }
         }
-        let _ = pending_labels;
-        let scenario = scenario(world, found, &log, &steps, &mut command_index);
+        let scenario = scenario(world, found, &log, &steps);
         Counterexample { violation: found.violation.clone(), trace: log.lines, scenario, exact: engine_order }
     }
 
@@ -83,13 +77,10 @@ impl Counterexample {
 
 type StepRef<'a> = (u64, callcore::DeviceId, Option<(u8, Option<SessionId>)>, &'a str);
 
-fn scenario(
-    world: &World,
-    found: &Found,
-    log: &Log,
-    steps: &[StepRef<'_>],
-    command_index: &mut usize,
-) -> Value {
+/// The scenario file of a retraced path: the world's cast and settings, one step per command or
+/// fault at the ms it ran, and the latency of every item sent.
+fn scenario(world: &World, found: &Found, log: &Log, steps: &[StepRef<'_>]) -> Value {
+    let mut command_index = 0usize;
     let user_name = |u: u32| format!("u{u}");
     let mut users = Map::new();
     for (i, plan) in world.users.iter().enumerate() {
@@ -103,7 +94,6 @@ fn scenario(
     // Labels: each initiate step gets one; a later step names the label of the initiate
     // whose request created its session.
     let mut label_of_session: BTreeMap<SessionId, String> = BTreeMap::new();
-    let mut initiate_labels: BTreeMap<(callcore::DeviceId, RequestId), String> = BTreeMap::new();
     let mut json_steps = Vec::new();
     let mut initiates = 0;
     for &(at_ms, device, command, kind) in steps {
@@ -118,13 +108,12 @@ fn scenario(
                 step.insert("do".into(), json!(kind));
             }
             Some((cmd, session)) => {
-                let rid = log.command_ids.get(*command_index).copied().unwrap_or(RequestId(0));
-                *command_index += 1;
+                let rid = log.command_ids.get(command_index).copied().unwrap_or(RequestId(0));
+                command_index += 1;
                 match world.users[device.user.0 as usize].alphabet[cmd as usize] {
                     Cmd::Initiate(to) => {
                         initiates += 1;
                         let label = format!("c{initiates}");
-                        initiate_labels.insert((device, rid), label.clone());
                         if let Some((_, _, s)) =
                             log.created.iter().find(|(d, r, _)| *d == device && *r == rid)
                         {
