@@ -75,6 +75,17 @@ fn the_same_world_gives_the_same_summary_but_for_the_seconds() {
 }
 
 #[test]
+fn one_thread_and_every_core_give_the_same_search() {
+    let world = World::named("two-commands").unwrap();
+    let one = search(&world, Limits { one_thread: true, ..Limits::default() });
+    let all = search(&world, Limits::default());
+    assert_eq!(
+        (one.states, one.transitions, one.depth, one.quiet_states),
+        (all.states, all.transitions, all.depth, all.quiet_states)
+    );
+}
+
+#[test]
 fn bad_worlds_are_refused_with_a_reason() {
     let mut world = World::named("one-call").unwrap();
     world.latency_ms_min = 0;

@@ -26,6 +26,9 @@ pub struct ExploreArgs {
     /// Override every user's number of commands.
     #[arg(long)]
     pub commands: Option<u8>,
+    /// Expand states on one thread (the result is the same on every core).
+    #[arg(long)]
+    pub one_thread: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -79,7 +82,12 @@ pub fn run(args: &ExploreArgs) -> i32 {
         0 if std::io::stderr().is_terminal() => PROGRESS_EVERY_DEFAULT,
         n => n,
     };
-    let limits = Limits { states_max: args.states_max, progress_every, ..Limits::default() };
+    let limits = Limits {
+        states_max: args.states_max,
+        progress_every,
+        one_thread: args.one_thread,
+        ..Limits::default()
+    };
     // A machine's panic is a violation the search reports with its path; its message is in
     // the report, so the default hook's print would only repeat it.
     std::panic::set_hook(Box::new(|_| {}));

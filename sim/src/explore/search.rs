@@ -6,6 +6,7 @@
 use super::state::{Move, State};
 use super::world::World;
 use callcore::testing::invariants::Violation;
+use rayon::prelude::*;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::fmt;
@@ -25,11 +26,19 @@ pub struct Limits {
     /// Run the events of one ms in the simulator's scheduling order only (fewer orders: the
     /// search for a counterexample that replays exactly).
     pub engine_order: bool,
+    /// Expand states on the calling thread only (else on every core, with the same result).
+    pub one_thread: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { states_max: 20_000_000, depth_max: 10_000, progress_every: 0, engine_order: false }
+        Self {
+            states_max: 20_000_000,
+            depth_max: 10_000,
+            progress_every: 0,
+            engine_order: false,
+            one_thread: false,
+        }
     }
 }
 
@@ -106,6 +115,9 @@ pub fn fingerprint(state: &State) -> u128 {
     (u128::from(f.0.finish()) << 64) | u128::from(f.1.finish())
 }
 
+/// States of a level expanded at once (their children are held whole until merged).
+const CHUNK_STATES: usize = 1024;
+
 /// Parent index of the start.
 const ROOT: u32 = u32::MAX;
 
@@ -133,7 +145,6 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
     }
     out.quiet_states += usize::from(start.quiet());
     let mut level: Vec<(u32, State)> = vec![(0, start)];
-    let mut moves = Vec::new();
     let mut next_progress = limits.progress_every;
     'levels: while !level.is_empty() && out.found.is_none() {
         if out.depth >= limits.depth_max {
@@ -141,45 +152,54 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
             break;
         }
         let mut next: Vec<(u32, State)> = Vec::new();
-        for (index, state) in &level {
-            state.moves(world, &mut moves);
-            for &mv in &moves {
-                out.transitions += 1;
-                let mut child = state.clone();
-                let result = catch_unwind(AssertUnwindSafe(|| child.apply(world, mv, None)));
-                let result = result.unwrap_or_else(|panic| Err(panic_violation(panic)));
-                if let Err(violation) = result {
-                    let mut path = path_to(&parents, *index);
-                    path.push(mv);
-                    out.found = Some(Found { violation, path });
-                    break 'levels;
-                }
-                if !seen.insert(fingerprint(&child)) {
-                    continue;
-                }
-                if seen.len() > limits.states_max {
-                    out.complete = false;
-                    break 'levels;
-                }
-                let child_index = parents.len() as u32;
-                parents.push((*index, mv));
-                if child.quiet() {
-                    out.quiet_states += 1;
-                    if let Some(found) = judge_quiet(&child, &parents, child_index) {
-                        out.found = Some(found);
+        for chunk in level.chunks(CHUNK_STATES) {
+            // The expensive part (clone, apply, fingerprint) on every core; the merge in order,
+            // on one, so the result is the same as a search on one core, byte for byte.
+            let expand = |(_, state): &(u32, State)| expand(world, state);
+            let children: Vec<Vec<Child>> = if limits.one_thread {
+                chunk.iter().map(expand).collect()
+            } else {
+                chunk.par_iter().map(expand).collect()
+            };
+            for (&(index, _), children) in chunk.iter().zip(children) {
+                for (mv, result) in children {
+                    out.transitions += 1;
+                    let (child, print) = match result {
+                        Ok(child) => child,
+                        Err(violation) => {
+                            let mut path = path_to(&parents, index);
+                            path.push(mv);
+                            out.found = Some(Found { violation, path });
+                            break 'levels;
+                        }
+                    };
+                    if !seen.insert(print) {
+                        continue;
+                    }
+                    if seen.len() > limits.states_max {
+                        out.complete = false;
                         break 'levels;
                     }
-                }
-                next.push((child_index, child));
-                if limits.progress_every > 0 && seen.len() >= next_progress {
-                    next_progress += limits.progress_every;
-                    let secs = started.elapsed().as_secs_f64().max(1e-9);
-                    eprintln!(
-                        "explore: {} states, depth {}, {:.0} states/s",
-                        seen.len(),
-                        out.depth + 1,
-                        seen.len() as f64 / secs
-                    );
+                    let child_index = parents.len() as u32;
+                    parents.push((index, mv));
+                    if child.quiet() {
+                        out.quiet_states += 1;
+                        if let Some(found) = judge_quiet(&child, &parents, child_index) {
+                            out.found = Some(found);
+                            break 'levels;
+                        }
+                    }
+                    next.push((child_index, child));
+                    if limits.progress_every > 0 && seen.len() >= next_progress {
+                        next_progress += limits.progress_every;
+                        let secs = started.elapsed().as_secs_f64().max(1e-9);
+                        eprintln!(
+                            "explore: {} states, depth {}, {:.0} states/s",
+                            seen.len(),
+                            out.depth + 1,
+                            seen.len() as f64 / secs
+                        );
+                    }
                 }
             }
         }
@@ -195,6 +215,30 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
         + parents.capacity() * std::mem::size_of::<(u32, Move)>();
     out.bytes_per_state = table / out.states.max(1);
     out
+}
+
+/// A move and what it led to: the child and its fingerprint, or the violation it broke.
+type Child = (Move, Result<(State, u128), Violation>);
+
+/// Every move of `state`, taken.
+fn expand(world: &World, state: &State) -> Vec<Child> {
+    let mut moves = Vec::new();
+    state.moves(world, &mut moves);
+    moves
+        .into_iter()
+        .map(|mv| {
+            let mut child = state.clone();
+            let result = catch_unwind(AssertUnwindSafe(|| child.apply(world, mv, None)));
+            let result = result.unwrap_or_else(|panic| Err(panic_violation(panic)));
+            (
+                mv,
+                result.map(|()| {
+                    let print = fingerprint(&child);
+                    (child, print)
+                }),
+            )
+        })
+        .collect()
 }
 
 fn judge_quiet(state: &State, parents: &[(u32, Move)], index: u32) -> Option<Found> {
