@@ -60,6 +60,9 @@ fn a_limit_stops_the_search_and_says_it_is_incomplete() {
     let out = search(&world, Limits { states_max: 100, ..Limits::default() });
     assert!(!out.complete);
     assert!(out.states <= 101, "{}", out.states);
+    let out = search(&world, Limits { frontier_states_max: 50, ..Limits::default() });
+    assert!(!out.complete);
+    assert!(out.frontier_max < 50, "{}", out.frontier_max);
 }
 
 #[test]

@@ -35,6 +35,10 @@ pub struct ExploreArgs {
     /// Distinct states at most (the search stops there, incomplete, exit 2).
     #[arg(long, default_value_t = 20_000_000)]
     pub states_max: usize,
+    /// States kept whole at once at most (a few kB each; the search stops there, incomplete,
+    /// exit 2).
+    #[arg(long, default_value_t = super::search::FRONTIER_STATES_MAX)]
+    pub frontier_states_max: usize,
     /// Print progress on standard error every this many states (0: every 500,000 when standard
     /// error is a terminal, else never).
     #[arg(long, default_value_t = 0)]
@@ -86,6 +90,7 @@ pub fn run(args: &ExploreArgs) -> i32 {
         states_max: args.states_max,
         progress_every,
         one_thread: args.one_thread,
+        frontier_states_max: args.frontier_states_max,
         ..Limits::default()
     };
     // A machine's panic is a violation the search reports with its path; its message is in

@@ -21,6 +21,10 @@ pub struct Limits {
     pub states_max: usize,
     /// Levels at most (moves from the start).
     pub depth_max: u32,
+    /// States kept whole at once (the level being expanded and the next one) at most: they
+    /// take a few kB each, the rest of the search under 150 bytes a state. The search stops
+    /// there, incomplete.
+    pub frontier_states_max: usize,
     /// Print progress to standard error every this many states (0: never).
     pub progress_every: usize,
     /// Run the events of one ms in the simulator's scheduling order only (fewer orders: the
@@ -35,6 +39,7 @@ impl Default for Limits {
         Self {
             states_max: 20_000_000,
             depth_max: 10_000,
+            frontier_states_max: FRONTIER_STATES_MAX,
             progress_every: 0,
             engine_order: false,
             one_thread: false,
@@ -115,6 +120,9 @@ pub fn fingerprint(state: &State) -> u128 {
     (u128::from(f.0.finish()) << 64) | u128::from(f.1.finish())
 }
 
+/// States kept whole at once by default: about 2 to 4 GB (docs/verification.md).
+pub const FRONTIER_STATES_MAX: usize = 600_000;
+
 /// States of a level expanded at once (their children are held whole until merged).
 const CHUNK_STATES: usize = 1024;
 
@@ -176,7 +184,8 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
                     if !seen.insert(print) {
                         continue;
                     }
-                    if seen.len() > limits.states_max {
+                    let frontier = level.len() + next.len();
+                    if seen.len() > limits.states_max || frontier >= limits.frontier_states_max {
                         out.complete = false;
                         break 'levels;
                     }
