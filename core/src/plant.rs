@@ -21,16 +21,20 @@ pub enum Plant {
     /// no bug here: a timer fired when no longer due is judged by the call's machine, and the
     /// checker rightly finds nothing; see docs/verification.md.)
     RequestTimerKept = 16,
+    /// The fuzzers' finding F1 (docs/fuzzing.md): an answer that arrives after its request
+    /// timed out is dropped, call object and all, so the device's view of the call stays stale.
+    LateAnswerDropped = 32,
 }
 
 impl Plant {
     /// Every planted bug.
-    pub const ALL: [Plant; 5] = [
+    pub const ALL: [Plant; 6] = [
         Plant::DedupMissing,
         Plant::CallbackTwice,
         Plant::BusySkipped,
         Plant::CancelAfterAccept,
         Plant::RequestTimerKept,
+        Plant::LateAnswerDropped,
     ];
 
     /// The bug's name in snake case (as the command line takes it).
@@ -41,6 +45,7 @@ impl Plant {
             Plant::BusySkipped => "busy_skipped",
             Plant::CancelAfterAccept => "cancel_after_accept",
             Plant::RequestTimerKept => "request_timer_kept",
+            Plant::LateAnswerDropped => "late_answer_dropped",
         }
     }
 

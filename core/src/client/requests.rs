@@ -103,6 +103,10 @@ impl Client {
                 };
                 let Pending { request, .. } = timed_out.remove(late);
                 bump(&mut self.counts.late_answers);
+                #[cfg(feature = "plant")]
+                if crate::plant::on(crate::plant::Plant::LateAnswerDropped) {
+                    return Ok(());
+                }
                 request
             }
         };

@@ -26,6 +26,10 @@ pub struct ExploreArgs {
     /// Override every user's number of commands.
     #[arg(long)]
     pub commands: Option<u8>,
+    /// Run the events of one ms only in the simulator's scheduling order (fewer orders than a
+    /// real network has: what `callsim replay` can reproduce).
+    #[arg(long)]
+    pub simulator_order: bool,
     /// Expand states on one thread (the result is the same on every core).
     #[arg(long)]
     pub one_thread: bool,
@@ -91,6 +95,7 @@ pub fn run(args: &ExploreArgs) -> i32 {
         progress_every,
         one_thread: args.one_thread,
         frontier_states_max: args.frontier_states_max,
+        engine_order: args.simulator_order,
         ..Limits::default()
     };
     // A machine's panic is a violation the search reports with its path; its message is in

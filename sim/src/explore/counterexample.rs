@@ -63,7 +63,10 @@ impl Counterexample {
                 break;
             }
         }
-        let scenario = scenario(world, found, &log, &steps);
+        let mut scenario = scenario(world, found, &log, &steps);
+        // The run stops where the path did: a liveness violation is judged at that quiet
+        // state, before retention evicts the calls it is about.
+        scenario["run_until_ms"] = json!(state.now_ms);
         Counterexample { violation: found.violation.clone(), trace: log.lines, scenario, exact: engine_order }
     }
 

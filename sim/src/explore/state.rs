@@ -175,6 +175,9 @@ pub struct State {
     engine_order: bool,
     /// The last scheduling number given.
     seq: u64,
+    /// The scheduling number of the last event taken at `now_ms` (0: none yet), in the
+    /// simulator's order.
+    last_seq: u64,
     statuses: StatusLedger,
     callbacks: BTreeMap<(DeviceId, SessionId), Said>,
     commands_left: Vec<u8>,
@@ -226,6 +229,7 @@ impl State {
             timers: BTreeMap::new(),
             engine_order,
             seq: 0,
+            last_seq: 0,
             statuses: StatusLedger::new(),
             callbacks: BTreeMap::new(),
             commands_left: world.users.iter().map(|u| u.commands_max).collect(),
@@ -263,6 +267,8 @@ impl State {
             for s in seqs {
                 write!(w, "#{}", sorted.partition_point(|&x| x < s))?;
             }
+            // What may still happen at `now`: the pending items scheduled after the last event.
+            write!(w, "@{}", sorted.partition_point(|&x| x < self.last_seq))?;
         }
         write!(w, "{:?}{}", self.commands_left, self.disconnects_left)
     }
@@ -320,12 +326,13 @@ impl State {
                 }
             }
             events.extend(self.timers.iter().map(|(&(at, t), &seq)| (at, at, seq, Move::Fire(at, t))));
-            let now = self.now_ms;
-            let allowed = |&(earliest, _, seq, _): &(u64, u64, u64, Move)| {
-                let at = now.max(earliest);
+            let allowed = |&(earliest, latest_e, seq, _): &(u64, u64, u64, Move)| {
+                let at = self.arrival_ms(earliest, seq);
                 // In the simulator's order, an event scheduled earlier that must happen by
                 // then happens first.
-                earliest <= latest && !(self.engine_order && events.iter().any(|e| e.2 < seq && e.1 <= at))
+                at <= latest
+                    && at <= latest_e
+                    && !(self.engine_order && events.iter().any(|e| e.2 < seq && e.1 <= at))
             };
             let mut taken: Vec<(u64, Move)> =
                 events.iter().filter(|e| allowed(e)).map(|e| (e.0, e.3)).collect();
@@ -387,6 +394,7 @@ impl State {
             if at_ms > self.now_ms {
                 self.now_ms = at_ms;
                 self.fresh = true;
+                self.last_seq = 0;
             }
         }
         match mv {
@@ -494,11 +502,28 @@ impl State {
         first.0.map_or(Ok(()), Err)
     }
 
-    /// Moves time to when an item sent at `sent_ms` arrives (as early as it can) and records
-    /// its latency.
-    fn arrive(&mut self, world: &World, sent_ms: u64, tag: u32, log: &mut Option<&mut Log>) {
-        self.now_ms = self.now_ms.max(sent_ms + world.latency_ms_min);
+    /// When an event due from `earliest_ms` happens if taken next: as early as it can. In the
+    /// simulator's order, the events of one ms run in scheduling order, so one scheduled before
+    /// the last event taken at `now` happens a ms later.
+    fn arrival_ms(&self, earliest_ms: u64, seq: u64) -> u64 {
+        let at = self.now_ms.max(earliest_ms);
+        if self.engine_order && at == self.now_ms && seq < self.last_seq {
+            at + 1
+        } else {
+            at
+        }
+    }
+
+    /// Takes an event scheduled `seq`-th, due from `earliest_ms`: time moves to when it happens.
+    fn take(&mut self, earliest_ms: u64, seq: u64) {
+        self.now_ms = self.arrival_ms(earliest_ms, seq);
+        self.last_seq = seq;
         self.fresh = false;
+    }
+
+    /// Moves time to when an item sent at `sent_ms` arrives and records its latency.
+    fn arrive(&mut self, world: &World, sent_ms: u64, seq: u64, tag: u32, log: &mut Option<&mut Log>) {
+        self.take(sent_ms + world.latency_ms_min, seq);
         if let Some(log) = log {
             log.draws[tag as usize] = Some(self.now_ms - sent_ms);
         }
@@ -506,7 +531,7 @@ impl State {
 
     fn deliver_up(&mut self, world: &World, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
         let Some(f) = self.devices[d].up.pop_front() else { return Ok(()) };
-        self.arrive(world, f.sent_ms, f.tag, log);
+        self.arrive(world, f.sent_ms, f.seq, f.tag, log);
         let id = self.devices[d].id;
         let now = self.now_ms;
         let mut first = First::default();
@@ -554,7 +579,7 @@ impl State {
 
     fn deliver_down(&mut self, world: &World, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
         let Some(f) = self.devices[d].down.pop_front() else { return Ok(()) };
-        self.arrive(world, f.sent_ms, f.tag, log);
+        self.arrive(world, f.sent_ms, f.seq, f.tag, log);
         let (msg, _) = f.item;
         let id = self.devices[d].id;
         self.note(log, || format!("{id} <- switchboard: {msg:?}"));
@@ -566,9 +591,8 @@ impl State {
     }
 
     fn fire(&mut self, at: u64, timer: TimerRef, log: &mut Option<&mut Log>) -> Result<(), Violation> {
-        self.timers.remove(&(at, timer));
-        self.now_ms = self.now_ms.max(at);
-        self.fresh = false;
+        let seq = self.timers.remove(&(at, timer)).unwrap_or(0);
+        self.take(at, seq);
         let now = self.now_ms;
         let mut first = First::default();
         match timer {
