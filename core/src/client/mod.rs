@@ -257,7 +257,7 @@ impl Client {
         )?;
         write!(
             out,
-            "{}{}{:?}{:?}{:?}{}",
+            "{}{}{:?}{:?}{:?} now_ms: {}",
             self.connections, self.next_request, self.pending, self.rare, self.calls, self.now_ms
         )
     }

@@ -398,7 +398,7 @@ impl Switchboard {
             "{:?}{:?}{:?}{:?}{:?}",
             self.config, self.users, self.groups, self.calls, self.free_slots
         )?;
-        write!(out, "{created}{terminal:?}{}", self.now_ms)
+        write!(out, "{created}{terminal:?} now_ms: {}", self.now_ms)
     }
 
     /// Calls kept now (live and retained terminal ones).

@@ -55,6 +55,62 @@ pub fn check_row(change: &switchboard::StatusChange) -> Result<(), Violation> {
     Err(Violation { invariant: 6, what })
 }
 
+/// Bytes a state's machines usually write (a digest's buffer starts this large).
+const DIGEST_BYTES: usize = 4096;
+
+/// The fields of the machines' text whose value is a point in time, ms (`Some(t)` or `t`).
+/// In `ring_deadline_ms` and `evict_at_ms`, 0 means unset.
+const TIME_FIELDS: [&str; 8] = [
+    "now_ms",
+    "created_at_ms",
+    "ringing_at_ms",
+    "accepted_at_ms",
+    "terminal_at_ms",
+    "grace_deadline_ms",
+    "ring_deadline_ms",
+    "evict_at_ms",
+];
+
+/// Copies the machines' text to `w` with every point in time written relative to `now`: the
+/// values of [`TIME_FIELDS`], and the client's `SeenAt(t + 1)` (0: never).
+fn write_relative(text: &str, now: u64, w: &mut dyn Write) -> fmt::Result {
+    let b = text.as_bytes();
+    let (mut i, mut copied) = (0, 0);
+    let relative = |t: u64| i128::from(t) - i128::from(now);
+    while i < b.len() {
+        let (start, seen_at) = if text[i..].starts_with(": ") {
+            let name_at =
+                text[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
+            if !TIME_FIELDS.contains(&&text[name_at..i]) {
+                i += 1;
+                continue;
+            }
+            let some = text[i + 2..].starts_with("Some(");
+            (i + 2 + if some { 5 } else { 0 }, false)
+        } else if text[i..].starts_with("SeenAt(") {
+            (i + 7, true)
+        } else {
+            i += 1;
+            continue;
+        };
+        let end = start + text[start..].bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(t) = text[start..end].parse::<u64>() else {
+            i += 1;
+            continue;
+        };
+        w.write_str(&text[copied..start])?;
+        let unset = t == 0
+            && (seen_at || text[..i].ends_with("ring_deadline_ms") || text[..i].ends_with("evict_at_ms"));
+        match (unset, seen_at) {
+            (true, _) => w.write_str("unset")?,
+            (false, true) => write!(w, "{}", relative(t - 1))?,
+            (false, false) => write!(w, "{}", relative(t))?,
+        }
+        (i, copied) = (end, end);
+    }
+    w.write_str(&text[copied..])
+}
+
 /// A device's connection as the network sees it (the rules of `callcore::testing::net::Link`,
 /// without arrival times, which the explorer keeps per item).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -243,20 +299,31 @@ impl State {
 
     /// Writes the state, all of it that decides what may happen next, and nothing else (no
     /// counters, no retrace tags): equal text, equal futures.
+    ///
+    /// Every point in time is written relative to `now` (see [`super::time`], "Time shifts"):
+    /// two states that differ only by a shift in time are one.
     pub fn digest(&self, w: &mut dyn Write) -> fmt::Result {
-        write!(w, "{} {} ", self.now_ms, self.fresh)?;
-        self.sb.digest(w)?;
+        let now = self.now_ms;
+        let mut machines = String::with_capacity(DIGEST_BYTES);
+        self.sb.digest(&mut machines)?;
         for d in &self.devices {
-            d.client.digest(w)?;
-            write!(w, "{:?}{}", d.conn, d.answered)?;
-            for f in &d.up {
-                write!(w, "^{}{:?}", f.sent_ms, f.item)?;
-            }
+            d.client.digest(&mut machines)?;
             for f in &d.down {
-                write!(w, "v{}{:?}", f.sent_ms, f.item)?;
+                write!(machines, "v{}{:?}", now - f.sent_ms, f.item)?;
             }
         }
-        write!(w, "{:?}{:?}{:?}", self.timers.keys(), self.statuses, self.callbacks)?;
+        write_relative(&machines, now, w)?;
+        write!(w, "{}", self.fresh)?;
+        for d in &self.devices {
+            write!(w, "{:?}{}", d.conn, d.answered)?;
+            for f in &d.up {
+                write!(w, "^{}{:?}", now - f.sent_ms, f.item)?;
+            }
+        }
+        for (at, timer) in self.timers.keys() {
+            write!(w, "{} {timer:?}", at - now)?;
+        }
+        write!(w, "{:?}{:?}", self.statuses, self.callbacks)?;
         if self.engine_order {
             // Only the order of the scheduling numbers matters: their ranks.
             let mut seqs: Vec<u64> = self.devices.iter().flat_map(|d| d.up.iter().map(|f| f.seq)).collect();
