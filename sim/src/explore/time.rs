@@ -26,6 +26,15 @@
 //! arrive (their connection closed) are dropped at once; the simulator drops them unseen when
 //! due, which changes nothing else.
 //!
+//! **Time shifts.** A state's digest writes every point in time relative to `now` (the items'
+//! send times, the timers, and every time field of the machines: deadlines, the times of a
+//! call's status changes, the clients' clocks), so states that differ only by a shift in time
+//! are merged. This is sound because the machines are invariant under a shift: they compare
+//! times with each other and with `now`, and add durations, but never read an absolute value
+//! (0 as "unset" in two deadline fields is kept apart as such). It holds only while every time
+//! field is known to the digest (`state.rs`, `TIME_FIELDS`): a field added to the machines
+//! that holds a point in time must be added there, or states it tells apart would be merged.
+//!
 //! **Finiteness.** Latencies and timers are at least 1 ms, so at a fixed `now` each event
 //! only adds events of later times, and the events due by `now` strictly decrease; commands
 //! and faults are bounded by the world. Every path is finite, and so is the state space.
