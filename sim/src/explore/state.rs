@@ -59,8 +59,8 @@ pub fn check_row(change: &switchboard::StatusChange) -> Result<(), Violation> {
 const DIGEST_BYTES: usize = 4096;
 
 /// The fields of the machines' text whose value is a point in time, ms (`Some(t)` or `t`).
-/// In `ring_deadline_ms` and `evict_at_ms`, 0 means unset.
-const TIME_FIELDS: [&str; 8] = [
+/// The media session's two deadlines are listed ahead of the core that has them.
+const TIME_FIELDS: [&str; 10] = [
     "now_ms",
     "created_at_ms",
     "ringing_at_ms",
@@ -69,7 +69,12 @@ const TIME_FIELDS: [&str; 8] = [
     "grace_deadline_ms",
     "ring_deadline_ms",
     "evict_at_ms",
+    "session_due_ms",
+    "session_deadline_ms",
 ];
+
+/// The time fields in which 0 means unset (a deadline that is not running).
+const UNSET_IS_ZERO: [&str; 4] = ["ring_deadline_ms", "evict_at_ms", "session_due_ms", "session_deadline_ms"];
 
 /// Copies the machines' text to `w` with every point in time written relative to `now`: the
 /// values of [`TIME_FIELDS`], and the client's `SeenAt(t + 1)` (0: never).
@@ -99,8 +104,7 @@ fn write_relative(text: &str, now: u64, w: &mut dyn Write) -> fmt::Result {
             continue;
         };
         w.write_str(&text[copied..start])?;
-        let unset = t == 0
-            && (seen_at || text[..i].ends_with("ring_deadline_ms") || text[..i].ends_with("evict_at_ms"));
+        let unset = t == 0 && (seen_at || UNSET_IS_ZERO.iter().any(|name| text[..i].ends_with(name)));
         match (unset, seen_at) {
             (true, _) => w.write_str("unset")?,
             (false, true) => write!(w, "{}", relative(t - 1))?,
