@@ -17,8 +17,8 @@ use callcore::testing::invariants::{
     check_authority, check_convergence, check_involvement, CallbackLedger, StatusLedger, Violation,
 };
 use callcore::{
-    client, switchboard, CallType, Client, ClientMsg, ConnectionId, DeviceId, Receiver, RejectStatus,
-    Request, RequestId, ServerMsg, SessionId, Status, Switchboard, UserId,
+    client, switchboard, CallType, Client, ClientMsg, ConnectionId, DeviceId, RejectStatus, Request,
+    RequestId, ServerMsg, SessionId, Status, Switchboard, UserId,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::{self, Write};
@@ -821,13 +821,5 @@ impl State {
     /// The device of index `d`.
     pub fn device_id(&self, d: u16) -> DeviceId {
         self.devices[d as usize].id
-    }
-
-    /// The receiver a command of `device` targets (for a counterexample's scenario).
-    pub fn receiver_of(world: &World, user: UserId, cmd: u8) -> Option<Receiver> {
-        match world.users[user.0 as usize].alphabet.get(cmd as usize)? {
-            Cmd::Initiate(to) => Some(*to),
-            _ => None,
-        }
     }
 }
