@@ -823,3 +823,84 @@ impl State {
         self.devices[d as usize].id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{write_relative, State, TIME_FIELDS};
+    use crate::explore::World;
+
+    /// Fields of the machines' text that hold a duration (settings), not a point in time.
+    const DURATIONS: [&str; 5] = [
+        "ring_timeout_ms",
+        "reconnect_grace_ms",
+        "request_timeout_ms",
+        "call_retention_ms",
+        "session_start_timeout_ms",
+    ];
+
+    /// Every `*_ms` field the machines write is known to the digest: a point in time (made
+    /// relative) or a duration. A new time field the list misses would be written as it is,
+    /// and states it tells apart could be merged; this test fails first.
+    #[test]
+    fn every_field_in_ms_the_machines_write_is_known() {
+        let world = World::named("cancel-drop").unwrap();
+        let mut state = State::initial(&world, false, None);
+        let mut moves = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for step in 0..60 {
+            let mut text = String::new();
+            state.sb.digest(&mut text).unwrap();
+            for d in &state.devices {
+                d.client.digest(&mut text).unwrap();
+                for f in &d.down {
+                    text.push_str(&format!("{:?}", f.item));
+                }
+            }
+            for (i, _) in text.match_indices("_ms: ") {
+                let start =
+                    text[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
+                seen.insert(text[start..i + 3].to_owned());
+            }
+            state.moves(&world, &mut moves);
+            let Some(&mv) = moves.get(step % moves.len().max(1)) else { break };
+            state.apply(&world, mv, None).unwrap();
+        }
+        assert!(seen.contains("created_at_ms") && seen.contains("now_ms"), "{seen:?}");
+        for name in &seen {
+            assert!(
+                TIME_FIELDS.contains(&name.as_str()) || DURATIONS.contains(&name.as_str()),
+                "unknown field {name}"
+            );
+        }
+    }
+
+    fn relative(text: &str, now: u64) -> String {
+        let mut out = String::new();
+        write_relative(text, now, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn points_in_time_are_written_relative_to_now_and_durations_are_not() {
+        let text =
+            "Config { ring_timeout_ms: 6 } created_at_ms: 5, ringing_at_ms: Some(9), accepted_at_ms: None";
+        let want =
+            "Config { ring_timeout_ms: 6 } created_at_ms: -2, ringing_at_ms: Some(2), accepted_at_ms: None";
+        assert_eq!(relative(text, 7), want);
+    }
+
+    #[test]
+    fn an_unset_deadline_stays_unset_and_seen_at_counts_from_one() {
+        let text = "ring_deadline_ms: 0, evict_at_ms: 12, SeenAt(0) SeenAt(8) now_ms: 10";
+        let want = "ring_deadline_ms: unset, evict_at_ms: 2, SeenAt(unset) SeenAt(-3) now_ms: 0";
+        assert_eq!(relative(text, 10), want);
+    }
+
+    #[test]
+    fn two_states_shifted_in_time_write_the_same_text() {
+        let at =
+            |t: u64| format!("created_at_ms: {} grace_deadline_ms: Some({}) now_ms: {}", t, t + 3, t + 1);
+        assert_eq!(relative(&at(4), 5), relative(&at(40), 41));
+        assert_ne!(relative(&at(4), 5), relative(&at(40), 42), "a different distance to now");
+    }
+}
