@@ -65,6 +65,8 @@ mod hint;
 mod ids;
 pub mod lifecycle;
 mod message;
+#[cfg(feature = "plant")]
+pub mod plant;
 pub mod push;
 pub mod switchboard;
 pub mod table;

@@ -356,6 +356,13 @@ mod states {
                     answerable(context).unwrap_or_else(|| refuse(context, ErrorCode::InvalidState))
                 }
                 Event::End if role.joined() => leave(context, Event::End),
+                #[cfg(feature = "plant")]
+                Event::Cancel
+                    if role == Role::Initiator
+                        && crate::plant::on(crate::plant::Plant::CancelAfterAccept) =>
+                {
+                    go(context, Effect::Nothing, Event::Cancel, State::cancelled())
+                }
                 Event::Cancel | Event::GiveUp if role == Role::Initiator => leave(context, *event),
                 Event::End | Event::Cancel | Event::GiveUp => refuse(context, ErrorCode::NotAllowed),
                 Event::InitiatorLost | Event::PartyLost if role.joined() => leave(context, Event::PartyLost),

@@ -262,6 +262,8 @@ fn assert_row_of_the_table(change: &StatusChange, call_waiting: bool) {
 }
 
 fn run(call_waiting: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+    #[cfg(feature = "plant")]
+    plant_from_env();
     let mut world = World::new(call_waiting);
     world.h.run_until(100, STEP_BOUND);
     for (i, op) in ops.iter().enumerate() {
@@ -269,6 +271,16 @@ fn run(call_waiting: bool, ops: &[Op]) -> Result<(), TestCaseError> {
     }
     world.settle().map_err(|v| TestCaseError::fail(format!("once quiet: {v}")))?;
     Ok(())
+}
+
+/// With callcore's test-only `plant` feature, `CALLCORE_PLANT=<name>` switches on a planted bug:
+/// how many of them this property finds is measured in docs/verification.md.
+#[cfg(feature = "plant")]
+fn plant_from_env() {
+    let name = std::env::var("CALLCORE_PLANT").unwrap_or_default();
+    if let Some(plant) = callcore::plant::Plant::from_name(&name) {
+        callcore::plant::set(&[plant]);
+    }
 }
 
 proptest! {

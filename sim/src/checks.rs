@@ -201,7 +201,8 @@ impl Checker {
         for change in self.changed.drain(..) {
             self.sessions.push(change.session);
             let Some(call) = sb.call(change.session) else { continue };
-            self.checks += 1;
+            self.checks += 2;
+            crate::explore::state::check_row(&change)?;
             check_authority(&change, &call)?;
             self.users.extend(call.parties().iter().map(|p| p.user));
         }
@@ -218,6 +219,13 @@ impl Checker {
         }
         self.media.check(sb, now_ms)?;
         Ok(any)
+    }
+
+    /// Invariant 9 at `now_ms` with no input (at the end of a run: a participant whose timeout
+    /// passed with nothing left to make it leave is caught here).
+    pub fn check_media(&mut self, sb: &Switchboard, now_ms: u64) -> Result<(), Violation> {
+        self.checks += 1;
+        self.media.check(sb, now_ms)
     }
 
     /// Invariant 8 for every push still outstanding (at the end of a run).

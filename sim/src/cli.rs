@@ -65,6 +65,9 @@ enum Command {
     /// connections in real time, then check what can be checked from outside. Needs the
     /// server's secret (CALLCORE_SECRET or CALLCORE_SECRET_FILE) and admin token
     /// (CALLCORE_ADMIN_TOKEN).
+    /// Model-check a small world exhaustively (default: the `default` world); exit 1 on a
+    /// violation, with its shortest counterexample as a scenario file.
+    Explore(crate::explore::cli::ExploreArgs),
     #[cfg(feature = "live")]
     Load(LoadArgs),
 }
@@ -190,6 +193,10 @@ struct ReplayArgs {
     #[cfg(feature = "live")]
     #[arg(long, conflicts_with = "trace")]
     over_wire: bool,
+    /// Switch on a planted bug (builds with the `plant` feature only; see `callsim explore`).
+    #[cfg(feature = "plant")]
+    #[arg(long)]
+    plant: Option<String>,
 }
 
 #[derive(Args)]
@@ -205,6 +212,10 @@ struct CheckArgs {
     /// Do not shrink failing seeds.
     #[arg(long)]
     no_shrink: bool,
+    /// Switch on a planted bug (builds with the `plant` feature only; see `callsim explore`).
+    #[cfg(feature = "plant")]
+    #[arg(long)]
+    plant: Option<String>,
 }
 
 fn parse_latency(s: &str) -> Result<Latency, String> {
@@ -257,6 +268,7 @@ pub fn main() -> i32 {
         Command::Check(args) => check(&args),
         #[cfg(feature = "live")]
         Command::Load(args) => load(&args),
+        Command::Explore(args) => crate::explore::cli::run(&args),
     };
     let flushed = std::io::stdout().flush();
     if let Some(e) = flushed.as_ref().err().filter(|e| e.kind() != ErrorKind::BrokenPipe) {
@@ -794,6 +806,10 @@ fn replay_over_wire(paths: &[PathBuf]) -> i32 {
 }
 
 fn replay_cmd(args: &ReplayArgs) -> i32 {
+    #[cfg(feature = "plant")]
+    if let Err(code) = plant(args.plant.as_deref()) {
+        return code;
+    }
     let paths = match scenario_paths(&args.paths) {
         Ok(p) => p,
         Err(e) => return usage_error(e),
@@ -868,7 +884,22 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
     }
 }
 
+/// Switches on the planted bug of that name, if any (see `callcore::plant`).
+#[cfg(feature = "plant")]
+fn plant(name: Option<&str>) -> Result<(), i32> {
+    let Some(name) = name else { return Ok(()) };
+    let Some(plant) = callcore::plant::Plant::from_name(name) else {
+        return Err(usage_error(format!("unknown plant `{name}`")));
+    };
+    callcore::plant::set(&[plant]);
+    Ok(())
+}
+
 fn check(args: &CheckArgs) -> i32 {
+    #[cfg(feature = "plant")]
+    if let Err(code) = plant(args.plant.as_deref()) {
+        return code;
+    }
     let base = match args.population.options(0, 1_000, 600) {
         Ok(o) => o,
         Err(e) => return usage_error(e),

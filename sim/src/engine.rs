@@ -318,6 +318,12 @@ impl<A: Copy> World<A> {
         self.up.len() + self.down.len() + self.unlearned
     }
 
+    /// Gives the next items sent their latencies, one each in send order (see
+    /// [`Network::script`]).
+    pub fn script_latencies(&mut self, latencies_ms: Vec<u64>) {
+        self.net.script(latencies_ms);
+    }
+
     /// The latency model.
     pub fn latency(&self) -> Latency {
         self.net.latency()
@@ -605,6 +611,13 @@ impl<A: Copy> World<A> {
     pub fn report_at(&mut self, violation: Violation, at_ms: u64) {
         if self.failure.is_none() {
             self.failure = Some(Failure { violation, at_ms });
+        }
+    }
+
+    /// Runs invariant 9 at `at_ms`, the end of a run (no input comes to trigger it there).
+    pub fn check_media(&mut self, at_ms: u64) {
+        if let Err(v) = self.checker.check_media(&self.switchboard, at_ms) {
+            self.report_at(v, at_ms);
         }
     }
 

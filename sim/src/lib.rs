@@ -24,6 +24,7 @@
 pub mod checks;
 pub mod cli;
 pub mod engine;
+pub mod explore;
 pub mod hash;
 pub mod hint;
 #[cfg(feature = "live")]

@@ -79,12 +79,23 @@ impl Latency {
 pub struct Network {
     latency: Latency,
     rng: SimRng,
+    /// Latencies given one by one (a counterexample of `callsim explore`), used before the
+    /// model: the first draw takes the first, and so on.
+    script: Vec<u64>,
+    drawn: usize,
 }
 
 impl Network {
     /// The network of a run with seed `seed`.
     pub fn new(latency: Latency, seed: u64) -> Self {
-        Self { latency, rng: SimRng::stream(seed, Stream::Latency) }
+        Self { latency, rng: SimRng::stream(seed, Stream::Latency), script: Vec::new(), drawn: 0 }
+    }
+
+    /// Gives the next draws their latencies, in draw order; once they are used up, the model
+    /// draws again.
+    pub fn script(&mut self, latencies_ms: Vec<u64>) {
+        self.script = latencies_ms;
+        self.drawn = 0;
     }
 
     /// The model.
@@ -95,6 +106,10 @@ impl Network {
     /// The delay of the next message sent (one draw per message, in send order).
     #[inline]
     pub fn draw(&mut self) -> u64 {
+        if let Some(&ms) = self.script.get(self.drawn) {
+            self.drawn += 1;
+            return ms;
+        }
         match self.latency {
             Latency::Fixed(ms) => ms,
             Latency::Uniform { min, max } => self.rng.range(min, max),

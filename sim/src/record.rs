@@ -187,6 +187,7 @@ impl Recorder {
             call_retention_ms: Some(c.call_retention_ms),
             latency_ms: Some(world.latency()),
             seed: Some(seed),
+            latencies_ms: None,
         };
         let format = match (c.session_start_timeout_ms, any_push) {
             (Some(_), _) => 2,

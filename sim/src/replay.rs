@@ -10,11 +10,13 @@
 //! the switchboard answers `invalid_receiver`.
 
 use crate::engine::{Driver, Engine, Failure, Observation, World};
+use crate::explore::state::rule::{ACTED_ONCE, ONE_ANSWER};
 use crate::scenario::{self, Action, Command, Outcome, Scenario, Target};
 use crate::trace::Trace;
 use callcore::push::PushKind;
+use callcore::testing::invariants::Violation;
 use callcore::{CallbackKind, DeviceId, ErrorCode, GroupId, Receiver, RequestId, SessionId, Status, UserId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A session id no call can have.
 pub const NO_SESSION: SessionId = SessionId(u64::MAX);
@@ -74,6 +76,8 @@ pub struct ScenarioDriver {
     /// and create the call, and its label is bound then.
     uncreated: BTreeMap<(DeviceId, RequestId), usize>,
     answers: Vec<Option<Outcome>>,
+    /// Every (device, request) that got its final answer: a second one breaks the contract.
+    answered: BTreeSet<(DeviceId, RequestId)>,
     refused: Vec<usize>,
     callbacks: Vec<Vec<(CallbackKind, SessionId)>>,
     pushes: BTreeMap<DeviceId, Vec<(PushKind, SessionId)>>,
@@ -134,6 +138,9 @@ impl Cast {
 pub fn build(s: &Scenario, trace: Trace) -> Engine<ScenarioDriver> {
     let config = s.config.core(s.format);
     let mut world = World::new(config, s.config.latency(), s.config.seed.unwrap_or(0), trace);
+    if let Some(latencies) = &s.config.latencies_ms {
+        world.script_latencies(latencies.clone());
+    }
     let mut cast =
         Cast { users: BTreeMap::new(), groups: BTreeMap::new(), next_unknown_user: 0, next_unknown_group: 0 };
     for (uid, spec) in &s.users {
@@ -205,6 +212,7 @@ impl ScenarioDriver {
             waiting: BTreeMap::new(),
             uncreated: BTreeMap::new(),
             answers: vec![None; s.steps.len()],
+            answered: BTreeSet::new(),
             refused: Vec::new(),
             callbacks: vec![Vec::new(); devices],
             pushes: BTreeMap::new(),
@@ -293,6 +301,10 @@ impl Driver for ScenarioDriver {
     fn observe(&mut self, world: &mut World<u32>, observation: &Observation) {
         match *observation {
             Observation::Answer { device, id, ref result, .. } => {
+                if !self.answered.insert((device, id)) {
+                    let what = format!("request {id} of device {device} answered twice");
+                    world.report_at(Violation { invariant: ONE_ANSWER, what }, world.now_ms());
+                }
                 if let Some(i) = self.waiting.remove(&(device, id)) {
                     self.answers[i] = Some(Outcome::of(result));
                 }
@@ -334,12 +346,22 @@ pub fn run(s: &Scenario, trace: Trace) -> Report {
 /// Like [`run`], and hands the trace back (to write several replays into one file).
 pub fn run_keeping_trace(s: &Scenario, trace: Trace) -> (Report, Trace) {
     let mut engine = build(s, trace);
-    let ok = engine.run_until(scenario::run_until_ms(s));
+    let end_ms = scenario::run_until_ms(s);
+    let ok = engine.run_until(end_ms);
     if ok && engine.world.in_flight() == 0 {
         engine.world.check_convergence();
     }
     if ok {
         engine.world.check_pushes();
+        engine.world.check_media(end_ms);
+    }
+    // A repeated request acted on again shows in the counts: more acted on than made.
+    let made: u64 = engine.world.clients().map(|c| c.stats().requests).sum();
+    let acted = engine.world.switchboard.stats().requests;
+    if acted > made {
+        let what = format!("the switchboard acted on {acted} requests, the clients made {made}");
+        let now = engine.world.now_ms();
+        engine.world.report_at(Violation { invariant: ACTED_ONCE, what }, now);
     }
     let names: BTreeMap<UserId, String> =
         s.users.keys().enumerate().map(|(i, uid)| (UserId(i as u32), uid.clone())).collect();

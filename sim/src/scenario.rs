@@ -73,6 +73,11 @@ pub struct ScenarioConfig {
     /// The seed every random choice derives from (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The latency of each item sent (message or connection change), in send order, before
+    /// `latency_ms` takes over: an extension of the format that `callsim explore` writes, so
+    /// that a counterexample replays with the timing that broke the contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latencies_ms: Option<Vec<u64>>,
 }
 
 impl ScenarioConfig {
@@ -971,6 +976,7 @@ fn steps_after_the_end(s: &Scenario) -> Vec<String> {
 fn array_allowed(path: &[Key]) -> bool {
     let name = |k: &Key, n: &str| matches!(k, Key::Name(x) if x == n);
     match path {
+        [first, second] if name(first, "config") => name(second, "latencies_ms"),
         [groups, _] => name(groups, "groups"),
         [steps] => name(steps, "steps"),
         [first, second, _] if name(first, "expect") => name(second, "callbacks") || name(second, "pushes"),

@@ -242,6 +242,26 @@ impl Client {
         self.pending.iter().any(|p| p.id == id)
     }
 
+    #[cfg(feature = "hooks")]
+    /// Writes everything that decides what the client does next, and nothing else (no
+    /// counters, no queued outputs), for a model checker that merges equal states.
+    pub fn digest(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        write!(
+            out,
+            "{:?}{}{}{}{:?}",
+            self.device(),
+            self.request_timeout_ms,
+            self.call_retention_ms,
+            self.connected,
+            self.conn
+        )?;
+        write!(
+            out,
+            "{}{}{:?}{:?}{:?} now_ms: {}",
+            self.connections, self.next_request, self.pending, self.rare, self.calls, self.now_ms
+        )
+    }
+
     /// The next output, or `None` when drained.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()

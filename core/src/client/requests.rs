@@ -83,6 +83,10 @@ impl Client {
         let request = match self.pending.iter().position(|p| p.id == id) {
             Some(i) => {
                 let Pending { request, .. } = self.pending.remove(i);
+                #[cfg(feature = "plant")]
+                if crate::plant::on(crate::plant::Plant::RequestTimerKept) {
+                    self.pending.insert(i, Pending { id, request });
+                }
                 self.outputs.push_back(Output::CancelTimer { timer: Timer::Request(id) });
                 self.outputs.push_back(Output::Answer { id, request, result });
                 request
@@ -99,6 +103,10 @@ impl Client {
                 };
                 let Pending { request, .. } = timed_out.remove(late);
                 bump(&mut self.counts.late_answers);
+                #[cfg(feature = "plant")]
+                if crate::plant::on(crate::plant::Plant::LateAnswerDropped) {
+                    return Ok(());
+                }
                 request
             }
         };

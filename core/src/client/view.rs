@@ -325,6 +325,11 @@ impl Client {
                 {
                     self.outputs.push_back(Output::Send(ClientMsg::Ack { session }));
                 }
+                #[cfg(feature = "plant")]
+                if refusal == Refusal::Twice && crate::plant::on(crate::plant::Plant::CallbackTwice) {
+                    let call = self.calls[index].view;
+                    self.outputs.push_back(Output::Callback(crate::call::Callback { kind, call }));
+                }
                 return Ok(());
             }
             Admission::Illegal => {

@@ -436,6 +436,20 @@ impl Switchboard {
         }
     }
 
+    #[cfg(feature = "hooks")]
+    /// Writes everything that decides what the switchboard does next, and nothing else (no
+    /// counters but the created and terminal counts, no queued outputs), for a model checker
+    /// that merges equal states: two switchboards that write the same text behave alike.
+    pub fn digest(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        let (created, terminal) = (self.stats.created, self.stats.terminal);
+        write!(
+            out,
+            "{:?}{:?}{:?}{:?}{:?}",
+            self.config, self.users, self.groups, self.calls, self.free_slots
+        )?;
+        write!(out, "{created}{terminal:?} now_ms: {}", self.now_ms)
+    }
+
     /// Calls kept now (live and retained terminal ones).
     pub fn record_count(&self) -> usize {
         self.calls.len() - self.free_slots.len()
@@ -754,6 +768,10 @@ impl Switchboard {
             }
             let msg = ServerMsg::Notify(Notice { call: record.view(), callback });
             self.outputs.push_back(Output::Send { to: id, msg });
+        }
+        #[cfg(feature = "plant")]
+        if crate::plant::on(crate::plant::Plant::PushCancelSkipped) {
+            return;
         }
         if party.pushed != 0 {
             self.cancel_pushes(slot, index);

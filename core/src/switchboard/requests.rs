@@ -28,6 +28,12 @@ impl Switchboard {
         let seen = device.seen(id);
         match seen {
             Seen::Stale => Err(self.drop_input(SwitchboardError::StaleRequest { device: from, request: id })),
+            #[cfg(feature = "plant")]
+            Seen::Repeat(_) if crate::plant::on(crate::plant::Plant::DedupMissing) => {
+                self.stats.requests += 1;
+                let _ = self.act(from, id, request);
+                Ok(())
+            }
             Seen::Repeat(result) => {
                 self.stats.repeats += 1;
                 let result = result.and_then(|s| match s {
@@ -104,6 +110,10 @@ impl Switchboard {
 
     /// Whether a receiver can be rung now, or is busy.
     fn can_ring(&self, user: UserId) -> bool {
+        #[cfg(feature = "plant")]
+        if crate::plant::on(crate::plant::Plant::BusySkipped) {
+            return true;
+        }
         let count = self.involvement_count(user);
         count == 0 || self.config.call_waiting && count < CALLS_PER_USER_MAX
     }
@@ -189,7 +199,13 @@ impl Switchboard {
             // The accept made the call accepted: the initiator's start timeout runs from now too.
             self.start_session_timer(slot, 0);
         }
-        self.start_session_timer(slot, index);
+        #[cfg(feature = "plant")]
+        let planted = crate::plant::on(crate::plant::Plant::SessionTimerSkipped);
+        #[cfg(not(feature = "plant"))]
+        let planted = false;
+        if !planted {
+            self.start_session_timer(slot, index);
+        }
         let answer = self.succeed(from, id, slot);
         if changed {
             self.notify_audience(slot, Some(from));
