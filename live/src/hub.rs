@@ -166,10 +166,17 @@ pub(crate) struct Hub {
     current: Option<(DeviceId, callcore::RequestId, Instant)>,
     /// Connections found slow while draining, closed after the drain.
     slow: Vec<(DeviceId, ConnectionId)>,
+    /// Where pushes go.
+    push: Arc<dyn crate::push::PushSender>,
 }
 
 impl Hub {
-    pub(crate) fn new(config: callcore::Config, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        config: callcore::Config,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        push: Arc<dyn crate::push::PushSender>,
+    ) -> Self {
         Self {
             switchboard: Switchboard::new(config),
             directory: Directory::new(),
@@ -181,6 +188,7 @@ impl Hub {
             timer_seq: 0,
             current: None,
             slow: Vec::new(),
+            push,
         }
     }
 
@@ -359,6 +367,7 @@ impl Hub {
                     self.timers.insert((at_ms, self.timer_seq), timer);
                 }
                 Output::Status(change) => self.metrics.status(change.to),
+                Output::Push(push) => self.push.send(&push),
                 // A cancelled timer fires as a counted no-op, so cancellations are skipped; an
                 // output kind the core adds later lands here until the server uses it.
                 other => tracing::trace!(?other, "core output not used by the server"),

@@ -34,6 +34,8 @@ pub mod limits;
 pub mod metrics;
 pub mod protocol;
 #[cfg(feature = "net")]
+pub mod push;
+#[cfg(feature = "net")]
 pub mod sdk;
 #[cfg(feature = "net")]
 pub mod server;

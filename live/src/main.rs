@@ -76,6 +76,10 @@ struct Serve {
     /// obvious design, kept as a baseline to compare with).
     #[arg(long, default_value = "actor", value_parser = parse_architecture)]
     architecture: Architecture,
+    /// POST every push (contract version 2: a device registered for push and offline when a
+    /// call rings its user) as JSON to this http:// URL; without it, pushes are logged.
+    #[arg(long)]
+    push_webhook: Option<String>,
 }
 
 fn parse_architecture(s: &str) -> Result<Architecture, String> {
@@ -131,7 +135,7 @@ fn run(args: Serve) -> Result<(), String> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         addr: args.addr,
         limits: args.limits.as_deref().map(read_json::<Limits>).transpose()?.unwrap_or_default(),
         core: args.config.as_deref().map(read_json).transpose()?.unwrap_or_default(),
@@ -139,9 +143,14 @@ fn run(args: Serve) -> Result<(), String> {
         admin_token: args.admin_token,
         groups: args.groups.as_deref().map(read_json::<Vec<GroupSpec>>).transpose()?.unwrap_or_default(),
         architecture: args.architecture,
+        push_sender: std::sync::Arc::new(callcore_live::push::LogSender),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        if let Some(url) = &args.push_webhook {
+            let webhook = callcore_live::push::WebhookSender::start(url).map_err(|e| e.to_string())?;
+            config.push_sender = std::sync::Arc::new(webhook);
+        }
         let server = Server::start(config, Arc::new(TokioClock::new())).await.map_err(|e| e.to_string())?;
         wait_for_signal().await;
         tracing::info!("shutting down");

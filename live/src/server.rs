@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub groups: Vec<GroupSpec>,
     /// How connections reach the switchboard (the mutex is a baseline for comparison).
     pub architecture: Architecture,
+    /// Where the pushes the switchboard emits go (contract version 2): [`crate::push::LogSender`],
+    /// [`crate::push::WebhookSender`], or the embedder's own.
+    pub push_sender: Arc<dyn crate::push::PushSender>,
 }
 
 /// Why the server could not start or run.
@@ -94,7 +97,7 @@ impl Server {
     pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
         check_limits(&config.limits)?;
         let metrics = Arc::new(Metrics::default());
-        let mut hub = Hub::new(config.core, clock.clone(), metrics.clone());
+        let mut hub = Hub::new(config.core, clock.clone(), metrics.clone(), config.push_sender.clone());
         for spec in &config.groups {
             hub.add_group(spec).map_err(|reason| ServerError::Group { name: spec.name.clone(), reason })?;
         }

@@ -42,6 +42,15 @@ impl Live {
     }
 
     async fn start_with(core: Config, limits: Limits, architecture: Architecture) -> Live {
+        Self::start_full(core, limits, architecture, Arc::new(callcore_live::push::LogSender)).await
+    }
+
+    async fn start_full(
+        core: Config,
+        limits: Limits,
+        architecture: Architecture,
+        push_sender: Arc<dyn callcore_live::push::PushSender>,
+    ) -> Live {
         let clock = ManualClock::new();
         let secret = secret();
         let config = ServerConfig {
@@ -52,6 +61,7 @@ impl Live {
             admin_token: Some(ADMIN.to_owned()),
             groups: Vec::new(),
             architecture,
+            push_sender,
         };
         let server = Server::start(config, clock.clone()).await.expect("the server starts");
         Live { server, clock, secret }
@@ -399,4 +409,47 @@ async fn shutdown_tells_every_client_and_closes_with_1001() {
     assert_eq!(frame["type"], "shutdown");
     assert_eq!(close_code(&mut ws).await, Some(close::GOING_AWAY));
     bounded(live.server.join()).await.expect("stopped cleanly");
+}
+
+/// Contract version 2: the server hands each push the switchboard emits to its push sender; the
+/// webhook sender POSTs it as JSON, in order, to a URL (here a listener on 127.0.0.1 that keeps
+/// the bodies). bob registers for push and goes offline; alex's call pushes `ring` to bob's
+/// device at its creation, and alex's cancel pushes `cancel` with the reason bob's device would
+/// have got, `cancelled`.
+#[tokio::test]
+async fn pushes_reach_the_webhook_in_order() {
+    let (tx, mut bodies) = tokio::sync::mpsc::channel::<serde_json::Value>(16);
+    let hook = axum::Router::new().route(
+        "/push",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body).await;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}/push", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+    let webhook = callcore_live::push::WebhookSender::start(&url).expect("a valid URL");
+    let live =
+        Live::start_full(Config::default(), Limits::default(), Architecture::Actor, Arc::new(webhook)).await;
+
+    let (bob, _bob_callbacks) = live.phone("bob", options()).await;
+    bounded(bob.register_push()).await.expect("registered");
+    bob.close().await;
+    live.until_connected(0).await;
+    let (alex, _alex_callbacks) = live.phone("alex", options()).await;
+    live.until_connected(1).await;
+    let to = user(&alex, "bob").await;
+    let call = bounded(alex.initiate(to, CallType::Audio)).await.expect("the call is created");
+    let ring = bounded(bodies.recv()).await.expect("a push");
+    assert_eq!(ring["kind"], serde_json::json!({ "push": "ring" }), "{ring}");
+    assert_eq!(ring["session"], serde_json::to_value(call.session).expect("serializes"), "{ring}");
+    assert_eq!(ring["to"]["index"], serde_json::json!(0), "{ring}");
+    bounded(alex.cancel(call.session)).await.expect("cancelled");
+    let cancel = bounded(bodies.recv()).await.expect("a push");
+    assert_eq!(cancel["kind"], serde_json::json!({ "push": "cancel", "reason": "cancelled" }), "{cancel}");
+    assert_eq!(cancel["session"], ring["session"]);
 }

@@ -182,6 +182,7 @@ pub async fn run(s: &Scenario) -> Result<Produced, WireError> {
         admin_token: Some(admin_token.clone()),
         groups: Vec::new(),
         architecture: Default::default(),
+        push_sender: std::sync::Arc::new(callcore_live::push::LogSender),
     };
     let server = Server::start(config, clock.clone()).await?;
     let url = format!("ws://{}/ws", server.local_addr());

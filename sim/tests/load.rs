@@ -32,6 +32,7 @@ async fn a_short_scaled_load_of_a_thousand_users_with_drops_has_no_violation() {
         admin_token: Some(admin_token.clone()),
         groups: Vec::new(),
         architecture: Default::default(),
+        push_sender: std::sync::Arc::new(callcore_live::push::LogSender),
     };
     let server = Server::start(config, Arc::new(TokioClock::new())).await.expect("the server starts");
     let profile = Profile { disconnects_per_device_per_hour: 2.0, config: core, ..Profile::default() };
