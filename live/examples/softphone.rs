@@ -5,7 +5,10 @@
 //! ```
 //!
 //! Then type `call bob`, `accept`, `reject`, `cancel`, `end`, `calls` or `quit`. Callbacks print as
-//! they arrive. The README's "Try it live" runs two of them, alex and bob.
+//! they arrive. Once a call is accepted on this side (the caller hears `outgoing_call_accepted`, the
+//! callee's accept succeeds) the softphone starts its media session, as a real app starts its audio:
+//! without it the server would end the call `no_media` after its session start timeout. The
+//! README's "Try it live" runs two of them, alex and bob.
 
 #![forbid(unsafe_code)]
 
@@ -50,6 +53,9 @@ async fn main() {
                 let Some(callback) = callback else { break };
                 println!("<< {} (call {}, {})", callback.kind, callback.call.session.0, callback.call.status);
                 current = Some(callback.call.session);
+                if callback.kind == callcore::CallbackKind::OutgoingCallAccepted {
+                    start_media(&phone, callback.call.session).await;
+                }
             }
             line = lines.next_line() => {
                 let Ok(Some(line)) = line else { break };
@@ -102,8 +108,19 @@ async fn command(phone: &Phone, line: &str, current: &mut Option<SessionId>) -> 
         Ok(CallView { session, status, .. }) => {
             *current = Some(session);
             println!("ok: call {} is {status}", session.0);
+            if line.starts_with("accept") && status == callcore::Status::Accepted {
+                start_media(phone, session).await;
+            }
         }
         Err(e) => println!("!! {e}"),
     }
     true
+}
+
+/// Starts this side's media session of an accepted call (the vendor's `startSession`).
+async fn start_media(phone: &Phone, session: SessionId) {
+    match phone.start_session(session).await {
+        Ok(_) => println!("ok: media session started (call {})", session.0),
+        Err(e) => println!("!! media session: {e}"),
+    }
 }
