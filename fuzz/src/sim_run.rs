@@ -129,7 +129,13 @@ impl ProfileSel {
             },
             config,
             session_start_delay_ms: range(self.session_start_delay_ms, 60_000),
-            app_death_probability: share(self.app_death_probability),
+            // A dead app's call ends only by the media session's timeout (the profile refuses
+            // deaths without one).
+            app_death_probability: if config.session_start_timeout_ms.is_some() {
+                share(self.app_death_probability)
+            } else {
+                0.0
+            },
             push_share: share(self.push_share),
             offline_share: share(self.offline_share),
             push_wake_probability: share(self.push_wake_probability),

@@ -223,6 +223,14 @@ impl Profile {
                 return bad(name, "must be within 0..=1".to_owned());
             }
         }
+        if self.app_death_probability > 0.0 && self.config.session_start_timeout_ms.is_none() {
+            // A participant whose app died never hangs up: only the media session's timeout ends
+            // its call, and without one the call is a ghost for ever (invariant 3 cannot hold).
+            return bad(
+                "app_death_probability",
+                "must be 0 while config.session_start_timeout_ms is off (null): nothing would end a dead app's call".to_owned(),
+            );
+        }
         if self.answer_probability + self.reject_probability > 1.0 {
             return bad("answer_probability + reject_probability", "must be at most 1".to_owned());
         }
@@ -405,7 +413,13 @@ mod tests {
         }
         let e = with(r#"{"push_idle_ms": {"min": 9, "max": 8}}"#).validate().unwrap_err();
         assert_eq!(e.to_string(), "push_idle_ms must have 1 <= min <= max");
-        with(r#"{"config": {"session_start_timeout_ms": null}}"#).validate().unwrap();
+        // Without the media session's timeout nothing ends a dead app's call: deaths must be 0
+        // (found by the sim_run fuzzer as a liveness failure: calls accepted for ever).
+        with(r#"{"app_death_probability": 0, "config": {"session_start_timeout_ms": null}}"#)
+            .validate()
+            .unwrap();
+        let e = with(r#"{"config": {"session_start_timeout_ms": null}}"#).validate().unwrap_err();
+        assert!(e.to_string().starts_with("app_death_probability must be 0 while"), "{e}");
         assert!(serde_json::from_str::<Profile>(r#"{"push_shares": 0.5}"#).is_err());
     }
 
