@@ -507,14 +507,11 @@ fn pick_call(ctx: &Ctx, index: usize, rng: &mut SimRng) -> Request {
     Request::Initiate { to, call_type, ring_timeout_ms }
 }
 
-fn request_name(request: &Request) -> &'static str {
-    match request {
-        Request::Initiate { .. } => "initiate",
-        Request::Accept { .. } => "accept",
-        Request::Reject { status: RejectStatus::Cancelled, .. } => "cancel",
-        Request::Reject { .. } => "reject",
-        Request::End { .. } => "end",
-    }
+/// The request's `do` name as it travels (`initiate`, `accept`, `reject`, `end`, and any kind
+/// the core adds later), for a device's history.
+fn request_name(request: &Request) -> String {
+    let value = serde_json::to_value(request).unwrap_or_default();
+    value["do"].as_str().unwrap_or("request").to_owned()
 }
 
 fn answer_name(answer: &Result<callcore::CallView, SdkError>) -> String {
