@@ -252,16 +252,21 @@ impl Hub {
         }
     }
 
-    /// Fires every timer due by now, in order.
+    /// Fires every timer due by now, in order. Each is handed with the time now, not the time
+    /// it was due: the switchboard may have handled a message since that time (the clock moves
+    /// between reads), and it drops an input older than its last one (`TimeWentBackwards`),
+    /// which would lose the timer for good (a call left ringing, a call never evicted).
     fn fire_due(&mut self) {
         let now_ms = self.clock.now_ms();
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 > now_ms {
                 break;
             }
-            let ((at_ms, _), timer) = entry.remove_entry();
+            let (_, timer) = entry.remove_entry();
             // A timer no longer due is a counted no-op in the core.
-            let _ = self.switchboard.handle_input(at_ms, Input::Timer(timer));
+            if let Err(e) = self.switchboard.handle_input(now_ms, Input::Timer(timer)) {
+                tracing::trace!(error = %e, ?timer, "timer not acted on");
+            }
             self.drain();
         }
     }

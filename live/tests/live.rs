@@ -175,6 +175,76 @@ async fn the_mutex_baseline_serves_a_full_call_and_fires_its_timers_too() {
     assert_eq!(status, Some(Status::Unanswered));
 }
 
+/// A clock that moves `TICK_MS` at every read, so that time passes between any two reads of
+/// the server (a real clock does the same, only less predictably).
+struct Ticking(std::sync::atomic::AtomicU64);
+
+const TICK_MS: u64 = 40;
+
+impl callcore_live::clock::Clock for Ticking {
+    fn now_ms(&self) -> u64 {
+        self.0.fetch_add(TICK_MS, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn sleep_until(&self, at_ms: u64) -> callcore_live::clock::Sleep {
+        let now = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let wait = Duration::from_millis(at_ms.saturating_sub(now).min(1_000) / TICK_MS);
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
+#[tokio::test]
+async fn a_timer_due_while_messages_flow_still_fires_when_the_clock_moved_past_it() {
+    // Regression: a timer due at T, found due only after a message handled at T + 40, was
+    // handed to the switchboard with the time T, which it drops as going backwards: the ring
+    // timeout was lost and the call rang for ever.
+    let core = Config { ring_timeout_ms: 2_013, ..Config::default() };
+    let secret = secret();
+    let config = ServerConfig {
+        addr: "127.0.0.1:0".parse().expect("an address"),
+        limits: Limits { frames_per_second_max: 1_000_000, ..Limits::default() },
+        core,
+        secret: secret.clone(),
+        admin_token: Some(ADMIN.to_owned()),
+        groups: Vec::new(),
+        architecture: Architecture::Actor,
+        push_sender: Arc::new(callcore_live::push::LogSender),
+    };
+    let server =
+        Server::start(config, Arc::new(Ticking(std::sync::atomic::AtomicU64::new(0)))).await.expect("starts");
+    let url = format!("ws://{}/ws", server.local_addr());
+    let (alex, _alex_cb) = Phone::connect(&url, &secret.token("alex", 0, 600).expect("token"), options())
+        .await
+        .expect("connects");
+    let (_bob, mut bob_cb) = Phone::connect(&url, &secret.token("bob", 0, 600).expect("token"), options())
+        .await
+        .expect("connects");
+    // Ten calls nobody answers, one after the other; their ring timeouts are off the clock's
+    // 40 ms grid, so each deadline falls between two reads of the clock.
+    let bob = user(&alex, "bob").await;
+    for i in 0..10 {
+        // Each call's own ring timeout is one tick longer than the last: the deadline falls
+        // after each kind of read in turn (before a message, inside one, after one).
+        let ring_timeout_ms = Some(2_003 + TICK_MS * i);
+        let initiate = callcore::Request::Initiate { to: bob, call_type: CallType::Audio, ring_timeout_ms };
+        bounded(alex.request(initiate)).await.expect("initiated");
+        assert_eq!(next(&mut bob_cb).await, CallbackKind::IncomingCallReceived);
+        // Requests keep the switchboard busy (each one handed at a later time) until the ring
+        // timeout: an end of a call that does not exist, answered call_not_found.
+        let mut cancelled = None;
+        for _ in 0..2_000 {
+            let _ = alex.end(callcore::SessionId(u64::MAX)).await;
+            if let Ok(Some(callback)) = tokio::time::timeout(Duration::from_millis(1), bob_cb.recv()).await {
+                cancelled = Some(callback.kind);
+                break;
+            }
+        }
+        let unanswered = CallbackKind::IncomingCallCancelled(callcore::CancelReason::Unanswered);
+        assert_eq!(cancelled, Some(unanswered), "the ring timeout fired");
+    }
+    server.shutdown();
+}
+
 #[tokio::test]
 async fn a_drop_within_the_grace_is_invisible_apart_from_the_callbacks_missed() {
     let live = Live::start(Config::default(), Limits::default()).await;

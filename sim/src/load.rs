@@ -146,6 +146,35 @@ struct UserResult {
     rung: Vec<(SessionId, Instant)>,
     drops: u64,
     skipped: u64,
+    /// What this device saw and did, per call (the newest `HISTORY_CALLS_MAX` calls), to print
+    /// with a violation: `+ms` since the start, then the callback, answer or drop.
+    history: BTreeMap<SessionId, Vec<String>>,
+    /// Drops of the connection, `+ms` since the start.
+    drop_times: Vec<u64>,
+}
+
+/// Calls whose history one device keeps.
+const HISTORY_CALLS_MAX: usize = 16;
+/// Entries kept per call in a history.
+const HISTORY_ENTRIES_MAX: usize = 32;
+
+impl UserResult {
+    fn note(&mut self, session: SessionId, at_ms: u64, what: String) {
+        if !self.history.contains_key(&session) && self.history.len() >= HISTORY_CALLS_MAX {
+            self.history.pop_first();
+        }
+        let entries = self.history.entry(session).or_default();
+        if entries.len() < HISTORY_ENTRIES_MAX {
+            entries.push(format!("+{at_ms} {what}"));
+        }
+    }
+
+    /// A violation, with what the device saw of the call and its drops around it.
+    fn violation(&mut self, v: &callcore::testing::invariants::Violation, session: SessionId) {
+        let history = self.history.get(&session).map(|h| h.join("; ")).unwrap_or_default();
+        let drops: Vec<String> = self.drop_times.iter().rev().take(6).map(|t| format!("+{t}")).collect();
+        self.violations.push(format!("{v} [device saw: {history}] [its last drops: {}]", drops.join(" ")));
+    }
 }
 
 /// The shared, read-only setting of every user task.
@@ -153,6 +182,7 @@ struct Ctx {
     options: LoadOptions,
     ids: Vec<UserId>,
     group_of: Vec<Option<GroupId>>,
+    start: Instant,
     stop_at: Instant,
     settle_at: Instant,
 }
@@ -189,7 +219,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         + scaled(settle, options.time_scale)
         + Duration::from_millis(options.reconnect_grace_ms)
         + Duration::from_secs(5);
-    let ctx = Arc::new(Ctx { options: options.clone(), ids, group_of, stop_at, settle_at });
+    let ctx = Arc::new(Ctx { options: options.clone(), ids, group_of, start, stop_at, settle_at });
     let tasks: Vec<_> = phones
         .into_iter()
         .enumerate()
@@ -297,7 +327,11 @@ async fn user_task(ctx: Arc<Ctx>, index: usize, phone: Phone, mut callbacks: Cal
         rung: Vec::new(),
         drops: 0,
         skipped: 0,
+        history: BTreeMap::new(),
+        drop_times: Vec::new(),
     };
+    let ms =
+        |at: Instant| u64::try_from(at.saturating_duration_since(ctx.start).as_millis()).unwrap_or(u64::MAX);
     // Bounded: every round waits for something, and the loop ends at the settle bound.
     loop {
         let now = Instant::now();
@@ -317,8 +351,9 @@ async fn user_task(ctx: Arc<Ctx>, index: usize, phone: Phone, mut callbacks: Cal
                 let Some(callback) = callback else { break };
                 let session = callback.call.session;
                 let outgoing = callback.call.initiator == me.user;
+                r.note(session, ms(Instant::now()), format!("{} ({})", callback.kind, callback.call.status));
                 if let Err(v) = r.ledger.observe(me, session, outgoing, callback.kind) {
-                    r.violations.push(v.to_string());
+                    r.violation(&v, session);
                 }
                 match callback.kind {
                     CallbackKind::IncomingCallReceived => {
@@ -364,6 +399,7 @@ async fn user_task(ctx: Arc<Ctx>, index: usize, phone: Phone, mut callbacks: Cal
                         let answer = phone.request(request).await;
                         push_us(&mut r.request_us, t0);
                         count(&mut r.answers, &answer);
+                        r.note(session, ms(t0), format!("{} -> {}", request_name(&request), answer_name(&answer)));
                         // Not connected (the connection dropped a moment ago) or no answer in
                         // time: the user tries again shortly, as a person would.
                         if let Err(SdkError::Code(ErrorCode::NotConnected | ErrorCode::Timeout)) = answer {
@@ -400,6 +436,10 @@ async fn user_task(ctx: Arc<Ctx>, index: usize, phone: Phone, mut callbacks: Cal
                     next_drop = now + Duration::from_secs_f64(faults.exp_f64(drop_mean_s).min(1e6));
                     phone.drop_connection().await;
                     r.drops += 1;
+                    r.drop_times.push(ms(now));
+                    if r.drop_times.len() > HISTORY_ENTRIES_MAX {
+                        r.drop_times.remove(0);
+                    }
                 }
                 if loading && now >= next_call {
                     next_call = now + Duration::from_secs_f64(arrivals.exp_f64(call_mean_s).min(1e6));
@@ -412,6 +452,9 @@ async fn user_task(ctx: Arc<Ctx>, index: usize, phone: Phone, mut callbacks: Cal
                     let answer = phone.request(request).await;
                     push_us(&mut r.request_us, t0);
                     count(&mut r.answers, &answer);
+                    if let Ok(Some(call)) = &answer {
+                        r.note(call.session, ms(t0), format!("initiate -> ok ({})", call.status));
+                    }
                     if let Ok(Some(call)) = answer {
                         r.started.push((call.session, t0));
                         if !call.status.is_terminal() {
@@ -469,6 +512,22 @@ fn pick_call(ctx: &Ctx, index: usize, rng: &mut SimRng) -> Request {
     let ring = scaled(profile.config.ring_timeout_ms, ctx.options.time_scale).as_millis();
     let ring_timeout_ms = Some(u64::try_from(ring).unwrap_or(u64::MAX).max(1));
     Request::Initiate { to, call_type, ring_timeout_ms }
+}
+
+/// The request's `do` name as it travels (`initiate`, `accept`, `reject`, `end`, and any kind
+/// the core adds later), for a device's history.
+fn request_name(request: &Request) -> String {
+    let value = serde_json::to_value(request).unwrap_or_default();
+    value["do"].as_str().unwrap_or("request").to_owned()
+}
+
+fn answer_name(answer: &Result<Option<callcore::CallView>, SdkError>) -> String {
+    match answer {
+        Ok(Some(call)) => format!("ok ({})", call.status),
+        Ok(None) => "ok".to_owned(),
+        Err(SdkError::Code(code)) => code.name().to_owned(),
+        Err(e) => e.to_string(),
+    }
 }
 
 fn count(answers: &mut BTreeMap<&'static str, u64>, answer: &Result<Option<callcore::CallView>, SdkError>) {
@@ -531,14 +590,16 @@ async fn report(
         {
             late += 1;
             let outgoing = callback.call.initiator == me.user;
-            if let Err(v) = r.ledger.observe(me, callback.call.session, outgoing, callback.kind) {
-                r.violations.push(v.to_string());
+            let session = callback.call.session;
+            r.note(session, u64::MAX, format!("{} ({}) after the run", callback.kind, callback.call.status));
+            if let Err(v) = r.ledger.observe(me, session, outgoing, callback.kind) {
+                r.violation(&v, session);
             }
             if late > callcore::CLIENT_CALLS_MAX * 8 {
                 break;
             }
         }
-        report.violations.extend(r.violations);
+        report.violations.append(&mut r.violations);
         // Invariant 4: the device's view equals the server's for every call both keep.
         for view in r.phone.calls().await {
             if let Some(&status) = server_calls.get(&view.session) {
