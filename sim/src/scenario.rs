@@ -1147,36 +1147,34 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             let at = ["expect".into(), "calls".into(), label.as_str().into()];
             return Err(invalid(at, format!("expect.calls: call {label} is never initiated")));
         }
-        let mut named = BTreeMap::new();
-        for (device, entries) in &expect.callbacks {
-            let at = || ["expect".into(), "callbacks".into(), device.as_str().into()];
-            let key = device_key(s, device).map_err(|m| invalid(at(), m))?;
-            if let Some(other) = named.insert(key, device) {
-                let message = format!("expect.callbacks: {other} and {device} name the same device");
-                return Err(invalid(at(), message));
-            }
-            for (i, entry) in entries.iter().enumerate() {
-                check_callback_entry(entry, &labels).map_err(|m| {
-                    let at = ["expect".into(), "callbacks".into(), device.as_str().into(), i.into()];
-                    invalid(at, format!("expect.callbacks: {device} entry {}: {m}", i + 1))
-                })?;
-            }
+        check_device_lists(s, "callbacks", &expect.callbacks, |e| check_callback_entry(e, &labels))?;
+        check_device_lists(s, "pushes", &expect.pushes, |e| check_push_entry(e, &labels))?;
+    }
+    Ok(())
+}
+
+/// Checks one of `expect`'s per-device lists (`section`: `callbacks` or `pushes`): each key names
+/// a device of the cast, no two keys the same device, and each entry passes `check_entry`.
+fn check_device_lists(
+    s: &Scenario,
+    section: &str,
+    lists: &BTreeMap<String, Vec<String>>,
+    check_entry: impl Fn(&str) -> Result<(), String>,
+) -> Result<(), Invalid> {
+    let mut named = BTreeMap::new();
+    for (device, entries) in lists {
+        let at = || ["expect".into(), section.into(), device.as_str().into()];
+        let key = device_key(s, device)
+            .map_err(|m| invalid(at(), m.replace("expect.callbacks", &format!("expect.{section}"))))?;
+        if let Some(other) = named.insert(key, device) {
+            let message = format!("expect.{section}: {other} and {device} name the same device");
+            return Err(invalid(at(), message));
         }
-        let mut named = BTreeMap::new();
-        for (device, entries) in &expect.pushes {
-            let at = || ["expect".into(), "pushes".into(), device.as_str().into()];
-            let key = device_key(s, device)
-                .map_err(|m| invalid(at(), m.replace("expect.callbacks", "expect.pushes")))?;
-            if let Some(other) = named.insert(key, device) {
-                let message = format!("expect.pushes: {other} and {device} name the same device");
-                return Err(invalid(at(), message));
-            }
-            for (i, entry) in entries.iter().enumerate() {
-                check_push_entry(entry, &labels).map_err(|m| {
-                    let at = ["expect".into(), "pushes".into(), device.as_str().into(), i.into()];
-                    invalid(at, format!("expect.pushes: {device} entry {}: {m}", i + 1))
-                })?;
-            }
+        for (i, entry) in entries.iter().enumerate() {
+            check_entry(entry).map_err(|m| {
+                let at = ["expect".into(), section.into(), device.as_str().into(), i.into()];
+                invalid(at, format!("expect.{section}: {device} entry {}: {m}", i + 1))
+            })?;
         }
     }
     Ok(())
