@@ -557,48 +557,42 @@ impl State {
     }
 
     fn connect(&mut self, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
-        let dev = &mut self.devices[d];
-        dev.conn.epoch += 1;
-        dev.conn.up = true;
-        let conn = dev.conn.epoch;
-        self.purge(d);
-        let tag = Log::draw(log);
-        let now = self.now_ms;
-        self.seq += 1;
-        let seq = self.seq;
-        self.devices[d].up.push_back(Flight {
-            sent_ms: now,
-            seq,
-            tag,
-            item: Up::Learn { conn, connected: true },
-        });
-        let id = self.devices[d].id;
-        self.note(log, || format!("{id} connects"));
-        let _ = self.devices[d].client.handle_input(now, client::Input::Connected(ConnectionId(conn)));
-        let mut first = First::default();
-        self.drain_client(d, log, &mut first);
-        first.0.map_or(Ok(()), Err)
+        self.change_connection(d, true, log)
     }
 
     fn disconnect(&mut self, d: usize, log: &mut Option<&mut Log>) -> Result<(), Violation> {
+        self.change_connection(d, false, log)
+    }
+
+    /// Device `d`'s connection comes up (`connected`) or drops: a new epoch, what was in flight
+    /// is lost, the switchboard learns of it on the upstream, and the client is told at once (a
+    /// connect carries the new epoch, a drop the one that ended).
+    fn change_connection(
+        &mut self,
+        d: usize,
+        connected: bool,
+        log: &mut Option<&mut Log>,
+    ) -> Result<(), Violation> {
         let dev = &mut self.devices[d];
-        let conn = dev.conn.epoch;
+        let ended = dev.conn.epoch;
         dev.conn.epoch += 1;
-        dev.conn.up = false;
+        dev.conn.up = connected;
+        let conn = if connected { dev.conn.epoch } else { ended };
         self.purge(d);
         let tag = Log::draw(log);
         let now = self.now_ms;
         self.seq += 1;
         let seq = self.seq;
-        self.devices[d].up.push_back(Flight {
-            sent_ms: now,
-            seq,
-            tag,
-            item: Up::Learn { conn, connected: false },
-        });
+        self.devices[d].up.push_back(Flight { sent_ms: now, seq, tag, item: Up::Learn { conn, connected } });
         let id = self.devices[d].id;
-        self.note(log, || format!("{id} disconnects"));
-        let _ = self.devices[d].client.handle_input(now, client::Input::Disconnected(ConnectionId(conn)));
+        let input = if connected {
+            self.note(log, || format!("{id} connects"));
+            client::Input::Connected(ConnectionId(conn))
+        } else {
+            self.note(log, || format!("{id} disconnects"));
+            client::Input::Disconnected(ConnectionId(conn))
+        };
+        let _ = self.devices[d].client.handle_input(now, input);
         let mut first = First::default();
         self.drain_client(d, log, &mut first);
         first.0.map_or(Ok(()), Err)
