@@ -793,10 +793,13 @@ impl Switchboard {
                 _ => continue,
             };
             let (state, emit) = push::step(push::State::Pushed, push::Event::StopsRinging);
-            debug_assert_eq!((state, emit), (push::State::Settled, push::Emit::Cancel));
-            still &= !(1 << i);
-            self.stats.pushes_cancel += 1;
-            self.outputs.push_back(Output::Push(Push { to, session, kind: PushKind::Cancel(reason) }));
+            if state != push::State::Pushed {
+                still &= !(1 << i);
+            }
+            if emit == push::Emit::Cancel {
+                self.stats.pushes_cancel += 1;
+                self.outputs.push_back(Output::Push(Push { to, session, kind: PushKind::Cancel(reason) }));
+            }
         }
         self.calls[slot].parties[index].pushed = still;
     }
@@ -815,14 +818,21 @@ impl Switchboard {
             if offline == 0 {
                 continue;
             }
+            // The other devices (connected, or not registered) meet `RingsOtherwise`, which
+            // leaves them out of the pushed set: no bit.
+            let mut pushed = 0;
             for i in (0..DEVICES_PER_USER_MAX).filter(|i| offline & (1 << i) != 0) {
                 let (state, emit) = push::step(push::State::Unpushed, push::Event::RingsOffline);
-                debug_assert_eq!((state, emit), (push::State::Pushed, push::Emit::Ring));
-                self.stats.pushes_ring += 1;
-                let to = DeviceId::new(party.user, i);
-                self.outputs.push_back(Output::Push(Push { to, session, kind: PushKind::Ring }));
+                if state == push::State::Pushed {
+                    pushed |= 1 << i;
+                }
+                if emit == push::Emit::Ring {
+                    self.stats.pushes_ring += 1;
+                    let to = DeviceId::new(party.user, i);
+                    self.outputs.push_back(Output::Push(Push { to, session, kind: PushKind::Ring }));
+                }
             }
-            self.calls[slot].parties[index].pushed = offline;
+            self.calls[slot].parties[index].pushed = pushed;
         }
     }
 
@@ -835,11 +845,9 @@ impl Switchboard {
             let Some(slot) = self.slot_of(session) else { continue };
             let Some(index) = self.calls[slot].party_index(device.user) else { continue };
             let party = &mut self.calls[slot].parties[index];
-            if party.pushed & bit != 0 {
-                debug_assert_eq!(
-                    push::step(push::State::Pushed, push::Event::Connects).1,
-                    push::Emit::Nothing
-                );
+            if party.pushed & bit != 0
+                && push::step(push::State::Pushed, push::Event::Connects).0 != push::State::Pushed
+            {
                 party.pushed &= !bit;
             }
         }
