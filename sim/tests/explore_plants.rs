@@ -25,6 +25,17 @@ fn find_in(bug: Plant, world: World) -> (u8, usize) {
     plant::set(&[bug]);
     let out = search(&world, Limits::default());
     let found = out.found.unwrap_or_else(|| panic!("{bug:?} not found in {}", world.name));
+    // The full graph (no partial-order reduction) breaks the same invariant, by a path no
+    // longer; the depth-first search finds a violation too.
+    let full = search(&world, Limits { reduction: false, ..Limits::default() });
+    let full = full.found.unwrap_or_else(|| panic!("{bug:?} not found in the full graph"));
+    assert_eq!(
+        full.violation.invariant, found.violation.invariant,
+        "{bug:?}: same invariant in the full graph"
+    );
+    assert!(full.path.len() <= found.path.len(), "{bug:?}: the full graph's path is a shortest one");
+    let deep = search(&world, Limits { depth_first: true, ..Limits::default() });
+    assert!(deep.found.is_some(), "{bug:?}: found depth-first");
     let c = Counterexample::of(&world, &found, 1_000_000);
     assert!(c.exact, "{bug:?}: a counterexample in the simulator's order");
     let s = scenario::parse(&c.scenario_json(), Path::new("counterexample.json")).expect("a valid scenario");

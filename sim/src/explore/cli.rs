@@ -33,6 +33,15 @@ pub struct ExploreArgs {
     /// Expand states on one thread (the result is the same on every core).
     #[arg(long)]
     pub one_thread: bool,
+    /// Search the full graph: no partial-order reduction (more states; the same quiet states
+    /// and violations, and counterexamples that are shortest in the full graph).
+    #[arg(long)]
+    pub no_reduction: bool,
+    /// Search depth-first: only the fingerprints of the states seen are kept (about 30 bytes a
+    /// state), no level whole, for worlds whose levels do not fit in memory. A violation found
+    /// is searched again breadth-first for a shortest path, within the frontier bound.
+    #[arg(long)]
+    pub depth_first: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -94,6 +103,8 @@ pub fn run(args: &ExploreArgs) -> i32 {
         states_max: args.states_max,
         progress_every,
         one_thread: args.one_thread,
+        reduction: !args.no_reduction,
+        depth_first: args.depth_first,
         frontier_states_max: args.frontier_states_max,
         engine_order: args.simulator_order,
         ..Limits::default()
@@ -101,7 +112,14 @@ pub fn run(args: &ExploreArgs) -> i32 {
     // A machine's panic is a violation the search reports with its path; its message is in
     // the report, so the default hook's print would only repeat it.
     std::panic::set_hook(Box::new(|_| {}));
-    let outcome = search(&world, limits);
+    let mut outcome = search(&world, limits);
+    if limits.depth_first && outcome.found.is_some() {
+        // A shortest counterexample, if breadth-first gets there within its bounds.
+        let shortest = search(&world, Limits { depth_first: false, ..limits });
+        if let Some(found) = shortest.found {
+            outcome.found = Some(found);
+        }
+    }
     let exact_states_max = outcome.states.saturating_mul(4).max(100_000).min(args.states_max);
     let counterexample = outcome.found.as_ref().map(|f| Counterexample::of(&world, f, exact_states_max));
     let mut stdout = std::io::stdout().lock();

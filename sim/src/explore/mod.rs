@@ -11,6 +11,8 @@
 
 pub mod cli;
 pub mod counterexample;
+pub mod depth_first;
+pub mod reduction;
 pub mod search;
 pub mod state;
 pub mod time;

@@ -3,6 +3,8 @@
 //! is one of the shortest. Each state keeps only its parent and the move that reached it; the
 //! states themselves are kept for one level at a time.
 
+use super::depth_first::search_depth_first;
+use super::reduction::reduce;
 use super::state::{Move, State};
 use super::world::World;
 use callcore::testing::invariants::Violation;
@@ -32,6 +34,13 @@ pub struct Limits {
     pub engine_order: bool,
     /// Expand states on the calling thread only (else on every core, with the same result).
     pub one_thread: bool,
+    /// Take a device's local moves that must happen now before the other events of the ms
+    /// (partial-order reduction, [`super::reduction`]): fewer states, the same quiet states
+    /// and violations.
+    pub reduction: bool,
+    /// Search depth-first ([`search_depth_first`]): only fingerprints are kept, no frontier,
+    /// so far bigger worlds fit in memory; a counterexample is then not the shortest.
+    pub depth_first: bool,
 }
 
 impl Default for Limits {
@@ -43,6 +52,8 @@ impl Default for Limits {
             progress_every: 0,
             engine_order: false,
             one_thread: false,
+            reduction: true,
+            depth_first: false,
         }
     }
 }
@@ -129,8 +140,19 @@ const CHUNK_STATES: usize = 1024;
 /// Parent index of the start.
 const ROOT: u32 = u32::MAX;
 
-/// Explores `world` breadth-first within `limits`. Stops at the first violation.
+/// Explores `world` within `limits`: breadth-first, or depth-first where `limits` says so.
+/// Stops at the first violation.
 pub fn search(world: &World, limits: Limits) -> Outcome {
+    if limits.depth_first {
+        search_depth_first(world, limits)
+    } else {
+        search_breadth_first(world, limits)
+    }
+}
+
+/// Explores `world` breadth-first within `limits`. Stops at the first violation, which is one
+/// of the shortest.
+pub fn search_breadth_first(world: &World, limits: Limits) -> Outcome {
     let started = Instant::now();
     let start = State::initial(world, limits.engine_order, None);
     let mut seen: HashSet<u128, BuildHasherDefault<Identity>> = HashSet::default();
@@ -163,7 +185,7 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
         for chunk in level.chunks(CHUNK_STATES) {
             // The expensive part (clone, apply, fingerprint) on every core; the merge in order,
             // on one, so the result is the same as a search on one core, byte for byte.
-            let expand = |(_, state): &(u32, State)| expand(world, state);
+            let expand = |(_, state): &(u32, State)| expand(world, state, limits.reduction);
             let children: Vec<Vec<Child>> = if limits.one_thread {
                 chunk.iter().map(expand).collect()
             } else {
@@ -227,12 +249,15 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
 }
 
 /// A move and what it led to: the child and its fingerprint, or the violation it broke.
-type Child = (Move, Result<(State, u128), Violation>);
+pub(super) type Child = (Move, Result<(State, u128), Violation>);
 
 /// Every move of `state`, taken.
-fn expand(world: &World, state: &State) -> Vec<Child> {
+pub(super) fn expand(world: &World, state: &State, reduction: bool) -> Vec<Child> {
     let mut moves = Vec::new();
     state.moves(world, &mut moves);
+    if reduction {
+        reduce(state, world, &mut moves);
+    }
     moves
         .into_iter()
         .map(|mv| {

@@ -408,6 +408,34 @@ impl State {
         check_convergence(&self.sb, self.devices.iter().map(|d| &d.client))
     }
 
+    /// The device whose local moves (the delivery of its first message, its client's timers)
+    /// the partial-order reduction takes first, if it applies here: no event may happen at
+    /// this ms before them but other events of this ms, and none of those touches the device
+    /// ([`super::reduction`] has the conditions and the argument). `None` in the simulator's
+    /// order, at a fresh ms, or while an eviction is due now.
+    pub fn forced_device(&self, world: &World) -> Option<u16> {
+        if self.engine_order || self.fresh {
+            return None;
+        }
+        let now = self.now_ms;
+        // No timer is pending before now: the first ones are those due now.
+        let due_now = self.timers.keys().take_while(|(at, _)| *at == now);
+        let mut clients_due: u64 = 0;
+        for (_, timer) in due_now {
+            match timer {
+                TimerRef::Switchboard(switchboard::Timer::Evict(_)) => return None,
+                TimerRef::Switchboard(_) => {}
+                TimerRef::Client(d, _) => clients_due |= 1u64.checked_shl(u32::from(*d)).unwrap_or(0),
+            }
+        }
+        let forced = |(i, d): &(usize, &Device)| {
+            let timer_due = clients_due & 1u64.checked_shl(*i as u32).unwrap_or(0) != 0;
+            let must_arrive = d.down.front().is_some_and(|f| f.sent_ms + world.latency_ms_max <= now);
+            timer_due || must_arrive
+        };
+        self.devices.iter().enumerate().find(forced).map(|(i, _)| i as u16)
+    }
+
     /// Every move possible now, events first (earliest first), then the script's commands
     /// and the faults: now if no event happened at this ms yet, and at the next ms if nothing
     /// pending is due by then.
