@@ -450,6 +450,24 @@ impl Switchboard {
         write!(out, "{created}{terminal:?} now_ms: {}", self.now_ms)
     }
 
+    #[cfg(feature = "hooks")]
+    /// [`Switchboard::digest`] in parts, for a model checker that relabels users (symmetry):
+    /// the groups' member lists to `groups`, each user's record, in id order, to `users`
+    /// (cleared first), and everything else to `shared`. Together they say what `digest` says.
+    pub fn digest_parts(
+        &self,
+        groups: &mut dyn std::fmt::Write,
+        users: &mut Vec<String>,
+        shared: &mut dyn std::fmt::Write,
+    ) -> std::fmt::Result {
+        write!(groups, "{:?}", self.groups)?;
+        users.clear();
+        users.extend(self.users.iter().map(|u| format!("{u:?}")));
+        let (created, terminal) = (self.stats.created, self.stats.terminal);
+        write!(shared, "{:?}{:?}{:?}", self.config, self.calls, self.free_slots)?;
+        write!(shared, "{created}{terminal:?} now_ms: {}", self.now_ms)
+    }
+
     /// Calls kept now (live and retained terminal ones).
     pub fn record_count(&self) -> usize {
         self.calls.len() - self.free_slots.len()

@@ -42,6 +42,9 @@ pub struct ExploreArgs {
     /// is searched again breadth-first for a shortest path, within the frontier bound.
     #[arg(long)]
     pub depth_first: bool,
+    /// Do not merge states that differ only by a relabelling of interchangeable users.
+    #[arg(long)]
+    pub no_symmetry: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -105,6 +108,7 @@ pub fn run(args: &ExploreArgs) -> i32 {
         one_thread: args.one_thread,
         reduction: !args.no_reduction,
         depth_first: args.depth_first,
+        symmetry: !args.no_symmetry,
         frontier_states_max: args.frontier_states_max,
         engine_order: args.simulator_order,
         ..Limits::default()

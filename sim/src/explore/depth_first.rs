@@ -10,8 +10,9 @@
 //! seen), on one core or several. On several cores the subtrees of a state are searched in
 //! parallel (rayon's work stealing) against one set of fingerprints, split in shards.
 
-use super::search::{expand, fingerprint, Found, Identity, Limits, Outcome};
+use super::search::{expand, fingerprint, symmetry_of, Found, Identity, Limits, Outcome};
 use super::state::State;
+use super::symmetry::Symmetry;
 use super::world::World;
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -29,6 +30,7 @@ type Prints = HashSet<u128, BuildHasherDefault<Identity>>;
 struct Dfs<'a> {
     world: &'a World,
     limits: Limits,
+    symmetry: Symmetry,
     seen: Vec<Mutex<Prints>>,
     states: AtomicUsize,
     transitions: AtomicU64,
@@ -97,7 +99,7 @@ impl Dfs<'_> {
             self.complete.store(false, Ordering::Relaxed);
             return Ok(());
         }
-        let children = expand(self.world, state, self.limits.reduction);
+        let children = expand(self.world, state, self.limits.reduction, &self.symmetry);
         self.transitions.fetch_add(children.len() as u64, Ordering::Relaxed);
         let mut fresh = Vec::with_capacity(children.len());
         for (mv, result) in children {
@@ -132,6 +134,7 @@ pub fn search_depth_first(world: &World, limits: Limits) -> Outcome {
     let dfs = Dfs {
         world,
         limits,
+        symmetry: symmetry_of(world, &limits),
         seen: (0..SHARDS).map(|_| Mutex::new(Prints::default())).collect(),
         states: AtomicUsize::new(0),
         transitions: AtomicU64::new(0),
@@ -142,7 +145,7 @@ pub fn search_depth_first(world: &World, limits: Limits) -> Outcome {
         next_progress: AtomicUsize::new(limits.progress_every),
         started,
     };
-    dfs.insert(fingerprint(&start));
+    dfs.insert(fingerprint(&start, &dfs.symmetry));
     let found = dfs.first_seen(&start).and_then(|()| dfs.visit(&start, 0)).err();
     if found.is_some() {
         dfs.stop.store(true, Ordering::Relaxed);

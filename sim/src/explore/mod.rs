@@ -15,6 +15,7 @@ pub mod depth_first;
 pub mod reduction;
 pub mod search;
 pub mod state;
+pub mod symmetry;
 pub mod time;
 pub mod world;
 

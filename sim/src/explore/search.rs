@@ -6,12 +6,11 @@
 use super::depth_first::search_depth_first;
 use super::reduction::reduce;
 use super::state::{Move, State};
+use super::symmetry::Symmetry;
 use super::world::World;
 use callcore::testing::invariants::Violation;
 use rayon::prelude::*;
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
-use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -41,6 +40,8 @@ pub struct Limits {
     /// Search depth-first ([`search_depth_first`]): only fingerprints are kept, no frontier,
     /// so far bigger worlds fit in memory; a counterexample is then not the shortest.
     pub depth_first: bool,
+    /// Merge states that differ only by a relabelling of interchangeable users ([`Symmetry`]).
+    pub symmetry: bool,
 }
 
 impl Default for Limits {
@@ -54,6 +55,7 @@ impl Default for Limits {
             one_thread: false,
             reduction: true,
             depth_first: false,
+            symmetry: true,
         }
     }
 }
@@ -111,24 +113,20 @@ impl Hasher for Identity {
     }
 }
 
-/// Two SipHash streams over the same text, with different prefixes: a 128-bit fingerprint.
-struct Fingerprint(DefaultHasher, DefaultHasher);
-
-impl fmt::Write for Fingerprint {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write(s.as_bytes());
-        self.1.write(s.as_bytes());
-        Ok(())
-    }
+/// The fingerprint of a state: the 128-bit hash (XXH3) of its text, least over the world's
+/// symmetries ([`Symmetry::fingerprint`]).
+pub fn fingerprint(state: &State, symmetry: &Symmetry) -> u128 {
+    symmetry.fingerprint(&state.parts())
 }
 
-/// The fingerprint of a state.
-pub fn fingerprint(state: &State) -> u128 {
-    let mut f = Fingerprint(DefaultHasher::new(), DefaultHasher::new());
-    f.1.write_u8(0x5a);
-    // Writing to a hasher cannot fail.
-    let _ = state.digest(&mut f);
-    (u128::from(f.0.finish()) << 64) | u128::from(f.1.finish())
+/// The symmetries a search merges states by: the world's, or the identity alone where
+/// `limits` turns symmetry off or runs the simulator's order.
+pub fn symmetry_of(world: &World, limits: &Limits) -> Symmetry {
+    if limits.symmetry && !limits.engine_order {
+        Symmetry::of(world)
+    } else {
+        Symmetry::identity(world)
+    }
 }
 
 /// States kept whole at once by default: about 2 to 4 GB (docs/verification.md).
@@ -155,9 +153,10 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
 pub fn search_breadth_first(world: &World, limits: Limits) -> Outcome {
     let started = Instant::now();
     let start = State::initial(world, limits.engine_order, None);
+    let symmetry = symmetry_of(world, &limits);
     let mut seen: HashSet<u128, BuildHasherDefault<Identity>> = HashSet::default();
     let mut parents: Vec<(u32, Move)> = Vec::new();
-    seen.insert(fingerprint(&start));
+    seen.insert(fingerprint(&start, &symmetry));
     parents.push((ROOT, Move::Up(0)));
     let mut out = Outcome {
         states: 1,
@@ -185,7 +184,7 @@ pub fn search_breadth_first(world: &World, limits: Limits) -> Outcome {
         for chunk in level.chunks(CHUNK_STATES) {
             // The expensive part (clone, apply, fingerprint) on every core; the merge in order,
             // on one, so the result is the same as a search on one core, byte for byte.
-            let expand = |(_, state): &(u32, State)| expand(world, state, limits.reduction);
+            let expand = |(_, state): &(u32, State)| expand(world, state, limits.reduction, &symmetry);
             let children: Vec<Vec<Child>> = if limits.one_thread {
                 chunk.iter().map(expand).collect()
             } else {
@@ -252,7 +251,7 @@ pub fn search_breadth_first(world: &World, limits: Limits) -> Outcome {
 pub(super) type Child = (Move, Result<(State, u128), Violation>);
 
 /// Every move of `state`, taken.
-pub(super) fn expand(world: &World, state: &State, reduction: bool) -> Vec<Child> {
+pub(super) fn expand(world: &World, state: &State, reduction: bool, symmetry: &Symmetry) -> Vec<Child> {
     let mut moves = Vec::new();
     state.moves(world, &mut moves);
     if reduction {
@@ -267,7 +266,7 @@ pub(super) fn expand(world: &World, state: &State, reduction: bool) -> Vec<Child
             (
                 mv,
                 result.map(|()| {
-                    let print = fingerprint(&child);
+                    let print = fingerprint(&child, symmetry);
                     (child, print)
                 }),
             )

@@ -2,7 +2,7 @@
 //! each device's connection with what is in flight on it (FIFO per direction), the timers
 //! set, the checkers' ledgers (invariants 2, 5 and 7 depend on history) and what is left of
 //! the script and the faults. Everything is a plain value: a state is cloned to branch and
-//! written out ([`State::digest`]) to be merged with an equal one.
+//! written out ([`State::parts`]) to be merged with an equal one.
 //!
 //! The network follows the simulator's rules ([`callcore::testing::net`]): a disconnect or a
 //! reconnect starts a new epoch and loses what is in flight both ways; the switchboard learns
@@ -249,6 +249,30 @@ pub struct State {
     disconnects_left: u8,
 }
 
+/// A state's text in parts ([`State::parts`]): the groups, the switchboard's shared part, each user's
+/// record, each device's part (its client, its connection and what is in flight on it), each
+/// timer, each entry of the callback ledger, what names no user, and each user's commands
+/// left. Every point in time is relative to `now`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Parts {
+    /// The groups' member lists (the world's: they never change).
+    pub groups: String,
+    /// The switchboard but its groups and its users' records.
+    pub shared: String,
+    /// Each user's record in the switchboard, by user id.
+    pub users: Vec<String>,
+    /// Each device's part, by device index.
+    pub devices: Vec<String>,
+    /// Each timer set, in the state's order.
+    pub timers: Vec<String>,
+    /// Each entry of the callback ledger, in the state's order.
+    pub callbacks: Vec<String>,
+    /// The rest, which names no user.
+    pub rest: String,
+    /// Each user's commands left, by user id.
+    pub commands_left: Vec<u8>,
+}
+
 /// Collects the first violation of an input, letting the input finish.
 #[derive(Default)]
 struct First(Option<Violation>);
@@ -312,35 +336,58 @@ impl State {
         state
     }
 
-    /// Writes the state, all of it that decides what may happen next, and nothing else (no
-    /// counters, no retrace tags): equal text, equal futures.
+    /// The state's text in parts, all of it that decides what may happen next and nothing else
+    /// (no counters, no retrace tags): equal text, equal futures. The parts let
+    /// [`super::symmetry`] relabel users; written out in order they are the state's digest.
     ///
     /// Every point in time is written relative to `now` (see [`super::time`], "Time shifts"):
     /// two states that differ only by a shift in time are one.
-    pub fn digest(&self, w: &mut dyn Write) -> fmt::Result {
+    pub fn parts(&self) -> Parts {
         let now = self.now_ms;
-        let mut machines = String::with_capacity(DIGEST_BYTES);
-        self.sb.digest(&mut machines)?;
+        let relative = |text: &str| {
+            let mut out = String::with_capacity(text.len() + 16);
+            // Writing to a String cannot fail.
+            let _ = write_relative(text, now, &mut out);
+            out
+        };
+        let (mut groups, mut users, mut shared) =
+            (String::new(), Vec::new(), String::with_capacity(DIGEST_BYTES));
+        let _ = self.sb.digest_parts(&mut groups, &mut users, &mut shared);
+        let mut parts = Parts {
+            groups,
+            shared: relative(&shared),
+            users: users.iter().map(|u| relative(u)).collect(),
+            devices: Vec::with_capacity(self.devices.len()),
+            timers: Vec::with_capacity(self.timers.len()),
+            callbacks: Vec::with_capacity(self.callbacks.len()),
+            rest: String::new(),
+            commands_left: self.commands_left.clone(),
+        };
         for d in &self.devices {
-            d.client.digest(&mut machines)?;
+            let mut text = String::with_capacity(DIGEST_BYTES / 2);
+            let _ = d.client.digest(&mut text);
             for f in &d.down {
-                write!(machines, "v{}{:?}", now - f.sent_ms, f.item)?;
+                let _ = write!(text, "v{}{:?}", now - f.sent_ms, f.item);
             }
-        }
-        write_relative(&machines, now, w)?;
-        write!(w, "{}", self.fresh)?;
-        for d in &self.devices {
-            write!(w, "{:?}{}", d.conn, d.answered)?;
+            let mut text = relative(&text);
+            let _ = write!(text, "{:?}{}", d.conn, d.answered);
             for f in &d.up {
-                write!(w, "^{}{:?}", now - f.sent_ms, f.item)?;
+                let _ = write!(text, "^{}{:?}", now - f.sent_ms, f.item);
             }
+            parts.devices.push(text);
         }
-        for (at, timer) in self.timers.keys() {
-            write!(w, "{} {timer:?}", at - now)?;
-        }
+        parts.timers.extend(self.timers.keys().map(|(at, timer)| format!("{} {timer:?}", at - now)));
+        parts.callbacks.extend(self.callbacks.iter().map(|(key, said)| format!("{key:?}{said:?}")));
+        let _ = self.write_rest(&mut parts.rest);
+        parts
+    }
+
+    /// What [`State::parts`] writes that names no user.
+    fn write_rest(&self, w: &mut String) -> fmt::Result {
+        write!(w, "{}", self.fresh)?;
         // The media ledger's due times are absolute: a media world's states merge less under
         // time shifts, which costs states, never soundness.
-        write!(w, "{:?}{:?}{:?}{:?}", self.statuses, self.callbacks, self.pushes, self.media)?;
+        write!(w, "{:?}{:?}{:?}", self.statuses, self.pushes, self.media)?;
         if self.engine_order {
             // Only the order of the scheduling numbers matters: their ranks.
             let mut seqs: Vec<u64> = self.devices.iter().flat_map(|d| d.up.iter().map(|f| f.seq)).collect();
@@ -354,7 +401,7 @@ impl State {
             // What may still happen at `now`: the pending items scheduled after the last event.
             write!(w, "@{}", sorted.partition_point(|&x| x < self.last_seq))?;
         }
-        write!(w, "{:?}{}", self.commands_left, self.disconnects_left)
+        write!(w, "{}", self.disconnects_left)
     }
 
     /// The latest time the next event may happen: nothing in flight or set may be skipped.
