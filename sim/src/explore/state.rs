@@ -84,7 +84,13 @@ fn write_relative(text: &str, now: u64, w: &mut dyn Write) -> fmt::Result {
     let (mut i, mut copied) = (0, 0);
     let relative = |t: u64| i128::from(t) - i128::from(now);
     while i < b.len() {
-        let (start, seen_at) = if text[i..].starts_with(": ") {
+        // Only a ':' or an 'S' can start what is rewritten: skip to the next one.
+        match b[i..].iter().position(|&c| c == b':' || c == b'S') {
+            Some(skip) => i += skip,
+            None => break,
+        }
+        // Every time field's name ends in "_ms".
+        let (start, seen_at) = if text[i..].starts_with(": ") && text[..i].ends_with("_ms") {
             let name_at =
                 text[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
             if !TIME_FIELDS.contains(&&text[name_at..i]) {

@@ -66,6 +66,8 @@ pub struct Symmetry {
     devices: Vec<Vec<u16>>,
     /// For each symmetry, the device index each new device index comes from.
     devices_inverse: Vec<Vec<u16>>,
+    /// Each user's device indexes.
+    user_devices: Vec<std::ops::Range<usize>>,
 }
 
 impl Symmetry {
@@ -74,11 +76,18 @@ impl Symmetry {
         let users = world.users.len();
         let perm: Vec<u32> = (0..users as u32).collect();
         let devices: Vec<u16> = (0..world.device_count() as u16).collect();
+        let mut user_devices = Vec::with_capacity(users);
+        let mut next = 0;
+        for plan in &world.users {
+            user_devices.push(next..next + usize::from(plan.devices));
+            next += usize::from(plan.devices);
+        }
         Symmetry {
             perms: vec![perm.clone()],
             inverses: vec![perm],
             devices: vec![devices.clone()],
             devices_inverse: vec![devices],
+            user_devices,
         }
     }
 
@@ -127,20 +136,44 @@ impl Symmetry {
     }
 
     /// The fingerprint of a state's `parts`: the least hash of its relabelled texts.
+    ///
+    /// Only the symmetries that put the users in the least order of their keys are tried
+    /// ([`Symmetry::user_key`]: what a user's own texts say, whatever the labels): relabelling
+    /// a state by `τ` relabels those symmetries by `τ` too, so the least hash is the same, and
+    /// once users differ, one or two symmetries are hashed instead of all.
     pub fn fingerprint(&self, parts: &Parts) -> u128 {
         let mut text = String::with_capacity(8192);
         if self.size() == 1 {
             write_in_order(parts, &mut text);
             return xxh3_128(text.as_bytes());
         }
+        let keys: Vec<u64> = (0..self.user_devices.len()).map(|u| self.user_key(parts, u)).collect();
+        let order = |k: usize| self.inverses[k].iter().map(|&u| keys[u as usize]);
+        let least = (0..self.size()).map(|k| order(k)).min_by(|a, b| a.clone().cmp(b.clone()));
+        let Some(least) = least.map(Iterator::collect::<Vec<u64>>) else { return 0 };
         let mut best = u128::MAX;
         let mut scratch = String::with_capacity(4096);
-        for k in 0..self.size() {
+        for k in (0..self.size()).filter(|&k| order(k).eq(least.iter().copied())) {
             text.clear();
             self.write_relabelled(parts, k, &mut text, &mut scratch);
             best = best.min(xxh3_128(text.as_bytes()));
         }
         best
+    }
+
+    /// A hash of what user `u`'s own texts say (its record, its devices' parts, its commands
+    /// left), with every user id written as "this user" or "another": the same for `u` in a
+    /// state and for `σ(u)` in the state relabelled by `σ`.
+    fn user_key(&self, parts: &Parts, u: usize) -> u64 {
+        let mut text = String::with_capacity(4096);
+        let mask = |k: usize| Some(u32::from(k != u));
+        relabel_after(&parts.users[u], "UserId(", mask, &mut text);
+        for d in self.user_devices[u].clone() {
+            text.push(SEP);
+            relabel_after(&parts.devices[d], "UserId(", mask, &mut text);
+        }
+        let _ = write!(text, "{}{}", SEP, parts.commands_left[u]);
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
     }
 
     /// Writes `parts` relabelled by the `k`-th symmetry, in the canonical order.
