@@ -148,12 +148,13 @@ impl Symmetry {
             return xxh3_128(text.as_bytes());
         }
         let keys: Vec<u64> = (0..self.user_devices.len()).map(|u| self.user_key(parts, u)).collect();
-        let order = |k: usize| self.inverses[k].iter().map(|&u| keys[u as usize]);
-        let least = (0..self.size()).map(|k| order(k)).min_by(|a, b| a.clone().cmp(b.clone()));
-        let Some(least) = least.map(Iterator::collect::<Vec<u64>>) else { return 0 };
+        // Each symmetry's order of the keys (by new id); the least order and who gives it.
+        let orders: Vec<Vec<u64>> =
+            self.inverses.iter().map(|inverse| inverse.iter().map(|&u| keys[u as usize]).collect()).collect();
+        let least = orders.iter().min().cloned().unwrap_or_default();
         let mut best = u128::MAX;
         let mut scratch = String::with_capacity(4096);
-        for k in (0..self.size()).filter(|&k| order(k).eq(least.iter().copied())) {
+        for k in (0..self.size()).filter(|&k| orders[k] == least) {
             text.clear();
             self.write_relabelled(parts, k, &mut text, &mut scratch);
             best = best.min(xxh3_128(text.as_bytes()));
