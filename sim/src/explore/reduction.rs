@@ -39,12 +39,12 @@
 //!
 //! **What it changes.** Fewer states and transitions: the intermediate states of the orders
 //! that were cut. The quiet states are exactly the same (a test compares their numbers with
-//! and without the reduction in every named world). A counterexample is a shortest path of the
-//! reduced graph, which may take a pending local move the full graph's shortest path leaves
-//! out, so it can be a few moves longer; `--no-reduction` searches the full graph. The search
-//! in the simulator's order (the one that makes counterexamples replay exactly) does not
-//! reduce: there the order of the events of a ms is fixed by their scheduling numbers, which
-//! every move changes.
+//! and without the reduction in the small named worlds). A counterexample is a shortest path
+//! of the reduced graph, which may take a pending local move the full graph's shortest path
+//! leaves out, so it can be a few moves longer; `--no-reduction` searches the full graph. The
+//! search in the simulator's order (the one that makes counterexamples replay exactly) does
+//! not reduce: there the order of the events of a ms is fixed by their scheduling numbers,
+//! which every move changes.
 
 use super::state::{Move, State, TimerRef};
 use super::world::World;

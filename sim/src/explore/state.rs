@@ -255,9 +255,9 @@ pub struct State {
     disconnects_left: u8,
 }
 
-/// A state's text in parts ([`State::parts`]): the groups, the switchboard's shared part, each user's
-/// record, each device's part (its client, its connection and what is in flight on it), each
-/// timer, each entry of the callback ledger, what names no user, and each user's commands
+/// A state's text in parts ([`State::parts`]): the groups, the switchboard's shared part, each
+/// user's record, each device's part (its client, its connection and what is in flight on it),
+/// each timer, each entry of the callback ledger, what names no user, and each user's commands
 /// left. Every point in time is relative to `now`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Parts {
