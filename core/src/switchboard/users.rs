@@ -9,10 +9,17 @@ use smallvec::SmallVec;
 /// A request's answer as remembered for a repeat, packed in 16 bytes: the request id (0: empty
 /// slot; clients number requests from 1) and the call's session, or the error code's index with
 /// the top bit set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct StoredAnswer {
     id: u64,
     packed: u64,
+}
+
+/// The answer unpacked: a session it names reads as one (a model checker looks for them).
+impl std::fmt::Debug for StoredAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAnswer").field("id", &self.id).field("result", &self.result()).finish()
+    }
 }
 
 const ERROR_BIT: u64 = 1 << 63;
@@ -157,7 +164,7 @@ impl UserRecord {
 
 /// A user's audience list, kept inline (no allocation per user): at most `CALLS_PER_USER_MAX`
 /// sessions, oldest first.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub(crate) struct CallList {
     len: u8,
     items: [SessionId; CALLS_PER_USER_MAX],
@@ -166,6 +173,14 @@ pub(crate) struct CallList {
 impl Default for CallList {
     fn default() -> Self {
         Self { len: 0, items: [SessionId(0); CALLS_PER_USER_MAX] }
+    }
+}
+
+/// Only the sessions listed: the slots past `len` hold whatever was there before, which no
+/// method reads (a model checker that merges equal texts must not see them).
+impl std::fmt::Debug for CallList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
     }
 }
 

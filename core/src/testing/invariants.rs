@@ -219,6 +219,27 @@ impl StatusLedger {
         self.check_counts(stats.created, &stats.terminal)
     }
 
+    #[cfg(feature = "hooks")]
+    /// Writes what decides the ledger's future verdicts, for a model checker that merges equal
+    /// states: the live calls and their statuses, and how far the counts of invariant 7 are
+    /// from agreeing (the ledger's created against its terminal and live, the switchboard's
+    /// against the ledger's). The counts themselves are history: two ledgers that differ only
+    /// by them judge every future change alike. In a state that passed invariant 7 the
+    /// differences are all 0.
+    pub fn digest(&self, sb: &Switchboard, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        let stats = sb.stats();
+        let diff = |a: u64, b: u64| i128::from(a) - i128::from(b);
+        let terminal: u64 = self.terminal.iter().sum();
+        let mut live: Vec<_> = self.live.iter().collect();
+        live.sort_unstable();
+        write!(out, "{live:?} {}", diff(self.created, terminal + self.live.len as u64))?;
+        write!(out, " {}", diff(stats.created, self.created))?;
+        for (theirs, ours) in stats.terminal.iter().zip(&self.terminal) {
+            write!(out, " {}", diff(*theirs, *ours))?;
+        }
+        Ok(())
+    }
+
     /// Invariant 7 against the switchboard's counts taken at some earlier moment
     /// ([`Stats::created`](crate::switchboard::Stats::created) and
     /// [`Stats::terminal`](crate::switchboard::Stats::terminal)), for a ledger that was fed the
@@ -455,6 +476,17 @@ impl MediaLedger {
                 self.due.insert((now_ms.saturating_add(timeout_ms), session, party.user));
             }
         }
+    }
+
+    #[cfg(feature = "hooks")]
+    /// Writes what decides the ledger's future verdicts, every due time relative to `now_ms`
+    /// (the verdicts only compare them with the time of a check), for a model checker that
+    /// merges states that differ only by a shift in time.
+    pub fn digest(&self, now_ms: u64, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        for (due, session, user) in &self.due {
+            write!(out, "({}, {session:?}, {user:?})", i128::from(*due) - i128::from(now_ms))?;
+        }
+        write!(out, "{:?}", self.noted)
     }
 
     /// Checks every participant due by `now_ms`: each one whose timeout is past (`due <

@@ -77,47 +77,113 @@ const TIME_FIELDS: [&str; 10] = [
 /// The time fields in which 0 means unset (a deadline that is not running).
 const UNSET_IS_ZERO: [&str; 4] = ["ring_deadline_ms", "evict_at_ms", "session_due_ms", "session_deadline_ms"];
 
-/// Copies the machines' text to `w` with every point in time written relative to `now`: the
-/// values of [`TIME_FIELDS`], and the client's `SeenAt(t + 1)` (0: never).
-fn write_relative(text: &str, now: u64, w: &mut dyn Write) -> fmt::Result {
+/// The time fields that are data: when a call's status changed, as a view reports it. No
+/// machine compares them with anything (only `ringing_at_ms` is read, as set or not), and the
+/// checks compare them only for equality between copies of one view; they are written as
+/// ranks ([`Clocks`]).
+const STAMP_FIELDS: [&str; 4] = ["created_at_ms", "ringing_at_ms", "accepted_at_ms", "terminal_at_ms"];
+
+/// The time field every input overwrites with its own time before anything reads it (each
+/// machine's clock: the time of its last input), so its value never decides a future.
+const CLOCK_FIELD: &str = "now_ms";
+
+/// How the points in time of one state are written ([`super::time`], "Time shifts" and "What
+/// the past keeps"): relative to `now`, but for the stamps (ranks), the machines' clocks
+/// (nothing), and the clients' `SeenAt` older than the retention ("old").
+struct Clocks {
+    now: u64,
+    /// The clients' retention of a terminal call: a `SeenAt` further back is expired, and
+    /// every expired one behaves alike.
+    retention_ms: u64,
+    /// The distinct stamps of the state (all `<= now`), ascending.
+    stamps: Vec<u64>,
+    /// Write every point in time relative to `now`, forgetting nothing of the past (the text
+    /// the abstraction is checked against).
+    exact: bool,
+}
+
+impl Clocks {
+    /// A stamp's code: 0 at `now`, and `-k` for the `k`-th distinct stamp counting back from
+    /// `now`. It keeps equality and order among the stamps and against every later time.
+    fn stamp(&self, t: u64) -> i64 {
+        debug_assert!(t <= self.now, "a stamp in the future");
+        let before_now = self.stamps.partition_point(|&s| s < self.now);
+        let before_t = self.stamps.partition_point(|&s| s < t);
+        -((before_now - before_t.min(before_now)) as i64)
+    }
+}
+
+/// A time field found in a machine's text: where its digits are, its value, and its name (or
+/// `None` for a client's `SeenAt`).
+struct TimeField<'a> {
+    name: Option<&'a str>,
+    start: usize,
+    end: usize,
+    value: u64,
+}
+
+/// The next time field of `text` at or after byte `from`.
+fn next_time_field(text: &str, mut i: usize) -> Option<TimeField<'_>> {
     let b = text.as_bytes();
-    let (mut i, mut copied) = (0, 0);
-    let relative = |t: u64| i128::from(t) - i128::from(now);
     while i < b.len() {
         // Only a ':' or an 'S' can start what is rewritten: skip to the next one.
-        match b[i..].iter().position(|&c| c == b':' || c == b'S') {
-            Some(skip) => i += skip,
-            None => break,
-        }
+        i += b[i..].iter().position(|&c| c == b':' || c == b'S')?;
         // Every time field's name ends in "_ms".
-        let (start, seen_at) = if text[i..].starts_with(": ") && text[..i].ends_with("_ms") {
+        let (start, name) = if text[i..].starts_with(": ") && text[..i].ends_with("_ms") {
             let name_at =
                 text[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
-            if !TIME_FIELDS.contains(&&text[name_at..i]) {
+            let name = &text[name_at..i];
+            if !TIME_FIELDS.contains(&name) {
                 i += 1;
                 continue;
             }
             let some = text[i + 2..].starts_with("Some(");
-            (i + 2 + if some { 5 } else { 0 }, false)
+            (i + 2 + if some { 5 } else { 0 }, Some(name))
         } else if text[i..].starts_with("SeenAt(") {
-            (i + 7, true)
+            (i + 7, None)
         } else {
             i += 1;
             continue;
         };
         let end = start + text[start..].bytes().take_while(u8::is_ascii_digit).count();
-        let Ok(t) = text[start..end].parse::<u64>() else {
-            i += 1;
-            continue;
-        };
-        w.write_str(&text[copied..start])?;
-        let unset = t == 0 && (seen_at || UNSET_IS_ZERO.iter().any(|name| text[..i].ends_with(name)));
-        match (unset, seen_at) {
-            (true, _) => w.write_str("unset")?,
-            (false, true) => write!(w, "{}", relative(t - 1))?,
-            (false, false) => write!(w, "{}", relative(t))?,
+        match text[start..end].parse::<u64>() {
+            Ok(value) => return Some(TimeField { name, start, end, value }),
+            Err(_) => i += 1,
         }
-        (i, copied) = (end, end);
+    }
+    None
+}
+
+/// Adds the stamps of `text` to `stamps` (unsorted, with repeats).
+fn collect_stamps(text: &str, stamps: &mut Vec<u64>) {
+    let mut at = 0;
+    while let Some(field) = next_time_field(text, at) {
+        if field.name.is_some_and(|name| STAMP_FIELDS.contains(&name)) {
+            stamps.push(field.value);
+        }
+        at = field.end;
+    }
+}
+
+/// Copies the machines' text to `w` with every point in time written as [`Clocks`] says:
+/// the values of [`TIME_FIELDS`] and the client's `SeenAt(t + 1)` (0: never).
+fn write_relative(text: &str, clocks: &Clocks, w: &mut dyn Write) -> fmt::Result {
+    let now = clocks.now;
+    let relative = |t: u64| i128::from(t) - i128::from(now);
+    let mut copied = 0;
+    while let Some(TimeField { name, start, end, value: t }) = next_time_field(text, copied) {
+        w.write_str(&text[copied..start])?;
+        let exact = clocks.exact;
+        match name {
+            None if t == 0 => w.write_str("unset")?,
+            None if !exact && now.saturating_sub(t - 1) > clocks.retention_ms => w.write_str("old")?,
+            None => write!(w, "{}", relative(t - 1))?,
+            Some(CLOCK_FIELD) if !exact => {}
+            Some(name) if !exact && STAMP_FIELDS.contains(&name) => write!(w, "~{}", clocks.stamp(t))?,
+            Some(name) if t == 0 && UNSET_IS_ZERO.contains(&name) => w.write_str("unset")?,
+            Some(_) => write!(w, "{}", relative(t))?,
+        }
+        copied = end;
     }
     w.write_str(&text[copied..])
 }
@@ -349,16 +415,46 @@ impl State {
     /// Every point in time is written relative to `now` (see [`super::time`], "Time shifts"):
     /// two states that differ only by a shift in time are one.
     pub fn parts(&self) -> Parts {
+        self.parts_as(false)
+    }
+
+    /// [`State::parts`] without what the past keeps forgotten ([`super::time`], "What the past
+    /// keeps"): every point in time relative to `now`, the whole callback ledger and the
+    /// ledger's counts. Two states with equal exact texts are equal but for a shift in time;
+    /// tests check the abstraction against it.
+    pub fn exact_parts(&self) -> Parts {
+        self.parts_as(true)
+    }
+
+    fn parts_as(&self, exact: bool) -> Parts {
         let now = self.now_ms;
-        let relative = |text: &str| {
-            let mut out = String::with_capacity(text.len() + 16);
-            // Writing to a String cannot fail.
-            let _ = write_relative(text, now, &mut out);
-            out
-        };
         let (mut groups, mut users, mut shared) =
             (String::new(), Vec::new(), String::with_capacity(DIGEST_BYTES));
         let _ = self.sb.digest_parts(&mut groups, &mut users, &mut shared);
+        let devices: Vec<String> = self
+            .devices
+            .iter()
+            .map(|d| {
+                let mut text = String::with_capacity(DIGEST_BYTES / 2);
+                let _ = d.client.digest(&mut text);
+                for f in &d.down {
+                    let _ = write!(text, "v{}{:?}", now - f.sent_ms, f.item);
+                }
+                text
+            })
+            .collect();
+        let mut stamps = Vec::new();
+        collect_stamps(&shared, &mut stamps);
+        devices.iter().for_each(|text| collect_stamps(text, &mut stamps));
+        stamps.sort_unstable();
+        stamps.dedup();
+        let clocks = Clocks { now, retention_ms: self.sb.config().call_retention_ms, stamps, exact };
+        let relative = |text: &str| {
+            let mut out = String::with_capacity(text.len() + 16);
+            // Writing to a String cannot fail.
+            let _ = write_relative(text, &clocks, &mut out);
+            out
+        };
         let mut parts = Parts {
             groups,
             shared: relative(&shared),
@@ -369,13 +465,8 @@ impl State {
             rest: String::new(),
             commands_left: self.commands_left.clone(),
         };
-        for d in &self.devices {
-            let mut text = String::with_capacity(DIGEST_BYTES / 2);
-            let _ = d.client.digest(&mut text);
-            for f in &d.down {
-                let _ = write!(text, "v{}{:?}", now - f.sent_ms, f.item);
-            }
-            let mut text = relative(&text);
+        for (d, raw) in self.devices.iter().zip(&devices) {
+            let mut text = relative(raw);
             let _ = write!(text, "{:?}{}", d.conn, d.answered);
             for f in &d.up {
                 let _ = write!(text, "^{}{:?}", now - f.sent_ms, f.item);
@@ -383,17 +474,32 @@ impl State {
             parts.devices.push(text);
         }
         parts.timers.extend(self.timers.keys().map(|(at, timer)| format!("{} {timer:?}", at - now)));
-        parts.callbacks.extend(self.callbacks.iter().map(|(key, said)| format!("{key:?}{said:?}")));
-        let _ = self.write_rest(&mut parts.rest);
+        // An entry of the callback ledger about a session no machine, message or timer names
+        // any more judges nothing again: no input can make a client raise a callback for it
+        // (a session id is never given twice). Leaving it out merges the states that differ
+        // only by the callbacks of forgotten calls.
+        let named = |session: &str| {
+            parts.shared.contains(session)
+                || parts.users.iter().chain(&parts.devices).chain(&parts.timers).any(|t| t.contains(session))
+        };
+        for ((device, session), said) in &self.callbacks {
+            if exact || named(&format!("{session:?}")) {
+                parts.callbacks.push(format!("{:?}{said:?}", (device, session)));
+            }
+        }
+        let _ = self.write_rest(&mut parts.rest, exact);
         parts
     }
 
     /// What [`State::parts`] writes that names no user.
-    fn write_rest(&self, w: &mut String) -> fmt::Result {
+    fn write_rest(&self, w: &mut String, exact: bool) -> fmt::Result {
         write!(w, "{}", self.fresh)?;
-        // The media ledger's due times are absolute: a media world's states merge less under
-        // time shifts, which costs states, never soundness.
-        write!(w, "{:?}{:?}{:?}", self.statuses, self.pushes, self.media)?;
+        if exact {
+            write!(w, "{:?}", self.statuses)?;
+        }
+        self.statuses.digest(&self.sb, w)?;
+        write!(w, "{:?}", self.pushes)?;
+        self.media.digest(self.now_ms, w)?;
         if self.engine_order {
             // Only the order of the scheduling numbers matters: their ranks.
             let mut seqs: Vec<u64> = self.devices.iter().flat_map(|d| d.up.iter().map(|f| f.seq)).collect();
@@ -945,7 +1051,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::{write_relative, State, TIME_FIELDS};
+    use super::{collect_stamps, write_relative, Clocks, State, TIME_FIELDS};
     use crate::explore::World;
 
     /// Fields of the machines' text that hold a duration (settings), not a point in time.
@@ -994,25 +1100,45 @@ mod tests {
         }
     }
 
+    /// `text` written as [`State::parts`] writes a machine's text, with a retention of 4 ms
+    /// and the stamps of `text` itself as the state's.
     fn relative(text: &str, now: u64) -> String {
+        let mut stamps = Vec::new();
+        collect_stamps(text, &mut stamps);
+        stamps.sort_unstable();
+        stamps.dedup();
         let mut out = String::new();
-        write_relative(text, now, &mut out).unwrap();
+        write_relative(text, &Clocks { now, retention_ms: 4, stamps, exact: false }, &mut out).unwrap();
         out
     }
 
     #[test]
-    fn points_in_time_are_written_relative_to_now_and_durations_are_not() {
-        let text =
-            "Config { ring_timeout_ms: 6 } created_at_ms: 5, ringing_at_ms: Some(9), accepted_at_ms: None";
-        let want =
-            "Config { ring_timeout_ms: 6 } created_at_ms: -2, ringing_at_ms: Some(2), accepted_at_ms: None";
+    fn deadlines_are_written_relative_to_now_and_durations_are_not() {
+        let text = "Config { ring_timeout_ms: 6 } grace_deadline_ms: Some(9), evict_at_ms: 5";
+        let want = "Config { ring_timeout_ms: 6 } grace_deadline_ms: Some(2), evict_at_ms: -2";
         assert_eq!(relative(text, 7), want);
     }
 
     #[test]
-    fn an_unset_deadline_stays_unset_and_seen_at_counts_from_one() {
-        let text = "ring_deadline_ms: 0, evict_at_ms: 12, SeenAt(0) SeenAt(8) now_ms: 10";
-        let want = "ring_deadline_ms: unset, evict_at_ms: 2, SeenAt(unset) SeenAt(-3) now_ms: 0";
+    fn an_unset_deadline_stays_unset_and_seen_at_counts_from_one_up_to_the_retention() {
+        // SeenAt(t + 1) holds time t: 8 is 7 (3 ms ago), 7 is 6 (4 ms ago: kept, the client
+        // drops a call only past the retention), 6 is 5 (5 ms ago: expired).
+        let text = "ring_deadline_ms: 0, evict_at_ms: 12, SeenAt(0) SeenAt(8) SeenAt(7) SeenAt(6) now_ms: 9";
+        let want = "ring_deadline_ms: unset, evict_at_ms: 2, SeenAt(unset) SeenAt(-3) SeenAt(-4) SeenAt(old) now_ms: ";
+        assert_eq!(relative(text, 10), want);
+    }
+
+    #[test]
+    fn stamps_are_written_as_their_rank_back_from_now() {
+        // The distinct stamps 2 < 5 < 9 < 10 = now: 10 is now, 9 the first before it, then 5, then 2.
+        let text =
+            "created_at_ms: 2, ringing_at_ms: Some(5), accepted_at_ms: Some(9), terminal_at_ms: Some(10)";
+        let want = "created_at_ms: ~-3, ringing_at_ms: Some(~-2), accepted_at_ms: Some(~-1), terminal_at_ms: Some(~0)";
+        assert_eq!(relative(text, 10), want);
+        // Without a stamp at now, the newest is still -1.
+        let text = "created_at_ms: 3, ringing_at_ms: Some(8), accepted_at_ms: Some(8), terminal_at_ms: None";
+        let want =
+            "created_at_ms: ~-2, ringing_at_ms: Some(~-1), accepted_at_ms: Some(~-1), terminal_at_ms: None";
         assert_eq!(relative(text, 10), want);
     }
 
@@ -1021,6 +1147,19 @@ mod tests {
         let at =
             |t: u64| format!("created_at_ms: {} grace_deadline_ms: Some({}) now_ms: {}", t, t + 3, t + 1);
         assert_eq!(relative(&at(4), 5), relative(&at(40), 41));
-        assert_ne!(relative(&at(4), 5), relative(&at(40), 42), "a different distance to now");
+        assert_ne!(relative(&at(4), 5), relative(&at(40), 42), "a different distance to a deadline");
+    }
+
+    #[test]
+    fn what_the_past_keeps_only_in_order_or_past_a_ceiling_writes_alike() {
+        // Stamps further apart, an expired SeenAt further back, a machine clock further back.
+        let a = "created_at_ms: 1, accepted_at_ms: Some(6) SeenAt(2) now_ms: 7 evict_at_ms: 11";
+        let b = "created_at_ms: 4, accepted_at_ms: Some(9) SeenAt(4) now_ms: 9 evict_at_ms: 11";
+        assert_eq!(relative(a, 10), relative(b, 10));
+        // A different order of two stamps, or a SeenAt within the retention, is told apart.
+        let c = "created_at_ms: 4, accepted_at_ms: Some(4) SeenAt(4) now_ms: 9 evict_at_ms: 11";
+        let d = "created_at_ms: 4, accepted_at_ms: Some(9) SeenAt(7) now_ms: 9 evict_at_ms: 11";
+        assert_ne!(relative(a, 10), relative(c, 10), "equal stamps are not unequal ones");
+        assert_ne!(relative(a, 10), relative(d, 10), "seen 4 ms ago is not expired");
     }
 }

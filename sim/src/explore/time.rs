@@ -35,6 +35,32 @@
 //! field is known to the digest (`state.rs`, `TIME_FIELDS`): a field added to the machines
 //! that holds a point in time must be added there, or states it tells apart would be merged.
 //!
+//! **What the past keeps.** Some of what a state holds is history that no future reads, or
+//! reads only up to a ceiling; the digest writes it as a class, and states of one class are
+//! one (`state.rs`, `Clocks`):
+//!
+//! - *The stamps* (`created_at_ms`, `ringing_at_ms`, `accepted_at_ms`, `terminal_at_ms`): data
+//!   a view reports. No machine compares them with a time or a duration (only whether
+//!   `ringing_at_ms` is set is read), and the checks compare them only for equality between
+//!   copies of one view. They are written as their rank among the state's distinct stamps,
+//!   counting back from `now`, which keeps equality and order among them and against every
+//!   later time (every stamp a future input sets is `>= now`).
+//! - *A client's `SeenAt`* (when it saw a call terminal) is compared only as `seen + retention
+//!   < now` (expired) and, among unexpired ones, by order; an expired one is dropped before any
+//!   order is taken. Every `SeenAt` older than the retention is written alike.
+//! - *Each machine's clock* (`now_ms`, the time of its last input) is overwritten by every
+//!   input with the input's own time before anything reads it; it is not written.
+//! - *The counts of invariant 7* (calls created and terminal, the switchboard's and the
+//!   ledger's) only grow; the checks compare them with each other, so only how far they are
+//!   from agreeing is written (0 in a state that passed).
+//! - *The callback ledger's entry of a call nothing names any more* (no machine, message or
+//!   timer of the state mentions its session, and sessions are never given twice) judges no
+//!   callback again; it is left out.
+//!
+//! A test walks whole graphs with the exact texts and checks that states of one class have
+//! the same successors' classes, the same verdicts and the same liveness verdict
+//! (`sim/tests/explore.rs`, `forgetting_the_past_merges_only_states_with_one_future`).
+//!
 //! **Finiteness.** Latencies and timers are at least 1 ms, so at a fixed `now` each event
 //! only adds events of later times, and the events due by `now` strictly decrease; commands
 //! and faults are bounded by the world. Every path is finite, and so is the state space.
