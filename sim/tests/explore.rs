@@ -56,14 +56,14 @@ fn pinned_state_counts_of_small_worlds() {
     // (world, partial-order reduction, symmetry, states, transitions, depth)
     for (name, reduction, symmetry, states, transitions, depth) in [
         ("one-call", false, false, 96, 139, 17),
-        ("one-drop", false, false, 1172, 1711, 20),
-        ("two-commands", false, false, 1184, 1827, 28),
-        ("busy-3", false, false, 3071, 4914, 30),
+        ("one-drop", false, false, 1150, 1699, 19),
+        ("two-commands", false, false, 1102, 1743, 28),
+        ("busy-3", false, false, 2879, 4736, 30),
         ("one-call", true, true, 93, 123, 17),
-        ("one-drop", true, true, 1156, 1623, 20),
-        ("two-commands", true, true, 1100, 1507, 28),
-        ("busy-3", true, false, 2777, 3711, 30),
-        ("busy-3", true, true, 1400, 1882, 30),
+        ("one-drop", true, true, 1134, 1611, 19),
+        ("two-commands", true, true, 1018, 1423, 28),
+        ("busy-3", true, false, 2585, 3533, 30),
+        ("busy-3", true, true, 1304, 1793, 30),
     ] {
         let world = World::named(name).unwrap();
         let out = search(&world, Limits { reduction, symmetry, ..Limits::default() });

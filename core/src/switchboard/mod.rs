@@ -443,12 +443,9 @@ impl Switchboard {
     /// history: a checker compares them with its own (`StatusLedger::digest` writes only how
     /// far they differ).
     pub fn digest(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
-        write!(
-            out,
-            "{:?}{:?}{:?}{:?}{:?}",
-            self.config, self.users, self.groups, self.calls, self.free_slots
-        )?;
-        write!(out, " now_ms: {}", self.now_ms)
+        write!(out, "{:?}{:?}{:?}", self.config, self.users, self.groups)?;
+        self.write_calls(out)?;
+        write!(out, "{:?} now_ms: {}", self.free_slots, self.now_ms)
     }
 
     #[cfg(feature = "hooks")]
@@ -464,8 +461,23 @@ impl Switchboard {
         write!(groups, "{:?}", self.groups)?;
         users.clear();
         users.extend(self.users.iter().map(|u| format!("{u:?}")));
-        write!(shared, "{:?}{:?}{:?}", self.config, self.calls, self.free_slots)?;
-        write!(shared, " now_ms: {}", self.now_ms)
+        write!(shared, "{:?}", self.config)?;
+        self.write_calls(shared)?;
+        write!(shared, "{:?} now_ms: {}", self.free_slots, self.now_ms)
+    }
+
+    #[cfg(feature = "hooks")]
+    /// The call slots for a digest: a record in use whole, a free one by its generation only
+    /// (the next session of the slot); the rest of a free record is its last call's, which a
+    /// new call overwrites before anything reads it.
+    fn write_calls(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        for record in &self.calls {
+            match record.in_use {
+                true => write!(out, "{record:?}")?,
+                false => write!(out, "Free({})", record.generation)?,
+            }
+        }
+        Ok(())
     }
 
     /// Calls kept now (live and retained terminal ones).
@@ -683,11 +695,15 @@ impl Switchboard {
         };
         let record = &mut self.calls[slot];
         debug_assert!(!record.in_use, "allocated a slot in use");
+        // Every field but the generation starts afresh: nothing of the slot's last call shows.
         record.in_use = true;
         record.machine = CallMachine::new();
         record.parties.clear();
+        record.group = false;
         record.terminal_event = None;
+        record.ring_deadline_ms = 0;
         record.session_deadline_ms = 0;
+        record.evict_at_ms = 0;
         record.data = CallData { session: SessionId::from_parts(slot as u32, record.generation), ..data };
         slot
     }

@@ -21,8 +21,10 @@ use callcore::{
     client, switchboard, CallType, Client, ClientMsg, ConnectionId, DeviceId, RejectStatus, Request,
     RequestId, ServerMsg, SessionId, Status, Switchboard, UserId,
 };
+use memchr::memmem;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::{self, Write};
+use std::sync::LazyLock;
 
 /// The explorer's own checks, numbered after the contract's invariants (1 to 9).
 pub mod rule {
@@ -122,47 +124,83 @@ struct TimeField<'a> {
     value: u64,
 }
 
-/// The next time field of `text` at or after byte `from`.
-fn next_time_field(text: &str, mut i: usize) -> Option<TimeField<'_>> {
-    let b = text.as_bytes();
-    while i < b.len() {
-        // Only a ':' or an 'S' can start what is rewritten: skip to the next one.
-        i += b[i..].iter().position(|&c| c == b':' || c == b'S')?;
-        // Every time field's name ends in "_ms".
-        let (start, name) = if text[i..].starts_with(": ") && text[..i].ends_with("_ms") {
-            let name_at =
-                text[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
-            let name = &text[name_at..i];
-            if !TIME_FIELDS.contains(&name) {
-                i += 1;
-                continue;
+/// The time fields of a machine's text, in order: every `name_ms: t` or `name_ms: Some(t)`
+/// whose name is one of [`TIME_FIELDS`], and every `SeenAt(t)`.
+struct TimeFields<'a> {
+    text: &'a str,
+    /// Where the next "_ms: " and "SeenAt(" are (`None`: no more).
+    next_ms: Option<usize>,
+    next_seen: Option<usize>,
+}
+
+/// The searchers for what starts a time field (built once: building one costs more than a
+/// search through a state's text).
+static MS: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"_ms: "));
+static SEEN: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"SeenAt("));
+
+impl<'a> TimeFields<'a> {
+    fn new(text: &'a str) -> Self {
+        let b = text.as_bytes();
+        Self { text, next_ms: MS.find(b), next_seen: SEEN.find(b) }
+    }
+
+    /// The next match of `finder` after the one at `at`.
+    fn after(&self, at: usize, finder: &memmem::Finder<'_>) -> Option<usize> {
+        let from = at + 1;
+        finder.find(&self.text.as_bytes()[from..]).map(|p| from + p)
+    }
+
+    /// The number at `start` (after an optional "Some(" when `some` may be), if any.
+    fn number(&self, mut start: usize, some: bool) -> Option<(usize, usize, u64)> {
+        let b = self.text.as_bytes();
+        if some && b[start..].starts_with(b"Some(") {
+            start += 5;
+        }
+        let end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        Some((start, end, self.text[start..end].parse().ok()?))
+    }
+}
+
+impl<'a> Iterator for TimeFields<'a> {
+    type Item = TimeField<'a>;
+
+    fn next(&mut self) -> Option<TimeField<'a>> {
+        loop {
+            let text = self.text;
+            let take_ms = match (self.next_ms, self.next_seen) {
+                (None, None) => return None,
+                (Some(m), Some(s)) => m < s,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            if take_ms {
+                let m = self.next_ms?;
+                self.next_ms = self.after(m, &MS);
+                let name_at =
+                    text[..m].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
+                let name = &text[name_at..m + 3];
+                if !TIME_FIELDS.contains(&name) {
+                    continue;
+                }
+                if let Some((start, end, value)) = self.number(m + MS.needle().len(), true) {
+                    return Some(TimeField { name: Some(name), start, end, value });
+                }
+            } else {
+                let s = self.next_seen?;
+                self.next_seen = self.after(s, &SEEN);
+                if let Some((start, end, value)) = self.number(s + SEEN.needle().len(), false) {
+                    return Some(TimeField { name: None, start, end, value });
+                }
             }
-            let some = text[i + 2..].starts_with("Some(");
-            (i + 2 + if some { 5 } else { 0 }, Some(name))
-        } else if text[i..].starts_with("SeenAt(") {
-            (i + 7, None)
-        } else {
-            i += 1;
-            continue;
-        };
-        let end = start + text[start..].bytes().take_while(u8::is_ascii_digit).count();
-        match text[start..end].parse::<u64>() {
-            Ok(value) => return Some(TimeField { name, start, end, value }),
-            Err(_) => i += 1,
         }
     }
-    None
 }
 
 /// Adds the stamps of `text` to `stamps` (unsorted, with repeats).
 fn collect_stamps(text: &str, stamps: &mut Vec<u64>) {
-    let mut at = 0;
-    while let Some(field) = next_time_field(text, at) {
-        if field.name.is_some_and(|name| STAMP_FIELDS.contains(&name)) {
-            stamps.push(field.value);
-        }
-        at = field.end;
-    }
+    let fields = TimeFields::new(text);
+    stamps
+        .extend(fields.filter(|f| f.name.is_some_and(|name| STAMP_FIELDS.contains(&name))).map(|f| f.value));
 }
 
 /// Copies the machines' text to `w` with every point in time written as [`Clocks`] says:
@@ -171,7 +209,7 @@ fn write_relative(text: &str, clocks: &Clocks, w: &mut dyn Write) -> fmt::Result
     let now = clocks.now;
     let relative = |t: u64| i128::from(t) - i128::from(now);
     let mut copied = 0;
-    while let Some(TimeField { name, start, end, value: t }) = next_time_field(text, copied) {
+    for TimeField { name, start, end, value: t } in TimeFields::new(text) {
         w.write_str(&text[copied..start])?;
         let exact = clocks.exact;
         match name {
@@ -479,8 +517,9 @@ impl State {
         // (a session id is never given twice). Leaving it out merges the states that differ
         // only by the callbacks of forgotten calls.
         let named = |session: &str| {
-            parts.shared.contains(session)
-                || parts.users.iter().chain(&parts.devices).chain(&parts.timers).any(|t| t.contains(session))
+            let finder = memmem::Finder::new(session);
+            let texts = std::iter::once(&parts.shared).chain(&parts.users).chain(&parts.devices);
+            texts.chain(&parts.timers).any(|t| finder.find(t.as_bytes()).is_some())
         };
         for ((device, session), said) in &self.callbacks {
             if exact || named(&format!("{session:?}")) {

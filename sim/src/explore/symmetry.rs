@@ -48,8 +48,10 @@
 use super::state::Parts;
 use super::world::{Cmd, World};
 use callcore::{Receiver, UserId};
+use memchr::memmem;
 use std::collections::BTreeSet;
 use std::fmt::Write;
+use std::sync::LazyLock;
 use xxhash_rust::xxh3::xxh3_128;
 
 /// Separates the parts of a state's text (no machine's text has it).
@@ -168,10 +170,10 @@ impl Symmetry {
     fn user_key(&self, parts: &Parts, u: usize) -> u64 {
         let mut text = String::with_capacity(4096);
         let mask = |k: usize| Some(u32::from(k != u));
-        relabel_after(&parts.users[u], "UserId(", mask, &mut text);
+        relabel_after(&parts.users[u], &USER, mask, &mut text);
         for d in self.user_devices[u].clone() {
             text.push(SEP);
-            relabel_after(&parts.devices[d], "UserId(", mask, &mut text);
+            relabel_after(&parts.devices[d], &USER, mask, &mut text);
         }
         let _ = write!(text, "{}{}", SEP, parts.commands_left[u]);
         xxhash_rust::xxh3::xxh3_64(text.as_bytes())
@@ -288,9 +290,21 @@ fn is_symmetry(world: &World, perm: &[u32]) -> bool {
 
 /// Copies `text` to `out` with the number `k` after each `token` written as `map(k)` (a number
 /// outside the map is kept).
-fn relabel_after(text: &str, token: &str, map: impl Fn(usize) -> Option<u32>, out: &mut String) {
+/// The searchers for the tokens after which an id is relabelled (built once: building one
+/// costs more than a search through a state's text).
+static USER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("UserId("));
+static CLIENT: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("Client("));
+static PARTIES: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("parties: ["));
+
+fn relabel_after(
+    text: &str,
+    finder: &memmem::Finder<'_>,
+    map: impl Fn(usize) -> Option<u32>,
+    out: &mut String,
+) {
+    let token = finder.needle();
     let mut rest = text;
-    while let Some(at) = rest.find(token) {
+    while let Some(at) = finder.find(rest.as_bytes()) {
         let start = at + token.len();
         out.push_str(&rest[..start]);
         let digits = rest[start..].bytes().take_while(u8::is_ascii_digit).count();
@@ -307,12 +321,12 @@ fn relabel_after(text: &str, token: &str, map: impl Fn(usize) -> Option<u32>, ou
 
 /// Every `UserId(k)` written as `UserId(perm[k])`.
 fn relabel_users(text: &str, perm: &[u32], out: &mut String) {
-    relabel_after(text, "UserId(", |k| perm.get(k).copied(), out);
+    relabel_after(text, &USER, |k| perm.get(k).copied(), out);
 }
 
 /// A client timer's device index (`Client(d, ...)`) written as `devices[d]`.
 fn relabel_client_timer(text: &str, devices: &[u16], out: &mut String) {
-    relabel_after(text, "Client(", |d| devices.get(d).map(|&e| u32::from(e)), out);
+    relabel_after(text, &CLIENT, |d| devices.get(d).map(|&e| u32::from(e)), out);
 }
 
 /// Copies `text` to `out` with the receivers of every call (its parties after the first, the
@@ -320,7 +334,7 @@ fn relabel_client_timer(text: &str, devices: &[u16], out: &mut String) {
 fn sort_receivers(text: &str, out: &mut String) {
     const TOKEN: &str = "parties: [";
     let mut rest = text;
-    while let Some(at) = rest.find(TOKEN) {
+    while let Some(at) = PARTIES.find(rest.as_bytes()) {
         let start = at + TOKEN.len();
         out.push_str(&rest[..start]);
         let len = list_len(&rest[start..]);
