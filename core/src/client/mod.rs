@@ -258,7 +258,13 @@ impl Client {
         write!(
             out,
             "{}{}{:?}{:?}{:?} now_ms: {}",
-            self.connections, self.next_request, self.pending, self.rare, self.calls, self.now_ms
+            // Only whether the device connected more than once is ever read.
+            self.connections.min(2),
+            self.next_request,
+            self.pending,
+            self.rare,
+            self.calls,
+            self.now_ms
         )
     }
 

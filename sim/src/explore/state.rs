@@ -503,15 +503,16 @@ impl State {
             rest: String::new(),
             commands_left: self.commands_left.clone(),
         };
+        parts.timers.extend(self.timers.keys().map(|(at, timer)| format!("{} {timer:?}", at - now)));
         for (d, raw) in self.devices.iter().zip(&devices) {
             let mut text = relative(raw);
-            let _ = write!(text, "{:?}{}", d.conn, d.answered);
+            let _ = write!(text, "{:?}", d.conn);
             for f in &d.up {
                 let _ = write!(text, "^{}{:?}", now - f.sent_ms, f.item);
             }
+            let _ = write!(text, "#{}", d.answered);
             parts.devices.push(text);
         }
-        parts.timers.extend(self.timers.keys().map(|(at, timer)| format!("{} {timer:?}", at - now)));
         // An entry of the callback ledger about a session no machine, message or timer names
         // any more judges nothing again: no input can make a client raise a callback for it
         // (a session id is never given twice). Leaving it out merges the states that differ
