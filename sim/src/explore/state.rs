@@ -451,7 +451,9 @@ impl State {
     /// [`super::symmetry`] relabel users; written out in order they are the state's digest.
     ///
     /// Every point in time is written relative to `now` (see [`super::time`], "Time shifts"):
-    /// two states that differ only by a shift in time are one.
+    /// two states that differ only by a shift in time are one. What the past keeps only as
+    /// history is written by its class ([`super::time`], "What the past keeps"): two states
+    /// that differ only there are one too.
     pub fn parts(&self) -> Parts {
         self.parts_as(false)
     }
@@ -1196,7 +1198,7 @@ mod tests {
         let a = "created_at_ms: 1, accepted_at_ms: Some(6) SeenAt(2) now_ms: 7 evict_at_ms: 11";
         let b = "created_at_ms: 4, accepted_at_ms: Some(9) SeenAt(4) now_ms: 9 evict_at_ms: 11";
         assert_eq!(relative(a, 10), relative(b, 10));
-        // A different order of two stamps, or a SeenAt within the retention, is told apart.
+        // Two stamps equal where `a`'s differ, or a SeenAt within the retention, are told apart.
         let c = "created_at_ms: 4, accepted_at_ms: Some(4) SeenAt(4) now_ms: 9 evict_at_ms: 11";
         let d = "created_at_ms: 4, accepted_at_ms: Some(9) SeenAt(7) now_ms: 9 evict_at_ms: 11";
         assert_ne!(relative(a, 10), relative(c, 10), "equal stamps are not unequal ones");

@@ -288,14 +288,14 @@ fn is_symmetry(world: &World, perm: &[u32]) -> bool {
     plans && groups
 }
 
-/// Copies `text` to `out` with the number `k` after each `token` written as `map(k)` (a number
-/// outside the map is kept).
 /// The searchers for the tokens after which an id is relabelled (built once: building one
 /// costs more than a search through a state's text).
 static USER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("UserId("));
 static CLIENT: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("Client("));
 static PARTIES: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("parties: ["));
 
+/// Copies `text` to `out` with the number `k` after each match of `finder` written as `map(k)`
+/// (a number outside the map is kept).
 fn relabel_after(
     text: &str,
     finder: &memmem::Finder<'_>,
