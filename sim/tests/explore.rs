@@ -50,7 +50,8 @@ fn two_idle_users_make_the_graph_counted_by_hand() {
 /// deliberate: update them with the reason in the commit. The full graph's counts (no
 /// reduction, no symmetry) changed last when states began to forget what the past keeps only
 /// as history (the first version had 121, 1585, 1857 and 4495 states); the reduced ones came
-/// with the partial-order reduction and the symmetry reduction.
+/// with the partial-order reduction and the symmetry reduction (and with both, last changed
+/// when the reduction began to pick its device by rank under the symmetries).
 #[test]
 fn pinned_state_counts_of_small_worlds() {
     // (world, partial-order reduction, symmetry, states, transitions, depth)
@@ -63,7 +64,7 @@ fn pinned_state_counts_of_small_worlds() {
         ("one-drop", true, true, 1134, 1611, 19),
         ("two-commands", true, true, 1018, 1423, 28),
         ("busy-3", true, false, 2585, 3533, 30),
-        ("busy-3", true, true, 1304, 1793, 30),
+        ("busy-3", true, true, 1308, 1797, 30),
     ] {
         let world = World::named(name).unwrap();
         let out = search(&world, Limits { reduction, symmetry, ..Limits::default() });
@@ -202,13 +203,23 @@ fn the_reduction_keeps_every_quiet_state() {
 }
 
 /// Depth-first search expands every reachable state once, as breadth-first does: the same
-/// states, transitions and quiet states, on one core or on every core.
+/// states, transitions and quiet states, on one core or on every core, run after run. With
+/// symmetry, which state of a class a search meets first varies on every core; the three
+/// members with one command each and a disconnect are where, before the partial-order
+/// reduction picked its device by rank, the counts changed from run to run (374,548, 374,549,
+/// 374,550 in three runs).
 #[test]
 fn depth_first_visits_what_breadth_first_visits() {
-    for name in ["two-commands", "default", "busy-3"] {
-        let world = World::named(name).unwrap();
+    let mut members = World::named("group-3").unwrap();
+    members.users.iter_mut().for_each(|u| u.commands_max = 1);
+    members.disconnects_max = 1;
+    let mut worlds: Vec<World> =
+        ["two-commands", "default", "busy-3"].map(|n| World::named(n).unwrap()).into();
+    worlds.push(members);
+    for world in worlds {
+        let name = world.name.clone();
         let bfs = search(&world, Limits::default());
-        for one_thread in [true, false] {
+        for one_thread in [true, false, false] {
             let dfs = search(&world, Limits { depth_first: true, one_thread, ..Limits::default() });
             assert!(dfs.complete && dfs.found.is_none(), "{name}");
             assert_eq!(

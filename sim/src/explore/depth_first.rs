@@ -10,7 +10,7 @@
 //! seen), on one core or several. On several cores the subtrees of a state are searched in
 //! parallel (rayon's work stealing) against one set of fingerprints, split in shards.
 
-use super::search::{expand, fingerprint, symmetry_of, Found, Identity, Limits, Outcome};
+use super::search::{canonicalize, expand, symmetry_of, Found, Identity, Limits, Outcome};
 use super::state::State;
 use super::symmetry::Symmetry;
 use super::world::World;
@@ -130,7 +130,7 @@ impl Dfs<'_> {
 /// level is kept). Stops at the first violation met.
 pub fn search_depth_first(world: &World, limits: Limits) -> Outcome {
     let started = Instant::now();
-    let start = State::initial(world, limits.engine_order, None);
+    let mut start = State::initial(world, limits.engine_order, None);
     let dfs = Dfs {
         world,
         limits,
@@ -145,7 +145,7 @@ pub fn search_depth_first(world: &World, limits: Limits) -> Outcome {
         next_progress: AtomicUsize::new(limits.progress_every),
         started,
     };
-    dfs.insert(fingerprint(&start, &dfs.symmetry));
+    dfs.insert(canonicalize(&mut start, &dfs.symmetry));
     let found = dfs.first_seen(&start).and_then(|()| dfs.visit(&start, 0)).err();
     if found.is_some() {
         dfs.stop.store(true, Ordering::Relaxed);

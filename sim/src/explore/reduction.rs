@@ -15,8 +15,12 @@
 //! eviction forgets the callback ledger's entries of every device), and where device `d` has
 //! a local move that *must* happen at this ms (a message whose latest arrival is now, or a
 //! client timer due now), the search takes only `d`'s local moves of this ms: the persistent
-//! set `T`. The first such device in world order is chosen, so the choice is a function of
-//! the state.
+//! set `T`. Of such devices, the one of least rank under the world's symmetries is chosen
+//! ([`super::symmetry::Symmetry::canonical`]; without symmetries, the first in world order):
+//! the choice is a function of the state, and the same choice, relabelled, in every state of
+//! a class, so a search expands a class alike whichever of its states it meets first (the
+//! depth-first search on every core meets them in no fixed order). Any device's set is
+//! persistent; the rank only makes the pick canonical.
 //!
 //! **Why it is sound and complete for what is checked.** While a move of `T` is pending, no
 //! move can take time past this ms (it bounds `latest`, see [`super::time`]) and no command or

@@ -119,6 +119,15 @@ pub fn fingerprint(state: &State, symmetry: &Symmetry) -> u128 {
     symmetry.fingerprint(&state.parts())
 }
 
+/// [`fingerprint`], and sets the state's device ranks under the symmetries, by which the
+/// partial-order reduction picks a device: every state of a class is then expanded alike (up
+/// to relabelling), whichever one the search met first.
+pub fn canonicalize(state: &mut State, symmetry: &Symmetry) -> u128 {
+    let (print, ranks) = symmetry.canonical(&state.parts());
+    state.set_device_ranks(ranks);
+    print
+}
+
 /// The symmetries a search merges states by: the world's, or the identity alone where
 /// `limits` turns symmetry off or runs the simulator's order.
 pub fn symmetry_of(world: &World, limits: &Limits) -> Symmetry {
@@ -152,11 +161,11 @@ pub fn search(world: &World, limits: Limits) -> Outcome {
 /// of the shortest.
 pub fn search_breadth_first(world: &World, limits: Limits) -> Outcome {
     let started = Instant::now();
-    let start = State::initial(world, limits.engine_order, None);
+    let mut start = State::initial(world, limits.engine_order, None);
     let symmetry = symmetry_of(world, &limits);
     let mut seen: HashSet<u128, BuildHasherDefault<Identity>> = HashSet::default();
     let mut parents: Vec<(u32, Move)> = Vec::new();
-    seen.insert(fingerprint(&start, &symmetry));
+    seen.insert(canonicalize(&mut start, &symmetry));
     parents.push((ROOT, Move::Up(0)));
     let mut out = Outcome {
         states: 1,
@@ -266,7 +275,7 @@ pub(super) fn expand(world: &World, state: &State, reduction: bool, symmetry: &S
             (
                 mv,
                 result.map(|()| {
-                    let print = fingerprint(&child, symmetry);
+                    let print = canonicalize(&mut child, symmetry);
                     (child, print)
                 }),
             )

@@ -357,6 +357,10 @@ pub struct State {
     media: MediaLedger,
     commands_left: Vec<u8>,
     disconnects_left: u8,
+    /// Each device's rank under the world's symmetries ([`super::symmetry::Symmetry::canonical`];
+    /// empty: its own index), by which the partial-order reduction picks a device: the same
+    /// pick, relabelled, in every state of a class. Set by the search; no part of the state.
+    device_ranks: Vec<u16>,
 }
 
 /// A state's text in parts ([`State::parts`]): the groups, the switchboard's shared part, each
@@ -439,6 +443,7 @@ impl State {
             media: MediaLedger::new(),
             commands_left: world.users.iter().map(|u| u.commands_max).collect(),
             disconnects_left: world.disconnects_max,
+            device_ranks: Vec::new(),
         };
         for d in 0..state.devices.len() {
             let _ = state.connect(d, &mut log);
@@ -634,7 +639,14 @@ impl State {
             let must_arrive = d.down.front().is_some_and(|f| f.sent_ms + world.latency_ms_max <= now);
             timer_due || must_arrive
         };
-        self.devices.iter().enumerate().find(forced).map(|(i, _)| i as u16)
+        let rank = |i: usize| self.device_ranks.get(i).copied().unwrap_or(i as u16);
+        self.devices.iter().enumerate().filter(forced).map(|(i, _)| (rank(i), i as u16)).min().map(|(_, i)| i)
+    }
+
+    /// Sets each device's rank under the world's symmetries (see `device_ranks`).
+    pub fn set_device_ranks(&mut self, ranks: Vec<u16>) {
+        debug_assert!(ranks.is_empty() || ranks.len() == self.devices.len(), "a rank per device");
+        self.device_ranks = ranks;
     }
 
     /// Every move possible now, events first (earliest first), then the script's commands

@@ -144,10 +144,19 @@ impl Symmetry {
     /// a state by `τ` relabels those symmetries by `τ` too, so the least hash is the same, and
     /// once users differ, one or two symmetries are hashed instead of all.
     pub fn fingerprint(&self, parts: &Parts) -> u128 {
+        self.canonical(parts).0
+    }
+
+    /// The fingerprint of a state's `parts` ([`Symmetry::fingerprint`]) and each device's
+    /// rank: its least new index under the symmetries that give the least hash (empty for the
+    /// identity alone: each device's own index). A device in a state and its image in the
+    /// state relabelled have the same rank, so a choice among devices by rank is the same
+    /// choice, relabelled, whichever state of the class makes it.
+    pub fn canonical(&self, parts: &Parts) -> (u128, Vec<u16>) {
         let mut text = String::with_capacity(8192);
         if self.size() == 1 {
             write_in_order(parts, &mut text);
-            return xxh3_128(text.as_bytes());
+            return (xxh3_128(text.as_bytes()), Vec::new());
         }
         let keys: Vec<u64> = (0..self.user_devices.len()).map(|u| self.user_key(parts, u)).collect();
         // Each symmetry's order of the keys (by new id); the least order and who gives it.
@@ -155,13 +164,19 @@ impl Symmetry {
             self.inverses.iter().map(|inverse| inverse.iter().map(|&u| keys[u as usize]).collect()).collect();
         let least = orders.iter().min().cloned().unwrap_or_default();
         let mut best = u128::MAX;
+        let mut ranks = Vec::new();
         let mut scratch = String::with_capacity(4096);
         for k in (0..self.size()).filter(|&k| orders[k] == least) {
             text.clear();
             self.write_relabelled(parts, k, &mut text, &mut scratch);
-            best = best.min(xxh3_128(text.as_bytes()));
+            let hash = xxh3_128(text.as_bytes());
+            if hash < best {
+                (best, ranks) = (hash, self.devices[k].clone());
+            } else if hash == best {
+                ranks.iter_mut().zip(&self.devices[k]).for_each(|(rank, &new)| *rank = (*rank).min(new));
+            }
         }
-        best
+        (best, ranks)
     }
 
     /// A hash of what user `u`'s own texts say (its record, its devices' parts, its commands
