@@ -171,7 +171,6 @@ fn forgetting_the_past_merges_only_states_with_one_future() {
             }
         }
         assert!(merged > 0, "{}: the past merges some states", world.name);
-        assert_eq!(classes.len() + merged, seen.len(), "{}", world.name);
         let searched = search(&world, Limits { reduction: false, symmetry: false, ..Limits::default() });
         assert_eq!(searched.states, classes.len(), "{}: the search visits one state per class", world.name);
     }

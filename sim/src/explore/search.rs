@@ -113,15 +113,10 @@ impl Hasher for Identity {
     }
 }
 
-/// The fingerprint of a state: the 128-bit hash (XXH3) of its text, least over the world's
-/// symmetries ([`Symmetry::fingerprint`]).
-pub fn fingerprint(state: &State, symmetry: &Symmetry) -> u128 {
-    symmetry.fingerprint(&state.parts())
-}
-
-/// [`fingerprint`], and sets the state's device ranks under the symmetries, by which the
-/// partial-order reduction picks a device: every state of a class is then expanded alike (up
-/// to relabelling), whichever one the search met first.
+/// The fingerprint of a state (the 128-bit hash, XXH3, of its text, least over the world's
+/// symmetries: [`Symmetry::fingerprint`]), and sets the state's device ranks under the
+/// symmetries, by which the partial-order reduction picks a device: every state of a class is
+/// then expanded alike (up to relabelling), whichever one the search met first.
 pub fn canonicalize(state: &mut State, symmetry: &Symmetry) -> u128 {
     let (print, ranks) = symmetry.canonical(&state.parts());
     state.set_device_ranks(ranks);

@@ -206,12 +206,11 @@ fn collect_stamps(text: &str, stamps: &mut Vec<u64>) {
 /// Copies the machines' text to `w` with every point in time written as [`Clocks`] says:
 /// the values of [`TIME_FIELDS`] and the client's `SeenAt(t + 1)` (0: never).
 fn write_relative(text: &str, clocks: &Clocks, w: &mut dyn Write) -> fmt::Result {
-    let now = clocks.now;
+    let (now, exact) = (clocks.now, clocks.exact);
     let relative = |t: u64| i128::from(t) - i128::from(now);
     let mut copied = 0;
     for TimeField { name, start, end, value: t } in TimeFields::new(text) {
         w.write_str(&text[copied..start])?;
-        let exact = clocks.exact;
         match name {
             None if t == 0 => w.write_str("unset")?,
             None if !exact && now.saturating_sub(t - 1) > clocks.retention_ms => w.write_str("old")?,

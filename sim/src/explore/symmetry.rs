@@ -347,10 +347,9 @@ fn relabel_client_timer(text: &str, devices: &[u16], out: &mut String) {
 /// Copies `text` to `out` with the receivers of every call (its parties after the first, the
 /// initiator) sorted by user id.
 fn sort_receivers(text: &str, out: &mut String) {
-    const TOKEN: &str = "parties: [";
     let mut rest = text;
     while let Some(at) = PARTIES.find(rest.as_bytes()) {
-        let start = at + TOKEN.len();
+        let start = at + PARTIES.needle().len();
         out.push_str(&rest[..start]);
         let len = list_len(&rest[start..]);
         let mut items = split_top(&rest[start..start + len]);
