@@ -18,13 +18,17 @@
 //! - outgoing callbacks only on the initiator's devices, incoming ones only on a receiver's;
 //! - neither `outgoing_call_ringing` nor `outgoing_call_rejected` after `outgoing_call_accepted`.
 //!
+//! What a device must have raised, once caught up (connected, nothing in flight), is data too:
+//! [`CAUGHT_UP`], read by the invariant checker's
+//! [`check_caught_up`](crate::testing::invariants::check_caught_up).
+//!
 //! The outgoing sequence goes `Idle` -> `Ringing` -> `Accepted` -> `Done`, each step but the
 //! last one optional; the incoming one goes `Idle` -> `Received` -> `Done`, `Received` optional.
 //! A receiver's device may raise `call_ended` without `incoming_call_received`: it accepted a
 //! call it learned of otherwise (its user's app on another channel, a push), and the contract
 //! asks nothing more of the sequence than invariant 5 does.
 
-use crate::call::CallbackKind;
+use crate::call::{CallbackKind, Status};
 use serde::Serialize;
 
 /// The role of the device's user in the call.
@@ -213,6 +217,41 @@ pub const INCOMING: &[Row] = &[
     row(Received, CallEnded, Ok(Done)),
 ];
 
+/// What a device has told its application about a call once it is caught up: for a device in
+/// `role` that is connected, with nothing in flight, and sees the call with `status` as the
+/// switchboard does, the states its sequence may stand at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CaughtUp {
+    /// The role of the device's user in the call.
+    pub role: Role,
+    /// The call's status, as the device and the switchboard see it.
+    pub status: Status,
+    /// Where the device's sequence may stand.
+    pub raised: &'static [State],
+}
+
+/// The contract asks a device to raise the callbacks it missed, "as if it had been connected
+/// from the start" (its "Connections"): the rows say what that leaves a device's application
+/// knowing once the device is caught up. A (role, status) pair without a row asks nothing:
+///
+/// - an initiator's device that sees its call `accepted` has raised `outgoing_call_accepted`,
+///   or its terminal `call_ended` (its user's connection lost for good in a group call that
+///   goes on without it);
+/// - a call that still rings has its ring timer set, so it is never seen caught up;
+/// - a receiver's device may be silent about an `accepted` call (every callback before the
+///   terminal one is optional: its user may have accepted on this very device);
+/// - a terminal call's terminal callback depends on more than the status: none on the
+///   initiator's devices for its own cancel, none for a call over before the device's first
+///   connection (history), none for a call that never rang the device.
+pub const CAUGHT_UP: &[CaughtUp] =
+    &[CaughtUp { role: Role::Outgoing, status: Status::Accepted, raised: &[Accepted, Done] }];
+
+/// Where the sequence of a caught-up device in `role` may stand for a call it sees with
+/// `status` ([`CAUGHT_UP`]); `None` where the contract asks nothing.
+pub fn caught_up(role: Role, status: Status) -> Option<&'static [State]> {
+    CAUGHT_UP.iter().find(|row| row.role == role && row.status == status).map(|row| row.raised)
+}
+
 /// Where the sequence of a device in `role` stands after callback `kind`, from `state`; or why
 /// `kind` may not come now. Where no row of the role names the pair: from [`State::Done`],
 /// [`Refusal::AfterTerminal`]; otherwise (a callback, or a state, of the other role)
@@ -326,6 +365,25 @@ mod tests {
         }
         for (i, state) in State::ALL.into_iter().enumerate() {
             assert_eq!(state as usize, i, "State::ALL in declaration order");
+        }
+    }
+
+    /// A caught-up row names only states its role's sequence reaches, and one row at most
+    /// answers each (role, status): `caught_up` cannot pick between two.
+    #[test]
+    fn each_caught_up_row_is_the_only_one_of_its_pair_and_names_reachable_states() {
+        for row in CAUGHT_UP {
+            let n = CAUGHT_UP.iter().filter(|r| r.role == row.role && r.status == row.status).count();
+            assert_eq!(n, 1, "{row:?}");
+            assert!(!row.raised.is_empty(), "{row:?} admits no state");
+            for state in row.raised {
+                assert!(reachable(row.role).contains(state), "{row:?}: {state:?} is not reached");
+            }
+            assert_eq!(caught_up(row.role, row.status), Some(row.raised));
+        }
+        // A ringing call has its ring timer set: never caught up, so no row may ask about it.
+        for status in [Status::Initiated, Status::Ringing] {
+            assert!(Role::ALL.iter().all(|&role| caught_up(role, status).is_none()), "{status:?}");
         }
     }
 

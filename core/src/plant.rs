@@ -30,11 +30,16 @@ pub enum Plant {
     /// The switchboard starts no media-session timeout for the participant that accepts (its
     /// user may stay in the call without a session for ever; invariant 9).
     SessionTimerSkipped = 128,
+    /// The fuzzers' finding F4 (docs/fuzzing.md): a snapshot's entry for the user's own live
+    /// outgoing call, unknown to the device (its initiate's answer was lost, or it is another
+    /// device of the initiator), is recorded silently, so the device's application never hears
+    /// `outgoing_call_accepted`.
+    OwnCallSilent = 256,
 }
 
 impl Plant {
     /// Every planted bug.
-    pub const ALL: [Plant; 8] = [
+    pub const ALL: [Plant; 9] = [
         Plant::DedupMissing,
         Plant::CallbackTwice,
         Plant::BusySkipped,
@@ -43,6 +48,7 @@ impl Plant {
         Plant::LateAnswerDropped,
         Plant::PushCancelSkipped,
         Plant::SessionTimerSkipped,
+        Plant::OwnCallSilent,
     ];
 
     /// The bug's name in snake case (as the command line takes it).
@@ -56,6 +62,7 @@ impl Plant {
             Plant::LateAnswerDropped => "late_answer_dropped",
             Plant::PushCancelSkipped => "push_cancel_skipped",
             Plant::SessionTimerSkipped => "session_timer_skipped",
+            Plant::OwnCallSilent => "own_call_silent",
         }
     }
 

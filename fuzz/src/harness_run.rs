@@ -13,7 +13,7 @@ use crate::{check_change, check_switchboard, members, ok, remember, ConfigSel, R
 use arbitrary::Arbitrary;
 use callcore::testing::harness::Harness;
 use callcore::testing::invariants::{
-    check_convergence, CallbackLedger, MediaLedger, PushLedger, StatusLedger,
+    check_caught_up, check_convergence, CallbackLedger, MediaLedger, PushLedger, StatusLedger,
 };
 use callcore::{DeviceId, Part, Request, SessionId, Status, UserId, PENDING_REQUESTS_MAX};
 use std::collections::BTreeMap;
@@ -206,6 +206,8 @@ impl Driver {
         }
         self.run_until_quiet();
         ok(check_convergence(&self.h.switchboard, self.h.clients.values()));
+        let said = |device, session| self.callbacks.said(device, session);
+        ok(check_caught_up(&self.h.switchboard, self.h.clients.values(), said));
         for _ in 0..4 {
             let mut ends = Vec::new();
             for call in self.h.switchboard.calls() {

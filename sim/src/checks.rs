@@ -16,8 +16,8 @@ use callcore::grammar::State;
 use callcore::push::Push;
 use callcore::switchboard::StatusChange;
 use callcore::testing::invariants::{
-    check_authority, check_convergence, check_involvement, CallbackLedger, MediaLedger, PushLedger,
-    StatusLedger, Violation,
+    check_authority, check_caught_up, check_convergence, check_involvement, CallbackLedger, MediaLedger,
+    PushLedger, StatusLedger, Violation,
 };
 use callcore::{Callback, CallbackKind, Client, DeviceId, SessionId, Status, Switchboard, UserId};
 use smallvec::SmallVec;
@@ -82,6 +82,18 @@ impl Ledgers {
             }
         };
         CallbackLedger::observe_state(&mut devices[i].1, device, session, outgoing, kind)
+    }
+
+    /// Where `device`'s callback sequence for `session` stands ([`State::Idle`] before its
+    /// first callback, or once the call was forgotten).
+    pub fn said(&self, device: DeviceId, session: SessionId) -> State {
+        let Some((owner, devices)) = self.callbacks.get(session.0 as u32 as usize) else {
+            return State::Idle;
+        };
+        match *owner == Some(session) {
+            true => devices.iter().find(|(d, _)| *d == device).map_or(State::Idle, |(_, state)| *state),
+            false => State::Idle,
+        }
     }
 
     /// Invariant 7 against the switchboard's counts (`created`, terminal by status).
@@ -263,5 +275,17 @@ impl Checker {
     ) -> Result<(), Violation> {
         self.checks += 1;
         check_convergence(sb, clients)
+    }
+
+    /// Invariant 4 for what the applications heard ([`check_caught_up`]): once quiet, every
+    /// connected device has raised what it missed. It reads the callback ledgers, so it runs
+    /// only while they are here (not lent to a sidecar): at the end of a scenario replay.
+    pub fn caught_up<'a>(
+        &mut self,
+        sb: &Switchboard,
+        clients: impl IntoIterator<Item = &'a Client>,
+    ) -> Result<(), Violation> {
+        self.checks += 1;
+        check_caught_up(sb, clients, |device, session| self.ledgers.said(device, session))
     }
 }

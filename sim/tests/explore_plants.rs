@@ -121,3 +121,22 @@ fn a_session_timer_never_started_breaks_invariant_9() {
     assert_eq!(invariant, 9);
     assert!(len <= 17, "{len} moves");
 }
+
+/// The fuzzers' F4 re-planted: a snapshot's entry for the user's own live outgoing call, unknown
+/// to the device, is recorded silently. Found by the check that a caught-up device has raised
+/// what it missed (invariant 4, `callcore::grammar::CAUGHT_UP`). The shortest path, counted by
+/// hand (19 moves): the caller initiates (1); the switchboard learns both connections and the
+/// initiate arrives (3); the caller disconnects before its answer arrives, losing it (1); the
+/// callee's snapshot and ring arrive (2); the disconnect is learned and the callee's ack
+/// arrives (2); the callee accepts and the caller reconnects (2); the ringing notice reaches the
+/// callee (1); the accept, the caller's connection and its resent initiate arrive, in that order,
+/// so the caller's snapshot has the call `accepted` (3); the caller's request times out before
+/// the repeated answer comes (1: a timely answer would tell it the call); the callee's answer and
+/// the caller's snapshot and late answer arrive (3). Every item sent is delivered before the
+/// state is quiet, so none of these can be left out.
+#[test]
+fn an_own_call_recorded_silently_leaves_the_caller_unaware_f4() {
+    let (invariant, len) = find(Plant::OwnCallSilent, "default");
+    assert_eq!(invariant, 4);
+    assert!(len <= 19, "{len} moves");
+}

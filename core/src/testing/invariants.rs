@@ -283,6 +283,12 @@ impl CallbackLedger {
         self.seen.retain(|(_, s), _| *s != session);
     }
 
+    /// Where the sequence of `device` for `session` stands ([`State::Idle`] before its first
+    /// callback, or once the call was forgotten).
+    pub fn said(&self, device: DeviceId, session: SessionId) -> State {
+        self.seen.get(&(device, session)).copied().unwrap_or_default()
+    }
+
     /// Records one callback raised on `device`; `outgoing` tells whether the device's user
     /// initiated the call.
     pub fn observe(
@@ -348,6 +354,42 @@ pub fn check_convergence<'a>(
                         view.session,
                         view.status,
                         call.status()
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Invariant 4 for what the applications heard: once quiet, every connected device has raised,
+/// for each call it sees as the switchboard does, what [`grammar::CAUGHT_UP`] asks of its role
+/// for that status (the contract: a device raises the callbacks it missed). `said` tells where
+/// a device's callback sequence for a call stands ([`State::Idle`] before its first callback).
+/// Check [`check_convergence`] first: a call the device sees otherwise is judged there.
+pub fn check_caught_up<'a>(
+    sb: &Switchboard,
+    clients: impl IntoIterator<Item = &'a Client>,
+    said: impl Fn(DeviceId, SessionId) -> State,
+) -> Result<(), Violation> {
+    for client in clients {
+        let d = client.device();
+        if !client.is_connected() || !sb.is_connected(d) {
+            continue;
+        }
+        for view in client.calls() {
+            if sb.call(view.session).is_none_or(|call| call.status() != view.status) {
+                continue;
+            }
+            let role = Role::of(view.initiator == d.user);
+            let Some(raised) = grammar::caught_up(role, view.status) else { continue };
+            let stands = said(d, view.session);
+            if !raised.contains(&stands) {
+                return violation(
+                    4,
+                    format!(
+                        "device {}/{} sees {} as {}, but its callbacks stand at {stands:?} (caught up: one of {raised:?})",
+                        d.user.0, d.index, view.session, view.status
                     ),
                 );
             }

@@ -14,8 +14,8 @@ use super::world::{Cmd, World};
 use callcore::grammar::State as Said;
 use callcore::table::{GROUP, ONE_TO_ONE};
 use callcore::testing::invariants::{
-    check_authority, check_convergence, check_involvement, CallbackLedger, MediaLedger, PushLedger,
-    StatusLedger, Violation,
+    check_authority, check_caught_up, check_convergence, check_involvement, CallbackLedger, MediaLedger,
+    PushLedger, StatusLedger, Violation,
 };
 use callcore::{
     client, switchboard, CallType, Client, ClientMsg, ConnectionId, DeviceId, RejectStatus, Request,
@@ -610,7 +610,9 @@ impl State {
                 }
             }
         }
-        check_convergence(&self.sb, self.devices.iter().map(|d| &d.client))
+        check_convergence(&self.sb, self.devices.iter().map(|d| &d.client))?;
+        let said = |device, session| self.callbacks.get(&(device, session)).copied().unwrap_or_default();
+        check_caught_up(&self.sb, self.devices.iter().map(|d| &d.client), said)
     }
 
     /// The device whose local moves (the delivery of its first message, its client's timers)
