@@ -218,38 +218,68 @@ pub const INCOMING: &[Row] = &[
 ];
 
 /// What a device has told its application about a call once it is caught up: for a device in
-/// `role` that is connected, with nothing in flight, and sees the call with `status` as the
-/// switchboard does, the states its sequence may stand at.
+/// `role` that is connected, with nothing in flight, and sees the call with one of `statuses` as
+/// the switchboard does, the states its sequence may stand at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct CaughtUp {
     /// The role of the device's user in the call.
     pub role: Role,
-    /// The call's status, as the device and the switchboard see it.
-    pub status: Status,
+    /// The call's statuses the row is about, as the device and the switchboard see them.
+    pub statuses: &'static [Status],
+    /// Whether the row leaves out the device whose own request was its user's answer (accept or
+    /// decline) or leave: its application did it and is told nothing back, so its sequence may
+    /// stay where it was.
+    pub unless_it_acted: bool,
     /// Where the device's sequence may stand.
     pub raised: &'static [State],
 }
 
 /// The contract asks a device to raise the callbacks it missed, "as if it had been connected
-/// from the start" (its "Connections"): the rows say what that leaves a device's application
-/// knowing once the device is caught up. A (role, status) pair without a row asks nothing:
+/// from the start" (its "Connections"), and a phone's incoming-call screen to be dismissed: the
+/// rows say what that leaves a device's application knowing once the device is caught up.
 ///
-/// - an initiator's device that sees its call `accepted` has raised `outgoing_call_accepted`,
+/// - An initiator's device that sees its call `accepted` has raised `outgoing_call_accepted`,
 ///   or its terminal `call_ended` (its user's connection lost for good in a group call that
-///   goes on without it);
-/// - a call that still rings has its ring timer set, so it is never seen caught up;
-/// - a receiver's device may be silent about an `accepted` call (every callback before the
-///   terminal one is optional: its user may have accepted on this very device);
-/// - a terminal call's terminal callback depends on more than the status: none on the
-///   initiator's devices for its own cancel, none for a call over before the device's first
-///   connection (history), none for a call that never rang the device.
-pub const CAUGHT_UP: &[CaughtUp] =
-    &[CaughtUp { role: Role::Outgoing, status: Status::Accepted, raised: &[Accepted, Done] }];
+///   goes on without it).
+/// - A receiver's device that rang (`incoming_call_received`) for a call that no longer rings it
+///   has raised its terminal callback: answered or declined elsewhere, cancelled, unanswered,
+///   ended. It is left out when it answered or left for its user itself (its application did
+///   it), and so is the device in the call: its user accepted there.
+///
+/// Nothing else is asked. A call that still rings has its ring timer set, so it is never seen
+/// caught up. Every other callback before the terminal one is optional. And the initiator's
+/// devices' terminal callback for a call that ended is not pinned down by these facts: none for
+/// its user's own cancel, none for a call over before the device's first connection.
+pub const CAUGHT_UP: &[CaughtUp] = &[
+    CaughtUp {
+        role: Role::Outgoing,
+        statuses: &[Status::Accepted],
+        unless_it_acted: false,
+        raised: &[Accepted, Done],
+    },
+    CaughtUp {
+        role: Role::Incoming,
+        statuses: &[
+            Status::Accepted,
+            Status::Rejected,
+            Status::Busy,
+            Status::Cancelled,
+            Status::Unanswered,
+            Status::Ended,
+        ],
+        unless_it_acted: true,
+        raised: &[Idle, Done],
+    },
+];
 
 /// Where the sequence of a caught-up device in `role` may stand for a call it sees with
-/// `status` ([`CAUGHT_UP`]); `None` where the contract asks nothing.
-pub fn caught_up(role: Role, status: Status) -> Option<&'static [State]> {
-    CAUGHT_UP.iter().find(|row| row.role == role && row.status == status).map(|row| row.raised)
+/// `status` ([`CAUGHT_UP`]); `acted` tells whether the device's own request answered the call
+/// or left it for its user. `None` where the contract asks nothing.
+pub fn caught_up(role: Role, status: Status, acted: bool) -> Option<&'static [State]> {
+    CAUGHT_UP
+        .iter()
+        .find(|row| row.role == role && row.statuses.contains(&status) && !(row.unless_it_acted && acted))
+        .map(|row| row.raised)
 }
 
 /// Where the sequence of a device in `role` stands after callback `kind`, from `state`; or why
@@ -373,17 +403,24 @@ mod tests {
     #[test]
     fn each_caught_up_row_is_the_only_one_of_its_pair_and_names_reachable_states() {
         for row in CAUGHT_UP {
-            let n = CAUGHT_UP.iter().filter(|r| r.role == row.role && r.status == row.status).count();
-            assert_eq!(n, 1, "{row:?}");
+            for &status in row.statuses {
+                let n =
+                    CAUGHT_UP.iter().filter(|r| r.role == row.role && r.statuses.contains(&status)).count();
+                assert_eq!(n, 1, "{row:?}");
+                assert_eq!(caught_up(row.role, status, false), Some(row.raised));
+                let acted = if row.unless_it_acted { None } else { Some(row.raised) };
+                assert_eq!(caught_up(row.role, status, true), acted);
+            }
             assert!(!row.raised.is_empty(), "{row:?} admits no state");
             for state in row.raised {
                 assert!(reachable(row.role).contains(state), "{row:?}: {state:?} is not reached");
             }
-            assert_eq!(caught_up(row.role, row.status), Some(row.raised));
         }
         // A ringing call has its ring timer set: never caught up, so no row may ask about it.
         for status in [Status::Initiated, Status::Ringing] {
-            assert!(Role::ALL.iter().all(|&role| caught_up(role, status).is_none()), "{status:?}");
+            for role in Role::ALL {
+                assert!([false, true].iter().all(|&acted| caught_up(role, status, acted).is_none()));
+            }
         }
     }
 

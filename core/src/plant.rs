@@ -35,11 +35,15 @@ pub enum Plant {
     /// device of the initiator), is recorded silently, so the device's application never hears
     /// `outgoing_call_accepted`.
     OwnCallSilent = 256,
+    /// A client takes the notice that its user's call was answered on another device into its
+    /// view without raising `incoming_call_cancelled answered_elsewhere`: the second device
+    /// rings on after the call was answered.
+    ElsewhereSilent = 512,
 }
 
 impl Plant {
     /// Every planted bug.
-    pub const ALL: [Plant; 9] = [
+    pub const ALL: [Plant; 10] = [
         Plant::DedupMissing,
         Plant::CallbackTwice,
         Plant::BusySkipped,
@@ -49,6 +53,7 @@ impl Plant {
         Plant::PushCancelSkipped,
         Plant::SessionTimerSkipped,
         Plant::OwnCallSilent,
+        Plant::ElsewhereSilent,
     ];
 
     /// The bug's name in snake case (as the command line takes it).
@@ -63,6 +68,7 @@ impl Plant {
             Plant::PushCancelSkipped => "push_cancel_skipped",
             Plant::SessionTimerSkipped => "session_timer_skipped",
             Plant::OwnCallSilent => "own_call_silent",
+            Plant::ElsewhereSilent => "elsewhere_silent",
         }
     }
 

@@ -225,7 +225,8 @@ impl World {
         self.media.check(sb, self.h.now_ms)
     }
 
-    /// Reconnects everything, runs to quiescence (checking every step), then invariant 4.
+    /// Reconnects everything, runs to quiescence (checking every step), then invariant 4: the
+    /// views, and what the applications heard.
     fn settle(&mut self) -> Result<(), Violation> {
         for d in self.devices.clone() {
             self.h.set_latency(d, 20);
@@ -235,7 +236,9 @@ impl World {
         }
         for _ in 0..STEP_BOUND {
             if !self.h.step() {
-                return invariants::check_convergence(&self.h.switchboard, self.h.clients.values());
+                invariants::check_convergence(&self.h.switchboard, self.h.clients.values())?;
+                let said = |device, session| self.callbacks.said(device, session);
+                return invariants::check_caught_up(&self.h.switchboard, self.h.clients.values(), said);
             }
             self.check_step()?;
         }

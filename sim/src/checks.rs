@@ -279,7 +279,8 @@ impl Checker {
 
     /// Invariant 4 for what the applications heard ([`check_caught_up`]): once quiet, every
     /// connected device has raised what it missed. It reads the callback ledgers, so it runs
-    /// only while they are here (not lent to a sidecar): at the end of a scenario replay.
+    /// only while they are here (not lent to a sidecar): at the end of a scenario replay, and at
+    /// the end of a population run once the sidecar is done.
     pub fn caught_up<'a>(
         &mut self,
         sb: &Switchboard,

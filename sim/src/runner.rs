@@ -213,7 +213,7 @@ fn drive(engine: &mut Engine<Population>, deadline: u64, progress: &mut dyn FnMu
 }
 
 /// After the deadline: delivers what is still in flight (bounded, finishing the last ms) and
-/// checks convergence. Returns when the run stopped, virtual ms.
+/// checks convergence, of the views and of what the applications heard. Returns when the run stopped, virtual ms.
 fn settle(engine: &mut Engine<Population>, deadline: u64) -> u64 {
     if engine.world.failure().is_some() {
         return engine.world.now_ms();
@@ -229,6 +229,10 @@ fn settle(engine: &mut Engine<Population>, deadline: u64) -> u64 {
     }
     if engine.world.in_flight() == 0 {
         engine.world.check_convergence();
+        // The callback ledgers are back from the sidecar by now (`run_once`).
+        if engine.world.failure().is_none() {
+            engine.world.check_caught_up();
+        }
     }
     end
 }

@@ -125,18 +125,36 @@ fn a_session_timer_never_started_breaks_invariant_9() {
 /// The fuzzers' F4 re-planted: a snapshot's entry for the user's own live outgoing call, unknown
 /// to the device, is recorded silently. Found by the check that a caught-up device has raised
 /// what it missed (invariant 4, `callcore::grammar::CAUGHT_UP`). The shortest path, counted by
-/// hand (19 moves): the caller initiates (1); the switchboard learns both connections and the
-/// initiate arrives (3); the caller disconnects before its answer arrives, losing it (1); the
-/// callee's snapshot and ring arrive (2); the disconnect is learned and the callee's ack
-/// arrives (2); the callee accepts and the caller reconnects (2); the ringing notice reaches the
-/// callee (1); the accept, the caller's connection and its resent initiate arrive, in that order,
-/// so the caller's snapshot has the call `accepted` (3); the caller's request times out before
-/// the repeated answer comes (1: a timely answer would tell it the call); the callee's answer and
-/// the caller's snapshot and late answer arrive (3). Every item sent is delivered before the
-/// state is quiet, so none of these can be left out.
+/// hand (17 moves): the caller initiates (1); the switchboard learns the caller's connection,
+/// takes the initiate and only then learns the callee's connection, so the callee's snapshot
+/// rings it (3); the caller disconnects before its snapshot and answer arrive, losing both (1);
+/// the callee's snapshot arrives (1); the caller reconnects and the callee accepts (2); the
+/// disconnect and the callee's ack arrive (2), the ringing notice reaches the callee (1); the
+/// accept, the caller's connection and its resent initiate arrive, in that order, so the
+/// caller's snapshot has the call `accepted` (3); the caller's snapshot and the repeated answer
+/// (which raises nothing either) arrive, before the request's timer (1 + 1), and the callee's
+/// answer (1). Every item sent is delivered or lost before a state is quiet, and learning the
+/// callee first (a snapshot and a ring) or letting the request time out adds a move.
 #[test]
 fn an_own_call_recorded_silently_leaves_the_caller_unaware_f4() {
     let (invariant, len) = find(Plant::OwnCallSilent, "default");
+    assert_eq!(invariant, 4);
+    assert!(len <= 17, "{len} moves");
+}
+
+/// A second device that rings on after the call was answered: the callee's other device takes the
+/// `answered_elsewhere` notice into its view without telling its application. Its view converges,
+/// so only the caught-up check sees it (invariant 4: a receiver's device that rang has raised its
+/// terminal callback once the call no longer rings it). The shortest path, counted by hand
+/// (19 moves): the caller initiates (1); the switchboard learns the caller's connection, the
+/// initiate arrives and then it learns the callee's two connections, so their snapshots ring them
+/// (4); the three snapshots and the caller's answer arrive (4); both callee devices' acks arrive,
+/// the first makes the call ring (2); the ringing notices reach all three devices (3); the callee
+/// accepts on its first device and the accept arrives (2); the answer, the `answered_elsewhere`
+/// notice and the caller's `accepted` notice arrive (3).
+#[test]
+fn a_second_device_that_rings_on_after_the_answer_is_seen() {
+    let (invariant, len) = find(Plant::ElsewhereSilent, "pair-2x2");
     assert_eq!(invariant, 4);
     assert!(len <= 19, "{len} moves");
 }

@@ -262,6 +262,12 @@ impl Client {
             return Ok(()); // the fuzzers' F4: recorded silently, as before its fix
         }
         let Some(kind) = callback else { return Ok(()) };
+        #[cfg(feature = "plant")]
+        if kind == CallbackKind::IncomingCallCancelled(crate::call::CancelReason::AnsweredElsewhere)
+            && crate::plant::on(crate::plant::Plant::ElsewhereSilent)
+        {
+            return Ok(()); // the view moved on; the application is never told
+        }
         self.raise_notice(index, kind)
     }
 

@@ -378,11 +378,12 @@ pub fn check_caught_up<'a>(
             continue;
         }
         for view in client.calls() {
-            if sb.call(view.session).is_none_or(|call| call.status() != view.status) {
+            let Some(call) = sb.call(view.session).filter(|call| call.status() == view.status) else {
                 continue;
-            }
+            };
             let role = Role::of(view.initiator == d.user);
-            let Some(raised) = grammar::caught_up(role, view.status) else { continue };
+            let acted = call.parties().iter().any(|p| p.device == Some(d) || p.left_from == Some(d));
+            let Some(raised) = grammar::caught_up(role, view.status, acted) else { continue };
             let stands = said(d, view.session);
             if !raised.contains(&stands) {
                 return violation(

@@ -583,7 +583,8 @@ impl State {
     }
 
     /// Invariants 3 and 4 at a quiet state: every call is terminal, and every connected
-    /// device sees each retained call as the switchboard does.
+    /// device sees each retained call as the switchboard does and has raised what the caught-up
+    /// rows ask for it (`callcore::grammar::CAUGHT_UP`).
     pub fn check_quiet(&self) -> Result<(), Violation> {
         // An accepted call lasts as long as its parties talk: the script need not end it
         // (the contract bounds it by the longest talk time). Every other live status must have
