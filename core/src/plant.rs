@@ -72,6 +72,11 @@ impl Plant {
         }
     }
 
+    /// Every bug's name, comma-separated (for an error message).
+    pub fn names() -> String {
+        Plant::ALL.map(Plant::name).join(", ")
+    }
+
     /// The bug of that name.
     pub fn from_name(name: &str) -> Option<Plant> {
         Plant::ALL.into_iter().find(|p| p.name() == name)

@@ -889,7 +889,8 @@ fn replay_cmd(args: &ReplayArgs) -> i32 {
 fn plant(name: Option<&str>) -> Result<(), i32> {
     let Some(name) = name else { return Ok(()) };
     let Some(plant) = callcore::plant::Plant::from_name(name) else {
-        return Err(usage_error(format!("unknown plant `{name}`")));
+        let known = callcore::plant::Plant::names();
+        return Err(usage_error(format!("unknown plant `{name}` (known: {known})")));
     };
     callcore::plant::set(&[plant]);
     Ok(())

@@ -62,8 +62,8 @@ pub struct ExploreArgs {
     /// Where to write a counterexample's scenario file.
     #[arg(long, default_value = "counterexample.json")]
     pub out: PathBuf,
-    /// Switch on a planted bug (builds with the `plant` feature only): dedup_missing,
-    /// callback_twice, busy_skipped, cancel_after_accept, request_timer_kept.
+    /// Switch on a planted bug (builds with the `plant` feature only; a wrong name lists them;
+    /// docs/verification.md, "The checker checks").
     #[cfg(feature = "plant")]
     #[arg(long)]
     pub plant: Option<String>,
@@ -92,7 +92,8 @@ pub fn run(args: &ExploreArgs) -> i32 {
     #[cfg(feature = "plant")]
     if let Some(name) = &args.plant {
         let Some(plant) = callcore::plant::Plant::from_name(name) else {
-            eprintln!("callsim explore: unknown plant `{name}`");
+            let known = callcore::plant::Plant::names();
+            eprintln!("callsim explore: unknown plant `{name}` (known: {known})");
             return 2;
         };
         callcore::plant::set(&[plant]);
