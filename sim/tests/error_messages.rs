@@ -81,3 +81,47 @@ fn scenario_and_profile_errors_read_well() {
     }
     insta::assert_snapshot!(out);
 }
+
+/// What a user reads when a world file (`callsim explore --world-file`) is wrong: the file, where
+/// in it for what the format does not know, and the world's limit for what it refuses.
+#[test]
+fn world_file_errors_read_well() {
+    let user = r#"{"alphabet":[{"initiate":{"user":1}},"cancel"],"commands_max":1}"#;
+    let callee = r#"{"alphabet":["accept"],"commands_max":1}"#;
+    let world = |users: &str, extra: &str| format!(r#"{{"users":[{users}]{extra}}}"#);
+    let worlds = [
+        ("not JSON", "users: []".to_owned()),
+        ("no users", "{}".to_owned()),
+        ("a misspelt top-level field", world(&format!("{user},{callee}"), r#","disconects_max":1"#)),
+        (
+            "a misspelt user field",
+            world(&format!("{user},{}", callee.replace("commands_max", "comands_max")), ""),
+        ),
+        ("an unknown command", world(&format!("{user},{}", callee.replace("accept", "acept")), "")),
+        (
+            "an initiate without its receiver",
+            world(&format!("{},{callee}", user.replace(r#"{"initiate":{"user":1}}"#, r#""initiate""#)), ""),
+        ),
+        ("a misspelt setting", world(&format!("{user},{callee}"), r#","config":{"ring_timeout":6}"#)),
+        (
+            "the contract's ring timeout",
+            world(&format!("{user},{callee}"), r#","config":{"ring_timeout_ms":45000}"#),
+        ),
+        (
+            "a call to a user who is not there",
+            world(&format!("{},{callee}", user.replace(r#""user":1"#, r#""user":5"#)), ""),
+        ),
+        ("one user", world(user, "")),
+        (
+            "too many commands",
+            world(&format!("{user},{}", callee.replace(r#""commands_max":1"#, r#""commands_max":9"#)), ""),
+        ),
+        ("a group member who is not there", world(&format!("{user},{callee}"), r#","groups":[[0,1,7]]"#)),
+    ];
+    let mut out = String::new();
+    for (what, text) in worlds {
+        let e = callsim::explore::World::parse(&text, "w").expect_err(what);
+        out.push_str(&format!("{what}:\n  {e}\n"));
+    }
+    insta::assert_snapshot!(out);
+}

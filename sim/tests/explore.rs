@@ -276,6 +276,46 @@ fn bad_worlds_are_refused_with_a_reason() {
     assert!(World::named("no such world").is_none());
 }
 
+/// The example world files are the worlds they say they are: `busy-3.json` the named world,
+/// `goal.json` the goal world (`group-3`, three commands each, one disconnect), and
+/// `pair-2x2-waiting.json` two users with two devices each and call waiting, each of whom may call
+/// the other, so that swapping them maps the world onto itself (two symmetries).
+#[test]
+fn the_example_world_files_are_the_worlds_they_name() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("worlds");
+    let busy = World::load(&dir.join("busy-3.json")).expect("busy-3.json");
+    assert_eq!(busy, World::named("busy-3").unwrap());
+    let goal = World::load(&dir.join("goal.json")).expect("goal.json");
+    let mut named = World::named("group-3").unwrap();
+    named.name = "goal".to_owned();
+    named.users.iter_mut().for_each(|u| u.commands_max = 3);
+    named.disconnects_max = 1;
+    assert_eq!(goal, named);
+    let pair = World::load(&dir.join("pair-2x2-waiting.json")).expect("pair-2x2-waiting.json");
+    assert!(pair.config.call_waiting);
+    assert_eq!(pair.config.ring_timeout_ms, World::small_config(true).ring_timeout_ms);
+    assert_eq!((pair.users.len(), pair.device_count()), (2, 4));
+    assert_eq!(Symmetry::of(&pair).size(), 2);
+}
+
+/// A world file's run is the named world's, byte for byte but for the seconds.
+#[test]
+fn a_world_file_explores_as_the_named_world() {
+    let run = |args: &[&str]| {
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_callsim")).args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        summary["seconds"] = serde_json::Value::Null;
+        summary
+    };
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/busy-3.json");
+    assert_eq!(
+        run(&["explore", "--json", "--world-file", file]),
+        run(&["explore", "--json", "--world", "busy-3"])
+    );
+}
+
 /// The command line's default world: no violation, exit 0, and the summary's fields.
 #[test]
 fn the_default_world_has_no_violation_and_exits_0() {

@@ -17,6 +17,10 @@ pub struct ExploreArgs {
     /// waiting-3, busy-3 (docs/verification.md).
     #[arg(long, default_value = "default")]
     pub world: String,
+    /// Explore the world this JSON file describes instead of a named one (docs/verification.md,
+    /// "World files"; examples in sim/worlds/).
+    #[arg(long, conflicts_with = "world")]
+    pub world_file: Option<PathBuf>,
     /// Override the world's longest latency, ms (its shortest stays 1).
     #[arg(long)]
     pub latency_max_ms: Option<u64>,
@@ -72,9 +76,22 @@ pub struct ExploreArgs {
 /// Runs `callsim explore`; returns the exit code: 0 no violation, 1 a violation, 2 a bad
 /// world or an incomplete search.
 pub fn run(args: &ExploreArgs) -> i32 {
-    let Some(mut world) = World::named(&args.world) else {
-        eprintln!("callsim explore: unknown world `{}` (known: {})", args.world, World::NAMES.join(", "));
-        return 2;
+    let mut world = match &args.world_file {
+        Some(path) => match World::load(path) {
+            Ok(world) => world,
+            Err(e) => {
+                eprintln!("callsim explore: {e}");
+                return 2;
+            }
+        },
+        None => match World::named(&args.world) {
+            Some(world) => world,
+            None => {
+                let known = World::NAMES.join(", ");
+                eprintln!("callsim explore: unknown world `{}` (known: {known})", args.world);
+                return 2;
+            }
+        },
     };
     if let Some(ms) = args.latency_max_ms {
         world.latency_ms_max = ms;

@@ -18,6 +18,7 @@ pub mod state;
 pub mod symmetry;
 pub mod time;
 pub mod world;
+pub mod world_file;
 
 pub use search::{search, Found, Limits, Outcome};
 pub use world::{Cmd, UserPlan, World};

@@ -2,7 +2,7 @@
 //! faults may strike. Everything is bounded: the world's own limits are checked before a search.
 
 use callcore::{Config, GroupId, Receiver, UserId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Users a world may have.
@@ -21,7 +21,7 @@ pub const TIMER_MS_MAX: u64 = 100;
 /// One command of a user's alphabet; a command about a call is issued for each call the
 /// device sees as live that fits the user's role in it (the initiator cancels or ends, a
 /// receiver accepts, declines or ends).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cmd {
     /// Call this user (by index) or group.
