@@ -249,9 +249,9 @@ pub struct CaughtUp {
 /// Nothing else is asked. A call that still rings has its ring timer set, so it is never seen
 /// caught up. Every other callback before the terminal one is optional. And the initiator's
 /// devices' terminal callback for a call that is over is not pinned down by these facts: none for
-/// its user's own cancel, none for a call over before the device's first connection, none for
-/// the device that gave up on the call (its reject with status `unanswered`), which the
-/// switchboard's record does not name.
+/// its user's own cancel or give-up (its reject with status `unanswered`, which the status
+/// alone does not tell from a ring timeout), none for a call over before the device's first
+/// connection.
 pub const CAUGHT_UP: &[CaughtUp] = &[
     CaughtUp {
         role: Role::Outgoing,
