@@ -241,23 +241,32 @@ pub struct CaughtUp {
 /// - An initiator's device that sees its call `accepted` has raised `outgoing_call_accepted`,
 ///   or its terminal `call_ended` (its user's connection lost for good in a group call that
 ///   goes on without it).
+/// - An initiator's device that raised something for a call now `rejected`, `busy` or `ended`
+///   has raised its terminal callback (`outgoing_call_rejected`, `call_ended`): no caller's
+///   screen rings on after a decline. It is left out when it hung up itself.
 /// - A receiver's device that rang (`incoming_call_received`) for a call that no longer rings it
 ///   has raised its terminal callback: answered or declined elsewhere, cancelled, unanswered,
 ///   ended. It is left out when it answered or left for its user itself (its application did
 ///   it), and so is the device in the call: its user accepted there.
 ///
 /// Nothing else is asked. A call that still rings has its ring timer set, so it is never seen
-/// caught up. Every other callback before the terminal one is optional. And the initiator's
-/// devices' terminal callback for a call that is over is not pinned down by these facts: none for
-/// its user's own cancel or give-up (its reject with status `unanswered`, which the status
-/// alone does not tell from a ring timeout), none for a call over before the device's first
-/// connection.
+/// caught up. Every other callback before the terminal one is optional (a device's first
+/// connection finds calls already over as history, and raises nothing for them). And on the
+/// initiator's side nothing is asked of a `cancelled` or `unanswered` call: none of its devices
+/// is told its user's own cancel or give-up (its reject with status `unanswered`), which the
+/// status alone does not tell from a ring timeout.
 pub const CAUGHT_UP: &[CaughtUp] = &[
     CaughtUp {
         role: Role::Outgoing,
         statuses: &[Status::Accepted],
         unless_it_acted: false,
         raised: &[Accepted, Done],
+    },
+    CaughtUp {
+        role: Role::Outgoing,
+        statuses: &[Status::Rejected, Status::Busy, Status::Ended],
+        unless_it_acted: true,
+        raised: &[Idle, Done],
     },
     CaughtUp {
         role: Role::Incoming,

@@ -39,11 +39,14 @@ pub enum Plant {
     /// view without raising `incoming_call_cancelled answered_elsewhere`: the second device
     /// rings on after the call was answered.
     ElsewhereSilent = 512,
+    /// A client takes the notice that its user's call was declined into its view without
+    /// raising `outgoing_call_rejected`: the caller's screen rings on.
+    RejectedSilent = 1024,
 }
 
 impl Plant {
     /// Every planted bug.
-    pub const ALL: [Plant; 10] = [
+    pub const ALL: [Plant; 11] = [
         Plant::DedupMissing,
         Plant::CallbackTwice,
         Plant::BusySkipped,
@@ -54,6 +57,7 @@ impl Plant {
         Plant::SessionTimerSkipped,
         Plant::OwnCallSilent,
         Plant::ElsewhereSilent,
+        Plant::RejectedSilent,
     ];
 
     /// The bug's name in snake case (as the command line takes it).
@@ -69,6 +73,7 @@ impl Plant {
             Plant::SessionTimerSkipped => "session_timer_skipped",
             Plant::OwnCallSilent => "own_call_silent",
             Plant::ElsewhereSilent => "elsewhere_silent",
+            Plant::RejectedSilent => "rejected_silent",
         }
     }
 

@@ -158,3 +158,18 @@ fn a_second_device_that_rings_on_after_the_answer_is_seen() {
     assert_eq!(invariant, 4);
     assert!(len <= 19, "{len} moves");
 }
+
+/// A caller's screen that rings on after the callee declined: the caller's device takes the
+/// `outgoing_call_rejected` notice into its view without telling its application. Its view
+/// converges, so only the caught-up check sees it. The shortest path, counted by hand
+/// (14 moves): the caller initiates (1); the switchboard learns the caller's connection, takes the
+/// initiate and then learns the callee's, whose snapshot rings it (3); the caller's snapshot and
+/// answer and the callee's snapshot arrive (3); the callee's ack arrives and makes the call ring
+/// (1), its ringing notices reach both devices (2); the callee declines and the decline arrives
+/// (2); its answer and the caller's `rejected` notice arrive (2).
+#[test]
+fn a_caller_that_rings_on_after_the_decline_is_seen() {
+    let (invariant, len) = find(Plant::RejectedSilent, "one-call");
+    assert_eq!(invariant, 4);
+    assert!(len <= 14, "{len} moves");
+}

@@ -265,6 +265,8 @@ impl Client {
         #[cfg(feature = "plant")]
         if kind == CallbackKind::IncomingCallCancelled(crate::call::CancelReason::AnsweredElsewhere)
             && crate::plant::on(crate::plant::Plant::ElsewhereSilent)
+            || kind == CallbackKind::OutgoingCallRejected(crate::call::RejectReason::Rejected)
+                && crate::plant::on(crate::plant::Plant::RejectedSilent)
         {
             return Ok(()); // the view moved on; the application is never told
         }
