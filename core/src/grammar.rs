@@ -29,6 +29,7 @@
 //! asks nothing more of the sequence than invariant 5 does.
 
 use crate::call::{CallbackKind, Status};
+use crate::lifecycle::Event;
 use serde::Serialize;
 
 /// The role of the device's user in the call.
@@ -230,6 +231,9 @@ pub struct CaughtUp {
     /// decline) or leave: its application did it and is told nothing back, so its sequence may
     /// stay where it was.
     pub unless_it_acted: bool,
+    /// The row leaves out a call made terminal by one of these events (one its user's devices
+    /// are not told of).
+    pub unless_ended_by: &'static [Event],
     /// Where the device's sequence may stand.
     pub raised: &'static [State],
 }
@@ -241,9 +245,11 @@ pub struct CaughtUp {
 /// - An initiator's device that sees its call `accepted` has raised `outgoing_call_accepted`,
 ///   or its terminal `call_ended` (its user's connection lost for good in a group call that
 ///   goes on without it).
-/// - An initiator's device that raised something for a call now `rejected`, `busy` or `ended`
-///   has raised its terminal callback (`outgoing_call_rejected`, `call_ended`): no caller's
-///   screen rings on after a decline. It is left out when it hung up itself.
+/// - An initiator's device that raised something for a call now `rejected`, `busy`,
+///   `unanswered` or `ended` has raised its terminal callback (`outgoing_call_rejected`,
+///   `call_ended`): no caller's screen rings on after a decline or the ring timeout. It is left
+///   out when it hung up itself, and so is a call its user gave up on (its reject with status
+///   `unanswered`): none of its devices is told that.
 /// - A receiver's device that rang (`incoming_call_received`) for a call that no longer rings it
 ///   has raised its terminal callback: answered or declined elsewhere, cancelled, unanswered,
 ///   ended. It is left out when it answered or left for its user itself (its application did
@@ -252,20 +258,21 @@ pub struct CaughtUp {
 /// Nothing else is asked. A call that still rings has its ring timer set, so it is never seen
 /// caught up. Every other callback before the terminal one is optional (a device's first
 /// connection finds calls already over as history, and raises nothing for them). And on the
-/// initiator's side nothing is asked of a `cancelled` or `unanswered` call: none of its devices
-/// is told its user's own cancel or give-up (its reject with status `unanswered`), which the
-/// status alone does not tell from a ring timeout.
+/// initiator's side nothing is asked of a `cancelled` call: none of its devices is told a cancel,
+/// its user's own or for its lost connection.
 pub const CAUGHT_UP: &[CaughtUp] = &[
     CaughtUp {
         role: Role::Outgoing,
         statuses: &[Status::Accepted],
         unless_it_acted: false,
+        unless_ended_by: &[],
         raised: &[Accepted, Done],
     },
     CaughtUp {
         role: Role::Outgoing,
-        statuses: &[Status::Rejected, Status::Busy, Status::Ended],
+        statuses: &[Status::Rejected, Status::Busy, Status::Unanswered, Status::Ended],
         unless_it_acted: true,
+        unless_ended_by: &[Event::GiveUp],
         raised: &[Idle, Done],
     },
     CaughtUp {
@@ -279,17 +286,27 @@ pub const CAUGHT_UP: &[CaughtUp] = &[
             Status::Ended,
         ],
         unless_it_acted: true,
+        unless_ended_by: &[],
         raised: &[Idle, Done],
     },
 ];
 
 /// Where the sequence of a caught-up device in `role` may stand for a call it sees with
 /// `status` ([`CAUGHT_UP`]); `acted` tells whether the device's own request answered the call
-/// or left it for its user. `None` where the contract asks nothing.
-pub fn caught_up(role: Role, status: Status, acted: bool) -> Option<&'static [State]> {
+/// or left it for its user, `ended_by` the event that made the call terminal (if it is). `None`
+/// where the contract asks nothing.
+pub fn caught_up(
+    role: Role,
+    status: Status,
+    acted: bool,
+    ended_by: Option<Event>,
+) -> Option<&'static [State]> {
+    let left_out = |row: &CaughtUp| {
+        row.unless_it_acted && acted || ended_by.is_some_and(|e| row.unless_ended_by.contains(&e))
+    };
     CAUGHT_UP
         .iter()
-        .find(|row| row.role == role && row.statuses.contains(&status) && !(row.unless_it_acted && acted))
+        .find(|row| row.role == role && row.statuses.contains(&status) && !left_out(row))
         .map(|row| row.raised)
 }
 
@@ -418,9 +435,12 @@ mod tests {
                 let n =
                     CAUGHT_UP.iter().filter(|r| r.role == row.role && r.statuses.contains(&status)).count();
                 assert_eq!(n, 1, "{row:?}");
-                assert_eq!(caught_up(row.role, status, false), Some(row.raised));
+                assert_eq!(caught_up(row.role, status, false, None), Some(row.raised));
                 let acted = if row.unless_it_acted { None } else { Some(row.raised) };
-                assert_eq!(caught_up(row.role, status, true), acted);
+                assert_eq!(caught_up(row.role, status, true, None), acted);
+                for &event in row.unless_ended_by {
+                    assert_eq!(caught_up(row.role, status, false, Some(event)), None, "{row:?}");
+                }
             }
             assert!(!row.raised.is_empty(), "{row:?} admits no state");
             for state in row.raised {
@@ -430,7 +450,7 @@ mod tests {
         // A ringing call has its ring timer set: never caught up, so no row may ask about it.
         for status in [Status::Initiated, Status::Ringing] {
             for role in Role::ALL {
-                assert!([false, true].iter().all(|&acted| caught_up(role, status, acted).is_none()));
+                assert!([false, true].iter().all(|&acted| caught_up(role, status, acted, None).is_none()));
             }
         }
     }

@@ -42,11 +42,15 @@ pub enum Plant {
     /// A client takes the notice that its user's call was declined into its view without
     /// raising `outgoing_call_rejected`: the caller's screen rings on.
     RejectedSilent = 1024,
+    /// A client takes the notice that its user's call went unanswered (the ring timeout) into
+    /// its view without raising `outgoing_call_rejected unanswered`: a call stuck ringing on the
+    /// caller's screen.
+    UnansweredSilent = 2048,
 }
 
 impl Plant {
     /// Every planted bug.
-    pub const ALL: [Plant; 11] = [
+    pub const ALL: [Plant; 12] = [
         Plant::DedupMissing,
         Plant::CallbackTwice,
         Plant::BusySkipped,
@@ -58,6 +62,7 @@ impl Plant {
         Plant::OwnCallSilent,
         Plant::ElsewhereSilent,
         Plant::RejectedSilent,
+        Plant::UnansweredSilent,
     ];
 
     /// The bug's name in snake case (as the command line takes it).
@@ -74,6 +79,7 @@ impl Plant {
             Plant::OwnCallSilent => "own_call_silent",
             Plant::ElsewhereSilent => "elsewhere_silent",
             Plant::RejectedSilent => "rejected_silent",
+            Plant::UnansweredSilent => "unanswered_silent",
         }
     }
 

@@ -173,3 +173,18 @@ fn a_caller_that_rings_on_after_the_decline_is_seen() {
     assert_eq!(invariant, 4);
     assert!(len <= 14, "{len} moves");
 }
+
+/// A call stuck ringing on the caller's screen: the caller's device takes the notice that the
+/// ring timeout ended the call into its view without telling its application. The shortest path,
+/// counted by hand (13 moves): the caller initiates (1); the switchboard learns the caller's
+/// connection, takes the initiate and then learns the callee's, whose snapshot rings it (3); the
+/// caller's snapshot and answer and the callee's snapshot arrive (3); the callee's ack arrives
+/// and makes the call ring (1), its ringing notices reach both devices (2), so the caller's
+/// application hears `outgoing_call_ringing`; the ring timeout fires (1); the `unanswered` notices
+/// reach both devices (2).
+#[test]
+fn a_call_stuck_ringing_after_the_ring_timeout_is_seen() {
+    let (invariant, len) = find(Plant::UnansweredSilent, "one-drop");
+    assert_eq!(invariant, 4);
+    assert!(len <= 13, "{len} moves");
+}

@@ -267,6 +267,8 @@ impl Client {
             && crate::plant::on(crate::plant::Plant::ElsewhereSilent)
             || kind == CallbackKind::OutgoingCallRejected(crate::call::RejectReason::Rejected)
                 && crate::plant::on(crate::plant::Plant::RejectedSilent)
+            || kind == CallbackKind::OutgoingCallRejected(crate::call::RejectReason::Unanswered)
+                && crate::plant::on(crate::plant::Plant::UnansweredSilent)
         {
             return Ok(()); // the view moved on; the application is never told
         }

@@ -197,6 +197,13 @@ impl<'a> CallInfo<'a> {
     pub fn parties(&self) -> &'a [Party] {
         &self.record.parties
     }
+
+    /// The event that made the call terminal (its status change's event), if it is terminal:
+    /// it tells apart what one status covers, such as a ring timeout and the initiator's give-up
+    /// (both `unanswered`).
+    pub fn terminal_event(&self) -> Option<Event> {
+        self.record.terminal_event
+    }
 }
 
 /// The authority on every call. See the module docs for the run loop.

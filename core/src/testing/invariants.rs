@@ -383,7 +383,9 @@ pub fn check_caught_up<'a>(
             };
             let role = Role::of(view.initiator == d.user);
             let acted = call.parties().iter().any(|p| p.device == Some(d) || p.left_from == Some(d));
-            let Some(raised) = grammar::caught_up(role, view.status, acted) else { continue };
+            let Some(raised) = grammar::caught_up(role, view.status, acted, call.terminal_event()) else {
+                continue;
+            };
             let stands = said(d, view.session);
             if !raised.contains(&stands) {
                 return violation(
