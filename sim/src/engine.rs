@@ -635,10 +635,12 @@ impl<A: Copy> World<A> {
         }
     }
 
-    /// Runs invariant 4 for what the applications heard over every client now (with the
-    /// callback ledgers here: no sidecar).
-    pub fn check_caught_up(&mut self) {
+    /// Runs invariant 4 over every client now, nothing being in flight: the views, then what
+    /// the applications heard (which reads the callback ledgers: no sidecar may hold them).
+    pub fn check_settled(&mut self) {
         debug_assert!(self.sidecar.is_none(), "the callback ledgers are lent to the sidecar");
+        self.check_convergence();
+        // The first failure is the one kept.
         if let Err(v) = self.checker.caught_up(&self.switchboard, self.devices.iter().map(|d| &d.client)) {
             self.fail(v);
         }

@@ -349,10 +349,7 @@ pub fn run_keeping_trace(s: &Scenario, trace: Trace) -> (Report, Trace) {
     let end_ms = scenario::run_until_ms(s);
     let ok = engine.run_until(end_ms);
     if ok && engine.world.in_flight() == 0 {
-        engine.world.check_convergence();
-        if engine.world.failure().is_none() {
-            engine.world.check_caught_up();
-        }
+        engine.world.check_settled();
     }
     if ok {
         engine.world.check_pushes();

@@ -228,11 +228,8 @@ fn settle(engine: &mut Engine<Population>, deadline: u64) -> u64 {
         engine.run_until(next);
     }
     if engine.world.in_flight() == 0 {
-        engine.world.check_convergence();
         // The callback ledgers are back from the sidecar by now (`run_once`).
-        if engine.world.failure().is_none() {
-            engine.world.check_caught_up();
-        }
+        engine.world.check_settled();
     }
     end
 }

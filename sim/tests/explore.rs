@@ -298,33 +298,33 @@ fn the_example_world_files_are_the_worlds_they_name() {
     assert_eq!(Symmetry::of(&pair).size(), 2);
 }
 
+/// `callsim explore --json` with `args`: it exits 0; its summary.
+fn explore_json(args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callsim"))
+        .args(["explore", "--json"])
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
 /// A world file's run is the named world's, byte for byte but for the seconds.
 #[test]
 fn a_world_file_explores_as_the_named_world() {
     let run = |args: &[&str]| {
-        let out =
-            std::process::Command::new(env!("CARGO_BIN_EXE_callsim")).args(args).output().expect("runs");
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        let mut summary = explore_json(args);
         summary["seconds"] = serde_json::Value::Null;
         summary
     };
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/busy-3.json");
-    assert_eq!(
-        run(&["explore", "--json", "--world-file", file]),
-        run(&["explore", "--json", "--world", "busy-3"])
-    );
+    assert_eq!(run(&["--world-file", file]), run(&["--world", "busy-3"]));
 }
 
 /// The command line's default world: no violation, exit 0, and the summary's fields.
 #[test]
 fn the_default_world_has_no_violation_and_exits_0() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callsim"))
-        .args(["explore", "--json"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let json = explore_json(&[]);
     assert_eq!(json["violations"], 0);
     assert_eq!(json["complete"], true);
     for key in ["states", "transitions", "depth", "seconds"] {

@@ -450,9 +450,8 @@ impl Switchboard {
     /// history: a checker compares them with its own (`StatusLedger::digest` writes only how
     /// far they differ).
     pub fn digest(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
-        write!(out, "{:?}{:?}{:?}", self.config, self.users, self.groups)?;
-        self.write_calls(out)?;
-        write!(out, "{:?} now_ms: {}", self.free_slots, self.now_ms)
+        write!(out, "{:?}{:?}", self.users, self.groups)?;
+        self.write_shared(out)
     }
 
     #[cfg(feature = "hooks")]
@@ -468,23 +467,23 @@ impl Switchboard {
         write!(groups, "{:?}", self.groups)?;
         users.clear();
         users.extend(self.users.iter().map(|u| format!("{u:?}")));
-        write!(shared, "{:?}", self.config)?;
-        self.write_calls(shared)?;
-        write!(shared, "{:?} now_ms: {}", self.free_slots, self.now_ms)
+        self.write_shared(shared)
     }
 
     #[cfg(feature = "hooks")]
-    /// The call slots for a digest: a record in use whole, a free one by its generation only
-    /// (the next session of the slot); the rest of a free record is its last call's, which a
-    /// new call overwrites before anything reads it.
-    fn write_calls(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+    /// What a digest writes beyond the users and the groups: the config, the call slots, the
+    /// free list and the clock. A slot in use is written whole, a free one by its generation only
+    /// (the next session of the slot); the rest of a free record is its last call's, which a new
+    /// call overwrites before anything reads it.
+    fn write_shared(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        write!(out, "{:?}", self.config)?;
         for record in &self.calls {
             match record.in_use {
                 true => write!(out, "{record:?}")?,
                 false => write!(out, "Free({})", record.generation)?,
             }
         }
-        Ok(())
+        write!(out, "{:?} now_ms: {}", self.free_slots, self.now_ms)
     }
 
     /// Calls kept now (live and retained terminal ones).

@@ -3,7 +3,7 @@
 //! Each checker is fed what an observer sees (status changes, callbacks, the switchboard's and
 //! clients' state) and reports the first violation with the invariant's number.
 
-use crate::call::{CallbackKind, Part, Status};
+use crate::call::{CallView, CallbackKind, Part, Status};
 use crate::client::Client;
 use crate::grammar::{self, Role, State};
 use crate::ids::{DeviceId, SessionId, UserId};
@@ -331,32 +331,37 @@ impl CallbackLedger {
     }
 }
 
+/// Each call a connected device sees (connected as the switchboard knows it too) that the
+/// switchboard still keeps: the device, its view, and the switchboard's call. Invariant 4's two
+/// checks read these pairs.
+fn kept_views<'s, 'c>(
+    sb: &'s Switchboard,
+    clients: impl IntoIterator<Item = &'c Client>,
+) -> impl Iterator<Item = (DeviceId, &'c CallView, CallInfo<'s>)> {
+    clients.into_iter().filter(move |c| c.is_connected() && sb.is_connected(c.device())).flat_map(move |c| {
+        c.calls().filter_map(move |view| sb.call(view.session).map(|call| (c.device(), view, call)))
+    })
+}
+
 /// Invariant 4: once quiet, every connected device's view of every call the switchboard still
 /// keeps equals the switchboard's.
 pub fn check_convergence<'a>(
     sb: &Switchboard,
     clients: impl IntoIterator<Item = &'a Client>,
 ) -> Result<(), Violation> {
-    for client in clients {
-        if !client.is_connected() || !sb.is_connected(client.device()) {
-            continue;
-        }
-        for view in client.calls() {
-            let Some(call) = sb.call(view.session) else { continue };
-            if call.status() != view.status {
-                let d = client.device();
-                return violation(
-                    4,
-                    format!(
-                        "device {}/{} sees {} as {}, switchboard as {}",
-                        d.user.0,
-                        d.index,
-                        view.session,
-                        view.status,
-                        call.status()
-                    ),
-                );
-            }
+    for (d, view, call) in kept_views(sb, clients) {
+        if call.status() != view.status {
+            return violation(
+                4,
+                format!(
+                    "device {}/{} sees {} as {}, switchboard as {}",
+                    d.user.0,
+                    d.index,
+                    view.session,
+                    view.status,
+                    call.status()
+                ),
+            );
         }
     }
     Ok(())
@@ -372,30 +377,21 @@ pub fn check_caught_up<'a>(
     clients: impl IntoIterator<Item = &'a Client>,
     said: impl Fn(DeviceId, SessionId) -> State,
 ) -> Result<(), Violation> {
-    for client in clients {
-        let d = client.device();
-        if !client.is_connected() || !sb.is_connected(d) {
+    for (d, view, call) in kept_views(sb, clients).filter(|(_, view, call)| call.status() == view.status) {
+        let role = Role::of(view.initiator == d.user);
+        let acted = call.parties().iter().any(|p| p.device == Some(d) || p.left_from == Some(d));
+        let Some(raised) = grammar::caught_up(role, view.status, acted, call.terminal_event()) else {
             continue;
-        }
-        for view in client.calls() {
-            let Some(call) = sb.call(view.session).filter(|call| call.status() == view.status) else {
-                continue;
-            };
-            let role = Role::of(view.initiator == d.user);
-            let acted = call.parties().iter().any(|p| p.device == Some(d) || p.left_from == Some(d));
-            let Some(raised) = grammar::caught_up(role, view.status, acted, call.terminal_event()) else {
-                continue;
-            };
-            let stands = said(d, view.session);
-            if !raised.contains(&stands) {
-                return violation(
-                    4,
-                    format!(
-                        "device {}/{} sees {} as {}, but its callbacks stand at {stands:?} (caught up: one of {raised:?})",
-                        d.user.0, d.index, view.session, view.status
-                    ),
-                );
-            }
+        };
+        let stands = said(d, view.session);
+        if !raised.contains(&stands) {
+            return violation(
+                4,
+                format!(
+                    "device {}/{} sees {} as {}, but its callbacks stand at {stands:?} (caught up: one of {raised:?})",
+                    d.user.0, d.index, view.session, view.status
+                ),
+            );
         }
     }
     Ok(())
